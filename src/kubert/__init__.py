@@ -1,0 +1,62 @@
+"""kubert: the kubelet's container-runtime layer as a library of plugins.
+
+This module is the public API: plugins import from here (and from ``kubert.testing`` in their
+tests), never from kubert's submodules.
+"""
+
+from kubert.backends import (
+    Backend,
+    BackendContext,
+    CheckpointStore,
+    ImageBackend,
+    NetworkBackend,
+    PodNetwork,
+    PullProgress,
+    RuntimeBackend,
+)
+from kubert.errors import (
+    AlreadyExistsError,
+    DeadlineExceededError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    KubertError,
+    NotFoundError,
+    PluginLoadError,
+    ResourceExhaustedError,
+    UnavailableError,
+    UnimplementedError,
+)
+from kubert.hookspecs import RegisterBackend, hookimpl, hookspec
+from kubert.model import *  # noqa: F403  (the model namespace is part of the public API by design)
+from kubert.model import __all__ as _model_all
+from kubert.options import ServeOption
+from kubert.plugins import require
+
+__version__ = "0.1.0"
+
+__all__ = [  # noqa: PLE0604, RUF022
+    "AlreadyExistsError",
+    "Backend",
+    "BackendContext",
+    "CheckpointStore",
+    "DeadlineExceededError",
+    "FailedPreconditionError",
+    "ImageBackend",
+    "InvalidArgumentError",
+    "KubertError",
+    "NetworkBackend",
+    "NotFoundError",
+    "PluginLoadError",
+    "PodNetwork",
+    "PullProgress",
+    "RegisterBackend",
+    "ResourceExhaustedError",
+    "RuntimeBackend",
+    "ServeOption",
+    "UnavailableError",
+    "UnimplementedError",
+    "hookimpl",
+    "hookspec",
+    "require",
+    *_model_all,
+]

@@ -1,0 +1,172 @@
+"""Pod sandbox models: config in, status and list entries out, filters."""
+
+from __future__ import annotations
+
+import re
+
+import attrs
+from attrs import field, frozen
+
+from kubert.errors import InvalidArgumentError
+from kubert.model import validate as v
+from kubert.model.common import (
+    DNSConfig,
+    LinuxContainerResources,
+    NamespaceOption,
+    PortMapping,
+    SecurityProfile,
+    SELinuxOption,
+    labels_field,
+    tuple_field,
+)
+from kubert.model.enums import PodSandboxState
+
+_SYSCTL_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]{0,252}$")
+
+
+@frozen(kw_only=True)
+class PodSandboxMetadata:
+    """Identity of a sandbox: (name, namespace, uid, attempt) is unique among live sandboxes."""
+
+    name: str = field(validator=v.name)
+    uid: str = field(validator=v.uid)
+    namespace: str = field(validator=v.name)
+    attempt: int = field(default=0, validator=v.attempt)
+
+
+@frozen(kw_only=True)
+class LinuxSandboxSecurityContext:
+    namespace_options: NamespaceOption = field(factory=NamespaceOption)
+    selinux_options: SELinuxOption | None = None
+    run_as_user: int | None = None
+    run_as_group: int | None = None
+    readonly_rootfs: bool = False
+    supplemental_groups: tuple[int, ...] = tuple_field()
+    privileged: bool = False
+    seccomp: SecurityProfile | None = None
+    apparmor: SecurityProfile | None = None
+
+
+@frozen(kw_only=True)
+class LinuxPodSandboxConfig:
+    cgroup_parent: str = field(default="", validator=v.bounded_string(4096))
+    security_context: LinuxSandboxSecurityContext = field(factory=LinuxSandboxSecurityContext)
+    sysctls: dict[str, str] = field(factory=dict, converter=dict)
+    overhead: LinuxContainerResources | None = None
+    resources: LinuxContainerResources | None = None
+
+    @sysctls.validator
+    def _check_sysctls(self, attribute: attrs.Attribute[dict[str, str]], value: dict[str, str]) -> None:
+        for key in value:
+            if not _SYSCTL_RE.match(key) or ".." in key:
+                raise InvalidArgumentError(
+                    f"linux.sysctls[{key!r}]", key, "must be a sysctl name such as net.ipv4.ip_forward"
+                )
+
+
+@frozen(kw_only=True)
+class PodSandboxConfig:
+    """What RunPodSandbox receives: everything needed to make the pod's shared environment."""
+
+    metadata: PodSandboxMetadata
+    hostname: str = field(default="", validator=v.bounded_string(253))
+    log_directory: str = field(default="", validator=v.optional_absolute_path)
+    dns_config: DNSConfig | None = None
+    port_mappings: tuple[PortMapping, ...] = tuple_field()
+    labels: dict[str, str] = labels_field()
+    annotations: dict[str, str] = labels_field()
+    linux: LinuxPodSandboxConfig = field(factory=LinuxPodSandboxConfig)
+
+    @property
+    def namespace_options(self) -> NamespaceOption:
+        return self.linux.security_context.namespace_options
+
+
+@frozen(kw_only=True)
+class PodIP:
+    ip: str
+
+
+@frozen(kw_only=True)
+class PodSandboxNetworkStatus:
+    ip: str = ""
+    additional_ips: tuple[PodIP, ...] = tuple_field()
+
+
+@frozen(kw_only=True)
+class Namespace:
+    options: NamespaceOption = field(factory=NamespaceOption)
+
+
+@frozen(kw_only=True)
+class LinuxPodSandboxStatus:
+    namespaces: Namespace = field(factory=Namespace)
+
+
+@frozen(kw_only=True)
+class PodSandboxStatus:
+    """What PodSandboxStatus answers; ``network`` is filled in by the core from the network backend."""
+
+    id: str
+    metadata: PodSandboxMetadata
+    state: PodSandboxState = field(converter=PodSandboxState)
+    created_at: int
+    network: PodSandboxNetworkStatus | None = None
+    linux: LinuxPodSandboxStatus = field(factory=LinuxPodSandboxStatus)
+    labels: dict[str, str] = field(factory=dict)
+    annotations: dict[str, str] = field(factory=dict)
+    runtime_handler: str = ""
+
+
+@frozen(kw_only=True)
+class PodSandbox:
+    """One entry of ListPodSandbox."""
+
+    id: str
+    metadata: PodSandboxMetadata
+    state: PodSandboxState = field(converter=PodSandboxState)
+    created_at: int
+    labels: dict[str, str] = field(factory=dict)
+    annotations: dict[str, str] = field(factory=dict)
+    runtime_handler: str = ""
+
+
+@frozen(kw_only=True)
+class PodSandboxFilter:
+    """ListPodSandbox filter; every set field must match (an ID matches by prefix)."""
+
+    id: str = field(default="", validator=v.optional_id)
+    state: PodSandboxState | None = None
+    label_selector: dict[str, str] = field(factory=dict)
+
+    def matches(self, sandbox: PodSandbox) -> bool:
+        if self.id and not sandbox.id.startswith(self.id):
+            return False
+        if self.state is not None and sandbox.state != self.state:
+            return False
+        return all(sandbox.labels.get(k) == val for k, val in self.label_selector.items())
+
+
+@frozen(kw_only=True)
+class SandboxCreated:
+    """What a runtime backend answers from create_sandbox."""
+
+    id: str
+    netns_path: str = ""
+
+
+__all__ = [
+    "DNSConfig",
+    "LinuxPodSandboxConfig",
+    "LinuxPodSandboxStatus",
+    "LinuxSandboxSecurityContext",
+    "Namespace",
+    "PodIP",
+    "PodSandbox",
+    "PodSandboxConfig",
+    "PodSandboxFilter",
+    "PodSandboxMetadata",
+    "PodSandboxNetworkStatus",
+    "PodSandboxStatus",
+    "SandboxCreated",
+]

@@ -1,0 +1,188 @@
+"""attrs validators for CRI fields: each failure raises InvalidArgumentError naming field and value."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from kubert.errors import InvalidArgumentError
+
+# Names and namespaces become parts of engine object names joined by "_", so "_" is refused.
+_NAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+_UID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,127}$")
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_LABEL_NAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$")
+_DNS_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
+
+MAX_STRING = 64 * 1024
+MAX_MAP_BYTES = 256 * 1024  # the API server's cap on all annotations of an object
+MAX_LIST = 4096
+
+Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
+
+
+def field_path(attribute: attrs.Attribute[Any]) -> str:
+    return attribute.name
+
+
+def check_name(field: str, value: str) -> None:
+    if not value:
+        raise InvalidArgumentError(field, value, "must not be empty")
+    if not _NAME_RE.match(value):
+        raise InvalidArgumentError(
+            field, value,
+            "must be 1-253 letters, digits, '-' or '.', starting and ending with a letter or digit",
+        )
+
+
+def check_id(field: str, value: str) -> None:
+    """An object ID or unambiguous ID prefix as clients send them."""
+    if not value:
+        raise InvalidArgumentError(field, value, "must not be empty")
+    if not _ID_RE.match(value):
+        raise InvalidArgumentError(
+            field, value, "must be 1-128 letters, digits, '_', '-' or '.'"
+        )
+
+
+def check_label_key(field: str, key: str) -> None:
+    prefix, sep, name = key.rpartition("/")
+    if not key or not _LABEL_NAME_RE.match(name):
+        raise InvalidArgumentError(
+            f"{field}[{key!r}]" if key else field,
+            key,
+            "key must be a qualified name: an optional DNS prefix and '/', then 1-63 "
+            "letters, digits, '-', '_' or '.'",
+        )
+    if sep and not _DNS_SUBDOMAIN_RE.match(prefix):
+        raise InvalidArgumentError(
+            f"{field}[{key!r}]", key, "key prefix must be a lower-case DNS subdomain"
+        )
+
+
+def name(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    check_name(attribute.name, value)
+
+
+def uid(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if not value:
+        raise InvalidArgumentError(attribute.name, value, "must not be empty")
+    if not _UID_RE.match(value):
+        raise InvalidArgumentError(
+            attribute.name, value, "must be 1-128 letters, digits, '-' or '.'"
+        )
+
+
+def optional_id(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if value:
+        check_id(attribute.name, value)
+
+
+def object_id(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    check_id(attribute.name, value)
+
+
+def attempt(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+    if not 0 <= value < 2**32:
+        raise InvalidArgumentError(attribute.name, value, "must be between 0 and 4294967295")
+
+
+def port(allow_zero: bool) -> Validator:
+    low = 0 if allow_zero else 1
+
+    def check(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+        if not low <= value <= 65535:
+            raise InvalidArgumentError(
+                attribute.name, value, f"must be a port number between {low} and 65535"
+            )
+
+    return check
+
+
+def bounded_string(limit: int = MAX_STRING) -> Validator:
+    def check(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+        if len(value) > limit:
+            raise InvalidArgumentError(
+                attribute.name, value[:40], f"is {len(value)} characters; the limit is {limit}"
+            )
+        if "\x00" in value:
+            raise InvalidArgumentError(attribute.name, value, "must not contain NUL characters")
+
+    return check
+
+
+def string_list(_: Any, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
+    if len(value) > MAX_LIST:
+        raise InvalidArgumentError(
+            attribute.name, len(value), f"has {len(value)} items; the limit is {MAX_LIST}"
+        )
+    for index, item in enumerate(value):
+        if len(item) > MAX_STRING or "\x00" in item:
+            raise InvalidArgumentError(
+                f"{attribute.name}[{index}]", item[:40],
+                f"must be at most {MAX_STRING} characters without NUL",
+            )
+
+
+def string_map(_: Any, attribute: attrs.Attribute[Any], value: Mapping[str, str]) -> None:
+    total = 0
+    for key, item in value.items():
+        check_label_key(attribute.name, key)
+        if "\x00" in item:
+            raise InvalidArgumentError(
+                f"{attribute.name}[{key!r}]", item[:40], "must not contain NUL characters"
+            )
+        total += len(key) + len(item)
+    if total > MAX_MAP_BYTES:
+        raise InvalidArgumentError(
+            attribute.name, f"{len(value)} entries",
+            f"holds {total} bytes; the limit is {MAX_MAP_BYTES}",
+        )
+
+
+def check_absolute_path(field: str, value: str) -> None:
+    if not value.startswith("/"):
+        raise InvalidArgumentError(field, value, "must be an absolute path")
+    if "\x00" in value or len(value) > 4096:
+        raise InvalidArgumentError(field, value[:40], "must be at most 4096 characters without NUL")
+    if ".." in value.split("/"):
+        raise InvalidArgumentError(field, value, "must not contain '..' components")
+
+
+def absolute_path(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    check_absolute_path(attribute.name, value)
+
+
+def optional_absolute_path(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if value:
+        check_absolute_path(attribute.name, value)
+
+
+def relative_path(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """A path that must stay inside a base directory (log_path under log_directory)."""
+    if not value:
+        return
+    if "\x00" in value or len(value) > 4096:
+        raise InvalidArgumentError(attribute.name, value[:40], "must be at most 4096 characters")
+    normal = posixpath.normpath(value)
+    if value.startswith("/") or normal == ".." or normal.startswith("../"):
+        raise InvalidArgumentError(
+            attribute.name, value, "must be a relative path that stays inside its directory"
+        )
+
+
+def non_negative(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+    if value < 0:
+        raise InvalidArgumentError(attribute.name, value, "must not be negative")
+
+
+def int_range(low: int, high: int) -> Validator:
+    def check(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+        if not low <= value <= high:
+            raise InvalidArgumentError(attribute.name, value, f"must be between {low} and {high}")
+
+    return check

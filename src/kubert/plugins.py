@@ -1,0 +1,304 @@
+"""The plugin host: a typed wrapper around pluggy that loads plugins and keys backends by name."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from importlib import metadata
+from typing import Any, TypeVar
+
+import pluggy
+from attrs import define, field, frozen
+
+from kubert import hookspecs
+from kubert.backends import (
+    Backend,
+    BackendContext,
+    CheckpointStore,
+    ImageBackend,
+    NetworkBackend,
+    RuntimeBackend,
+)
+from kubert.errors import InvalidArgumentError, PluginLoadError
+from kubert.options import ServeOption
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "kubert"
+AUTOLOAD_ENV = "KUBERT_DISABLE_PLUGIN_AUTOLOAD"
+BLOCK_ENV = "KUBERT_BLOCK_PLUGINS"
+
+#: Core built-ins, registered through the same ``pm.register`` path as any plugin.
+BUILTINS: tuple[str, ...] = (
+    "kubert.service",
+    "kubert.checkpoint",
+    "kubert.network_noop",
+    "kubert.testing.memory",
+)
+
+BACKEND_KINDS: dict[str, type[Backend]] = {
+    "runtime": RuntimeBackend,
+    "image": ImageBackend,
+    "network": NetworkBackend,
+    "checkpoint": CheckpointStore,
+}
+
+# Which extra brings which missing module, for the fix we print.
+_EXTRA_FOR_MODULE = {"docker": "docker"}
+
+B = TypeVar("B", bound=Backend)
+
+
+@frozen(kw_only=True)
+class PluginInfo:
+    """One row of ``kubert plugins``."""
+
+    name: str
+    distribution: str
+    version: str
+    provides: tuple[str, ...]
+    active: bool
+    reason: str = ""
+
+
+@define
+class PluginHost:
+    """Loads plugins, collects their backends, and calls hooks with real types.
+
+    :param autoload: load the ``kubert`` entry points (``KUBERT_DISABLE_PLUGIN_AUTOLOAD=1``
+        turns it off whatever this says).
+    :param blocked: plugin names never to load (also ``KUBERT_BLOCK_PLUGINS=a,b``).
+    """
+
+    autoload: bool = True
+    blocked: frozenset[str] = field(factory=frozenset, converter=frozenset)
+    pm: pluggy.PluginManager = field(init=False)
+    backends: dict[str, dict[str, type[Backend]]] = field(init=False, factory=dict)
+    backend_owner: dict[tuple[str, str], str] = field(init=False, factory=dict)
+    failures: dict[str, PluginLoadError] = field(init=False, factory=dict)
+    blocked_found: dict[str, str] = field(init=False, factory=dict)
+    _dists: dict[str, tuple[str, str]] = field(init=False, factory=dict)
+    _loaded: bool = field(init=False, default=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.pm = pluggy.PluginManager("kubert")
+        self.pm.add_hookspecs(hookspecs)
+        env_blocked = os.environ.get(BLOCK_ENV, "")
+        self.blocked = self.blocked | {n.strip() for n in env_blocked.split(",") if n.strip()}
+        if os.environ.get(AUTOLOAD_ENV, "").strip() not in ("", "0", "false", "no"):
+            self.autoload = False
+        self.backends = {kind: {} for kind in BACKEND_KINDS}
+
+    # ---- loading -----------------------------------------------------------------------
+
+    def load(self, extra: Iterable[object] = ()) -> PluginHost:
+        """Register the built-ins, then entry points (if autoload), then ``extra`` plugins."""
+        if self._loaded:
+            return self
+        self._loaded = True
+        for module_name in BUILTINS:
+            self.register(importlib.import_module(module_name), name=module_name)
+            self._dists[module_name] = ("kubert", _version("kubert"))
+        if self.autoload:
+            self._load_entry_points()
+        for plugin in extra:
+            self.register(plugin)
+        self.pm.check_pending()
+        self.pm.hook.kubert_register_backends(register=self._register_backend_from_hook)
+        return self
+
+    def register(self, plugin: object, name: str | None = None) -> None:
+        """Register one plugin object (module or instance), unless its name is blocked."""
+        plugin_name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
+        if plugin_name in self.blocked:
+            self.blocked_found[plugin_name] = "blocked by configuration"
+            return
+        self.pm.register(plugin, name=plugin_name)
+
+    def _load_entry_points(self) -> None:
+        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            dist = ep.dist.name if ep.dist else "?"
+            version = ep.dist.version if ep.dist else "?"
+            self._dists[ep.name] = (dist, version)
+            if ep.name in self.blocked:
+                self.blocked_found[ep.name] = f"blocked ({BLOCK_ENV} or configuration)"
+                continue
+            if self.pm.has_plugin(ep.name):
+                continue
+            try:
+                plugin = ep.load()
+            except PluginLoadError as exc:
+                self.failures[ep.name] = exc
+                log.warning("%s", exc)
+                continue
+            except ImportError as exc:
+                missing = getattr(exc, "name", None) or str(exc)
+                extra = _EXTRA_FOR_MODULE.get(str(missing).split(".")[0])
+                fix = (
+                    f"pip install 'kubert[{extra}]'"
+                    if extra and dist == "kubert"
+                    else f"pip install the module {missing!r} (needed by {dist})"
+                )
+                failure = PluginLoadError(ep.name, f"cannot import {missing}", fix)
+                self.failures[ep.name] = failure
+                log.warning("%s", failure)
+                continue
+            except Exception as exc:  # a broken third-party plugin must not take the host down
+                failure = PluginLoadError(
+                    ep.name, f"{type(exc).__name__}: {exc}", f"report it to {dist}'s authors"
+                )
+                self.failures[ep.name] = failure
+                log.warning("%s", failure)
+                continue
+            self.pm.register(plugin, name=ep.name)
+
+    def _register_backend_from_hook(self, name: str, cls: type[Backend]) -> None:
+        owner = self._current_owner(cls)
+        kinds = [kind for kind, base in BACKEND_KINDS.items() if issubclass(cls, base)]
+        if not kinds:
+            raise TypeError(
+                f"plugin {owner!r} registered {cls.__qualname__} as {name!r}, but it subclasses "
+                "none of RuntimeBackend, ImageBackend, NetworkBackend, CheckpointStore"
+            )
+        for kind in kinds:
+            taken = self.backends[kind].get(name)
+            if taken is not None and taken is not cls:
+                raise ValueError(
+                    f"{kind} backend name {name!r} is registered twice: by "
+                    f"{self.backend_owner[(kind, name)]!r} and by {owner!r}; block one of them "
+                    f"with {BLOCK_ENV}"
+                )
+            self.backends[kind][name] = cls
+            self.backend_owner[(kind, name)] = owner
+
+    def _current_owner(self, cls: type[Backend]) -> str:
+        module = cls.__module__
+        for plugin_name, plugin in self.pm.list_name_plugin():
+            plugin_module = getattr(plugin, "__name__", None) or type(plugin).__module__
+            if plugin_module and module.split(".")[0] == str(plugin_module).split(".")[0]:
+                return str(plugin_name)
+        return module
+
+    # ---- backends ----------------------------------------------------------------------
+
+    def backend_class(self, kind: str, name: str) -> type[Backend]:
+        """The class registered for ``kind`` under ``name``; a clear error names the choices."""
+        registered = self.backends.get(kind, {})
+        if name in registered:
+            return registered[name]
+        for plugin, failure in self.failures.items():
+            if plugin == name:
+                raise failure
+        choices = ", ".join(sorted(registered)) or "none"
+        raise InvalidArgumentError(
+            f"{kind}", name, f"no {kind} backend has that name; installed: {choices}"
+        )
+
+    def create_backend(self, kind: str, name: str, context: BackendContext) -> Backend:
+        cls = self.backend_class(kind, name)
+        return cls(context)
+
+    def serve_options(self) -> list[ServeOption]:
+        options: list[ServeOption] = []
+        for batch in self.pm.hook.kubert_serve_options():
+            options.extend(batch or ())
+        return options
+
+    # ---- reporting ---------------------------------------------------------------------
+
+    def report(self, active_backends: Sequence[str] = ()) -> list[PluginInfo]:
+        """Rows for ``kubert plugins``: every plugin installed, loaded or not, and why not."""
+        rows: list[PluginInfo] = []
+        for plugin_name, plugin in self.pm.list_name_plugin():
+            provides = self._provides(plugin_name)
+            dist, version = self._dists.get(plugin_name, ("?", "?"))
+            backend_names = {p.split(":", 1)[1] for p in provides if ":" in p}
+            in_use = not active_backends or bool(backend_names & set(active_backends))
+            rows.append(
+                PluginInfo(
+                    name=_short(plugin_name),
+                    distribution=dist,
+                    version=version,
+                    provides=provides,
+                    active=in_use,
+                    reason="" if in_use else "loaded; not selected by configuration",
+                )
+            )
+        for plugin_name, failure in self.failures.items():
+            dist, version = self._dists.get(plugin_name, ("?", "?"))
+            rows.append(
+                PluginInfo(
+                    name=plugin_name, distribution=dist, version=version, provides=(),
+                    active=False, reason=f"{failure.reason}; fix: {failure.fix}",
+                )
+            )
+        for plugin_name, why in self.blocked_found.items():
+            dist, version = self._dists.get(plugin_name, ("?", "?"))
+            rows.append(
+                PluginInfo(
+                    name=_short(plugin_name), distribution=dist, version=version, provides=(),
+                    active=False, reason=why,
+                )
+            )
+        if not self.autoload:
+            rows.append(
+                PluginInfo(
+                    name="(entry points)", distribution="-", version="-", provides=(),
+                    active=False, reason=f"autoload disabled ({AUTOLOAD_ENV})",
+                )
+            )
+        return rows
+
+    def _provides(self, plugin_name: str) -> tuple[str, ...]:
+        items = [
+            f"{kind}:{name}"
+            for (kind, name), owner in sorted(self.backend_owner.items())
+            if owner == plugin_name
+        ]
+        plugin = self.pm.get_plugin(plugin_name)
+        for caller in self.pm.get_hookcallers(plugin) or ():
+            if caller.name not in ("kubert_register_backends",):
+                items.append(caller.name.removeprefix("kubert_") + "()")
+        return tuple(items)
+
+
+def _short(plugin_name: str) -> str:
+    return {
+        "kubert.service": "core",
+        "kubert.checkpoint": "checkpoint",
+        "kubert.network_noop": "noop",
+        "kubert.testing.memory": "memory",
+    }.get(plugin_name, plugin_name)
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "?"
+
+
+def require(plugin: str, module: str, extra: str) -> None:
+    """Raise PluginLoadError naming the extra to install when ``module`` is not importable.
+
+    Plugins call this at import time for their heavy dependency, so that ``kubert plugins``
+    reports them as not loadable instead of printing a traceback. It only looks the module
+    up (no import), keeping plugin loading cheap.
+    """
+    if importlib.util.find_spec(module) is None:
+        raise PluginLoadError(
+            plugin, f"the {module!r} package is not installed", f"pip install 'kubert[{extra}]'"
+        )
+
+
+def describe_plugins(rows: Sequence[PluginInfo]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": r.name, "distribution": f"{r.distribution} {r.version}",
+            "provides": ", ".join(r.provides), "active": r.active, "reason": r.reason,
+        }
+        for r in rows
+    ]

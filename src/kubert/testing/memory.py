@@ -1,0 +1,1 @@
+"""Placeholder; the in-memory backend lands here."""
