@@ -34,7 +34,7 @@ from kubert.plugins import require
 
 __version__ = "0.1.0"
 
-__all__ = [  # noqa: PLE0604, RUF022
+__all__ = [
     "AlreadyExistsError",
     "Backend",
     "BackendContext",

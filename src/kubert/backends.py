@@ -1,4 +1,4 @@
-"""Backend contracts: the abstract classes a runtime, image, network or checkpoint plugin implements.
+"""Backend contracts: what a runtime, image, network or checkpoint plugin implements.
 
 A plugin hands its classes to the host through ``kubert_register_backends``; configuration picks
 one of each kind by name, and the host builds it with a :class:`BackendContext`. Methods marked
@@ -117,7 +117,7 @@ class PodNetwork:
 StreamHandler = Callable[..., Any]
 
 
-class Backend(ABC):
+class Backend(ABC):  # noqa: B024  (the kinds below declare the abstract methods)
     """Common base: a named, configured, closable backend instance."""
 
     #: The name it was registered under; set by the host before construction.
@@ -126,7 +126,7 @@ class Backend(ABC):
     def __init__(self, context: BackendContext) -> None:
         self.context = context
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (optional hook with a no-op default)
         """Release clients, threads and files. Called once when the server stops."""
 
     def unimplemented(self, operation: str) -> UnimplementedError:
@@ -240,7 +240,10 @@ class RuntimeBackend(Backend):
         raise self.unimplemented("ReopenContainerLog")
 
     def exec_sync(self, container_id: str, cmd: Sequence[str], timeout: int) -> ExecSyncResult:
-        """Run ``cmd`` in the container. :raises DeadlineExceededError: after ``timeout`` s (0 = none)."""
+        """Run ``cmd`` in the container and collect its output.
+
+        :raises DeadlineExceededError: still running after ``timeout`` seconds (0 = no limit).
+        """
         raise self.unimplemented("ExecSync")
 
     def exec_stream(self, request: ExecRequest) -> Any:
@@ -262,7 +265,9 @@ class RuntimeBackend(Backend):
     def pod_sandbox_stats(self, sandbox_id: str) -> PodSandboxStats:
         raise self.unimplemented("PodSandboxStats")
 
-    def list_pod_sandbox_stats(self, filter: PodSandboxStatsFilter | None) -> list[PodSandboxStats]:
+    def list_pod_sandbox_stats(
+        self, filter: PodSandboxStatsFilter | None
+    ) -> list[PodSandboxStats]:
         raise self.unimplemented("ListPodSandboxStats")
 
     def checkpoint_container(self, container_id: str, location: str, timeout: int) -> None:

@@ -67,7 +67,7 @@ def kubert_cri_call(method: str, request: Any, call: Callable[[Any], Any]) -> An
 
 
 @hookspec
-def kubert_serve_options() -> list[ServeOption]:
+def kubert_serve_options() -> list[ServeOption]:  # type: ignore[empty-body]
     """Options this plugin adds to ``kubert serve`` (and its config file).
 
     :returns: a list of :class:`~kubert.ServeOption`; each lands in the options of the

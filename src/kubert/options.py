@@ -31,4 +31,6 @@ class ServeOption:
     @type.validator
     def _check_type(self, attribute: Any, value: str) -> None:
         if value not in {"str", "int", "float", "bool", "list"}:
-            raise ValueError(f"ServeOption.type: must be str, int, float, bool or list (got {value!r})")
+            raise ValueError(
+                f"ServeOption.type: must be str, int, float, bool or list (got {value!r})"
+            )

@@ -212,7 +212,7 @@ class PluginHost:
     def report(self, active_backends: Sequence[str] = ()) -> list[PluginInfo]:
         """Rows for ``kubert plugins``: every plugin installed, loaded or not, and why not."""
         rows: list[PluginInfo] = []
-        for plugin_name, plugin in self.pm.list_name_plugin():
+        for plugin_name, _plugin in self.pm.list_name_plugin():
             provides = self._provides(plugin_name)
             dist, version = self._dists.get(plugin_name, ("?", "?"))
             backend_names = {p.split(":", 1)[1] for p in provides if ":" in p}

@@ -1,5 +1,6 @@
 """attrs models for everything that crosses a hook; field names are the CRI's own."""
 
+from kubert.model.checkpoint import Checkpoint
 from kubert.model.common import (
     Capability,
     Device,
@@ -66,7 +67,6 @@ from kubert.model.sandbox import (
     PodSandboxStatus,
     SandboxCreated,
 )
-from kubert.model.checkpoint import Checkpoint
 from kubert.model.stats import (
     LinuxPodSandboxStats,
     NetworkInterfaceUsage,
@@ -79,20 +79,13 @@ from kubert.model.stats import (
 from kubert.model.streaming import AttachRequest, ExecRequest, PortForwardRequest
 
 __all__ = [
-    "ProcessUsage",
-    "PodSandboxStatsFilter",
-    "PodSandboxStats",
-    "PodSandboxAttributes",
-    "NetworkUsage",
-    "NetworkInterfaceUsage",
-    "LinuxPodSandboxStats",
-    "Checkpoint",
     "NETWORK_READY",
     "RUNTIME_READY",
     "AttachRequest",
     "AuthConfig",
     "Capability",
     "CgroupDriver",
+    "Checkpoint",
     "Container",
     "ContainerAttributes",
     "ContainerConfig",
@@ -122,6 +115,7 @@ __all__ = [
     "LinuxContainerResources",
     "LinuxContainerSecurityContext",
     "LinuxPodSandboxConfig",
+    "LinuxPodSandboxStats",
     "LinuxPodSandboxStatus",
     "LinuxSandboxSecurityContext",
     "MemoryUsage",
@@ -130,16 +124,22 @@ __all__ = [
     "Namespace",
     "NamespaceMode",
     "NamespaceOption",
+    "NetworkInterfaceUsage",
+    "NetworkUsage",
     "PodIP",
     "PodSandbox",
+    "PodSandboxAttributes",
     "PodSandboxConfig",
     "PodSandboxFilter",
     "PodSandboxMetadata",
     "PodSandboxNetworkStatus",
     "PodSandboxState",
+    "PodSandboxStats",
+    "PodSandboxStatsFilter",
     "PodSandboxStatus",
     "PortForwardRequest",
     "PortMapping",
+    "ProcessUsage",
     "ProfileType",
     "Protocol",
     "RuntimeCondition",

@@ -1,4 +1,4 @@
-"""The sandbox checkpoint: what teardown and listing need once the engine has forgotten a sandbox."""
+"""The sandbox checkpoint: what teardown and listing need once the engine forgot a sandbox."""
 
 from __future__ import annotations
 

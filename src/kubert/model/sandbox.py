@@ -56,11 +56,14 @@ class LinuxPodSandboxConfig:
     resources: LinuxContainerResources | None = None
 
     @sysctls.validator
-    def _check_sysctls(self, attribute: attrs.Attribute[dict[str, str]], value: dict[str, str]) -> None:
+    def _check_sysctls(
+        self, attribute: attrs.Attribute[dict[str, str]], value: dict[str, str]
+    ) -> None:
         for key in value:
             if not _SYSCTL_RE.match(key) or ".." in key:
                 raise InvalidArgumentError(
-                    f"linux.sysctls[{key!r}]", key, "must be a sysctl name such as net.ipv4.ip_forward"
+                    f"linux.sysctls[{key!r}]", key,
+                    "must be a sysctl name such as net.ipv4.ip_forward",
                 )
 
 
@@ -105,7 +108,7 @@ class LinuxPodSandboxStatus:
 
 @frozen(kw_only=True)
 class PodSandboxStatus:
-    """What PodSandboxStatus answers; ``network`` is filled in by the core from the network backend."""
+    """What PodSandboxStatus answers; the core fills ``network`` from the network backend."""
 
     id: str
     metadata: PodSandboxMetadata

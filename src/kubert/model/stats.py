@@ -5,9 +5,9 @@ from __future__ import annotations
 from attrs import field, frozen
 
 from kubert.model import validate as v
+from kubert.model.common import tuple_field
 from kubert.model.container import ContainerStats, CpuUsage, MemoryUsage
 from kubert.model.sandbox import PodSandboxMetadata
-from kubert.model.common import tuple_field
 
 
 @frozen(kw_only=True)

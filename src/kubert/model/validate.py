@@ -1,4 +1,4 @@
-"""attrs validators for CRI fields: each failure raises InvalidArgumentError naming field and value."""
+"""Validators for CRI fields; a failure raises InvalidArgumentError naming field and value."""
 
 from __future__ import annotations
 
