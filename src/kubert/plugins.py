@@ -34,6 +34,7 @@ BLOCK_ENV = "KUBERT_BLOCK_PLUGINS"
 #: Core built-ins, registered through the same ``pm.register`` path as any plugin.
 BUILTINS: tuple[str, ...] = (
     "kubert.service",
+    "kubert.metrics",
     "kubert.checkpoint",
     "kubert.network_noop",
     "kubert.testing.memory",
@@ -268,6 +269,7 @@ class PluginHost:
 def _short(plugin_name: str) -> str:
     return {
         "kubert.service": "core",
+        "kubert.metrics": "metrics",
         "kubert.checkpoint": "checkpoint",
         "kubert.network_noop": "noop",
         "kubert.testing.memory": "memory",
