@@ -31,6 +31,7 @@ from kubert.model import *  # noqa: F403  (the model namespace is part of the pu
 from kubert.model import __all__ as _model_all
 from kubert.options import ServeOption
 from kubert.plugins import require
+from kubert.streaming.contract import STDERR, STDOUT, OutputChunk, ProcessStream
 
 __version__ = "0.1.0"
 
@@ -46,12 +47,16 @@ __all__ = [
     "KubertError",
     "NetworkBackend",
     "NotFoundError",
+    "OutputChunk",
     "PluginLoadError",
+    "ProcessStream",
     "PodNetwork",
     "PullProgress",
     "RegisterBackend",
     "ResourceExhaustedError",
     "RuntimeBackend",
+    "STDERR",
+    "STDOUT",
     "ServeOption",
     "UnavailableError",
     "UnimplementedError",

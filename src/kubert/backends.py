@@ -9,6 +9,7 @@ UNIMPLEMENTED.
 
 from __future__ import annotations
 
+import socket
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -51,6 +52,7 @@ from kubert.model import (
     VersionInfo,
 )
 from kubert.model.enums import CgroupDriver
+from kubert.streaming.contract import ProcessStream
 
 __all__ = [
     "Backend",
@@ -246,14 +248,30 @@ class RuntimeBackend(Backend):
         """
         raise self.unimplemented("ExecSync")
 
-    def exec_stream(self, request: ExecRequest) -> Any:
-        """The stream behind an Exec URL; the streaming server defines its shape."""
+    def exec_stream(self, request: ExecRequest) -> ProcessStream:
+        """Start ``request.cmd`` in the container for a client of the streaming server.
+
+        Called when the client connects to the Exec URL, not at the Exec RPC.
+        :returns: the new process's stdio; only the streams the request asks for are used.
+        :raises NotFoundError: no such container. :raises FailedPreconditionError: not running.
+        """
         raise self.unimplemented("Exec")
 
-    def attach_stream(self, request: AttachRequest) -> Any:
+    def attach_stream(self, request: AttachRequest) -> ProcessStream:
+        """Attach to the container's main process (stdin only if it was created with stdin).
+
+        :returns: its stdio from now on; :meth:`ProcessStream.wait` may return None.
+        :raises NotFoundError: no such container. :raises FailedPreconditionError: not running.
+        """
         raise self.unimplemented("Attach")
 
-    def port_forward_stream(self, request: PortForwardRequest) -> Any:
+    def port_forward_stream(self, request: PortForwardRequest, port: int) -> socket.socket:
+        """Connect to TCP ``port`` on the loopback of the sandbox's network namespace.
+
+        Called once per forwarded connection; ``port`` is one the client asked for.
+        :returns: a connected, blocking socket the server owns and closes.
+        :raises NotFoundError: no such sandbox. :raises OSError: the connection failed.
+        """
         raise self.unimplemented("PortForward")
 
     def container_stats(self, container_id: str) -> ContainerStats:
