@@ -1,1 +1,505 @@
-"""Placeholder; filled in by the core-server work."""
+"""The core behind the CRI server: the sandbox lifecycle over the configured backends, in models.
+
+RunPodSandbox runs five steps (ensure the sandbox image, create, write the checkpoint, start,
+set up the network) and undoes the finished ones when a later step fails. Stop and remove are
+idempotent and fall back to the checkpoint when the engine has forgotten a sandbox. Calls on
+different sandboxes run in parallel; calls on one sandbox are serialized by its own lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any
+
+import attrs
+from attrs import define, field
+
+from kubert import __version__
+from kubert.backends import (
+    CheckpointStore,
+    ImageBackend,
+    NetworkBackend,
+    PodNetwork,
+    RuntimeBackend,
+)
+from kubert.errors import KubertError, NotFoundError, UnavailableError
+from kubert.hookspecs import hookimpl
+from kubert.model import (
+    NETWORK_READY,
+    RUNTIME_READY,
+    AttachRequest,
+    AuthConfig,
+    Checkpoint,
+    Container,
+    ContainerConfig,
+    ContainerEvent,
+    ContainerFilter,
+    ContainerStats,
+    ContainerStatsFilter,
+    ContainerStatus,
+    ExecRequest,
+    ExecSyncResult,
+    Image,
+    ImageFilter,
+    ImageFsInfo,
+    ImageSpec,
+    LinuxContainerResources,
+    NamespaceMode,
+    PodSandbox,
+    PodSandboxConfig,
+    PodSandboxFilter,
+    PodSandboxMetadata,
+    PodSandboxNetworkStatus,
+    PodSandboxState,
+    PodSandboxStats,
+    PodSandboxStatsFilter,
+    PodSandboxStatus,
+    PortForwardRequest,
+    RuntimeCondition,
+    RuntimeHandler,
+    RuntimeStatus,
+    VersionInfo,
+)
+from kubert.model.enums import CgroupDriver
+
+log = logging.getLogger(__name__)
+
+RUNTIME_NAME = "kubert"
+#: The kubelet's CRI client version string that Version answers in ``version``.
+KUBELET_API_VERSION = "0.1.0"
+
+
+class LockTable:
+    """One lock per key, created on demand and dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+
+    @contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.get(key, (threading.Lock(), 0))
+            self._locks[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._locks[key]
+                if users == 1:
+                    del self._locks[key]
+                else:
+                    self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        with self._guard:
+            return len(self._locks)
+
+
+def _step_failed(error: BaseException, step: str) -> None:
+    """Say in ``error`` which RunPodSandbox step raised it."""
+    if isinstance(error, KubertError):
+        error.message = f"RunPodSandbox failed at step {step!r}: {error.message}"
+        error.args = (error.message,)
+    else:
+        error.add_note(f"RunPodSandbox failed at step {step!r}")
+
+
+@define
+class KubertService:
+    """The sandbox, container and image operations of CRI v1 over one set of backends.
+
+    :param pod_infra_image: the sandbox (pause) image RunPodSandbox makes sure is present.
+    """
+
+    runtime: RuntimeBackend
+    images: ImageBackend
+    network: NetworkBackend
+    checkpoints: CheckpointStore
+    pod_infra_image: str
+    _locks: LockTable = field(init=False, factory=LockTable)
+
+    # ---- start-up and shutdown ---------------------------------------------------------
+
+    def start(self) -> None:
+        """Let the network backend release what sandboxes that are gone still hold."""
+        live = {sandbox.id for sandbox in self.runtime.list_sandboxes(None)}
+        live.update(self.checkpoints.list())
+        self.network.garbage_collect(live)
+
+    def close(self) -> None:
+        """Close every backend once (one object may serve as runtime and image backend)."""
+        seen: set[int] = set()
+        for backend in (self.network, self.images, self.runtime, self.checkpoints):
+            if id(backend) in seen:
+                continue
+            seen.add(id(backend))
+            try:
+                backend.close()
+            except Exception:  # one backend failing to close must not keep the others open
+                log.exception("closing backend %s failed", backend.name or type(backend).__name__)
+
+    # ---- runtime-wide ------------------------------------------------------------------
+
+    def version(self) -> VersionInfo:
+        engine = self.runtime.version()
+        return VersionInfo(
+            version=KUBELET_API_VERSION,
+            runtime_name=RUNTIME_NAME,
+            runtime_version=f"{__version__} ({self.runtime.name} {engine.runtime_version})".strip(),
+            runtime_api_version="v1",
+        )
+
+    def status(self) -> tuple[RuntimeStatus, Sequence[RuntimeHandler]]:
+        """RuntimeReady from the runtime backend, NetworkReady from the network backend."""
+        runtime = _condition(RUNTIME_READY, self.runtime.name, self.runtime.status)
+        network = _condition(NETWORK_READY, self.network.name, self.network.status)
+        try:
+            handlers = tuple(self.runtime.runtime_handlers())
+        except KubertError:
+            handlers = ()
+        return RuntimeStatus(conditions=(runtime, network)), handlers
+
+    def update_runtime_config(self, pod_cidr: str) -> None:
+        self.runtime.update_runtime_config(pod_cidr)
+        self.network.update_pod_cidr(pod_cidr)
+
+    def runtime_config(self) -> CgroupDriver:
+        return self.runtime.cgroup_driver()
+
+    # ---- sandboxes ---------------------------------------------------------------------
+
+    def run_pod_sandbox(self, config: PodSandboxConfig, runtime_handler: str = "") -> str:
+        """Ensure image, create, checkpoint, start, set up network; undo all on failure."""
+        meta = config.metadata
+        with self._locks.hold(f"run:{meta.namespace}/{meta.name}/{meta.uid}/{meta.attempt}"):
+            undo: list[tuple[str, Callable[[], None]]] = []
+            step = "ensure sandbox image"
+            try:
+                self._ensure_sandbox_image(config)
+                step = "create sandbox"
+                created = self.runtime.create_sandbox(config, runtime_handler)
+                sandbox_id = created.id
+                undo.append(("remove sandbox", lambda: self.runtime.remove_sandbox(sandbox_id)))
+                step = "write checkpoint"
+                checkpoint = _checkpoint(config, sandbox_id, created.netns_path, runtime_handler)
+                self.checkpoints.write(checkpoint)
+                undo.append(("delete checkpoint", lambda: self.checkpoints.delete(sandbox_id)))
+                step = "start sandbox"
+                self.runtime.start_sandbox(sandbox_id)
+                undo.append(("stop sandbox", lambda: self.runtime.stop_sandbox(sandbox_id)))
+                if not checkpoint.host_network:
+                    step = "set up network"
+                    netns = self.runtime.sandbox_netns_path(sandbox_id) or created.netns_path
+                    pod = _pod_network(checkpoint, netns, config.linux.cgroup_parent)
+                    network = self.network.setup_pod(pod)
+                    undo.append(("tear down network", lambda: self.network.teardown_pod(pod)))
+                    step = "record network in checkpoint"
+                    self.checkpoints.write(
+                        attrs.evolve(checkpoint, netns_path=netns, network=network)
+                    )
+            except BaseException as error:
+                _step_failed(error, step)
+                self._undo(undo, error)
+                raise
+            return sandbox_id
+
+    def _ensure_sandbox_image(self, config: PodSandboxConfig) -> None:
+        spec = ImageSpec(image=self.pod_infra_image)
+        if self.images.image_status(spec) is None:
+            log.info("pulling sandbox image %s", self.pod_infra_image)
+            self.images.pull_image(spec, None, config)
+
+    @staticmethod
+    def _undo(undo: list[tuple[str, Callable[[], None]]], error: BaseException) -> None:
+        for name, action in reversed(undo):
+            try:
+                action()
+            except NotFoundError:
+                pass
+            except Exception as undo_error:  # keep undoing; the original error is what matters
+                log.exception("undo step %r after a failed RunPodSandbox failed", name)
+                error.add_note(f"undo step {name!r} also failed: {undo_error}")
+
+    def stop_pod_sandbox(self, sandbox_id: str) -> None:
+        """Tear down the network, then stop; an unknown sandbox is already stopped."""
+        with self._locks.hold(sandbox_id):
+            self._stop(sandbox_id)
+
+    def _stop(self, sandbox_id: str) -> None:
+        checkpoint = self._checkpoint_or_none(sandbox_id)
+        try:
+            status: PodSandboxStatus | None = self.runtime.sandbox_status(sandbox_id)
+        except NotFoundError:
+            status = None
+        if status is None and checkpoint is None:
+            return
+        teardown_error: Exception | None = None
+        pod = self._pod_for(sandbox_id, status, checkpoint)
+        if pod is not None and not pod.host_network:
+            try:
+                self.network.teardown_pod(pod)
+            except Exception as error:  # still stop the sandbox; the kubelet retries teardown
+                teardown_error = error
+        if status is not None:
+            with suppress(NotFoundError):
+                self.runtime.stop_sandbox(sandbox_id)
+        if teardown_error is not None:
+            raise teardown_error
+
+    def remove_pod_sandbox(self, sandbox_id: str) -> None:
+        """Stop (if needed), remove the sandbox and its containers, delete the checkpoint."""
+        with self._locks.hold(sandbox_id):
+            self._stop(sandbox_id)
+            with suppress(NotFoundError):
+                self.runtime.remove_sandbox(sandbox_id)
+            self.checkpoints.delete(sandbox_id)
+
+    def pod_sandbox_status(self, sandbox_id: str) -> PodSandboxStatus:
+        """The runtime's status with the network's IPs (the checkpoint's when it knows none)."""
+        status = self.runtime.sandbox_status(sandbox_id)
+        if status.network is not None or status.state != PodSandboxState.SANDBOX_READY:
+            return status
+        checkpoint = self._checkpoint_or_none(status.id)
+        pod = self._pod_for(status.id, status, checkpoint)
+        network: PodSandboxNetworkStatus | None = None
+        if pod is not None and not pod.host_network:
+            network = self.network.pod_network_status(pod)
+        if network is None and checkpoint is not None:
+            network = checkpoint.network
+        return attrs.evolve(status, network=network)
+
+    def list_pod_sandbox(self, filter: PodSandboxFilter | None = None) -> list[PodSandbox]:
+        """The runtime's sandboxes, plus NOTREADY ones only a checkpoint remembers."""
+        sandboxes = self.runtime.list_sandboxes(filter)
+        if filter is not None and filter.state == PodSandboxState.SANDBOX_READY:
+            return sandboxes
+        missing = set(self.checkpoints.list()) - {sandbox.id for sandbox in sandboxes}
+        if missing and filter is not None:
+            missing -= {sandbox.id for sandbox in self.runtime.list_sandboxes(None)}
+        for sandbox_id in sorted(missing):
+            checkpoint = self._checkpoint_or_none(sandbox_id)
+            if checkpoint is None:
+                continue
+            forgotten = _sandbox_from_checkpoint(checkpoint)
+            if filter is None or filter.matches(forgotten):
+                sandboxes.append(forgotten)
+        return sandboxes
+
+    def _checkpoint_or_none(self, sandbox_id: str) -> Checkpoint | None:
+        try:
+            return self.checkpoints.read(sandbox_id)
+        except NotFoundError:
+            return None
+
+    def _pod_for(
+        self, sandbox_id: str, status: PodSandboxStatus | None, checkpoint: Checkpoint | None
+    ) -> PodNetwork | None:
+        if checkpoint is not None:
+            netns = self.runtime.sandbox_netns_path(sandbox_id) if status else ""
+            return _pod_network(checkpoint, netns or checkpoint.netns_path, "")
+        if status is None:
+            return None
+        host = status.linux.namespaces.options.network == NamespaceMode.NODE
+        return PodNetwork(
+            sandbox_id=sandbox_id,
+            metadata=status.metadata,
+            netns_path=self.runtime.sandbox_netns_path(sandbox_id),
+            annotations=status.annotations,
+            labels=status.labels,
+            host_network=host,
+        )
+
+    # ---- containers --------------------------------------------------------------------
+
+    def create_container(
+        self, pod_sandbox_id: str, config: ContainerConfig, sandbox_config: PodSandboxConfig
+    ) -> str:
+        with self._locks.hold(pod_sandbox_id):
+            return self.runtime.create_container(pod_sandbox_id, config, sandbox_config)
+
+    def start_container(self, container_id: str) -> None:
+        self.runtime.start_container(container_id)
+
+    def stop_container(self, container_id: str, timeout: int) -> None:
+        self.runtime.stop_container(container_id, timeout)
+
+    def remove_container(self, container_id: str) -> None:
+        self.runtime.remove_container(container_id)
+
+    def list_containers(self, filter: ContainerFilter | None = None) -> list[Container]:
+        return self.runtime.list_containers(filter)
+
+    def container_status(self, container_id: str) -> ContainerStatus:
+        return self.runtime.container_status(container_id)
+
+    def update_container_resources(
+        self, container_id: str, resources: LinuxContainerResources
+    ) -> None:
+        self.runtime.update_container_resources(container_id, resources)
+
+    def reopen_container_log(self, container_id: str) -> None:
+        self.runtime.reopen_container_log(container_id)
+
+    def exec_sync(self, container_id: str, cmd: Sequence[str], timeout: int) -> ExecSyncResult:
+        return self.runtime.exec_sync(container_id, cmd, timeout)
+
+    # ---- streaming (URLs handed out by the streaming server) ---------------------------
+
+    def exec(self, request: ExecRequest) -> str:
+        """The URL of an Exec session. No streaming server is wired in yet."""
+        self.runtime.container_status(request.container_id)
+        raise self.runtime.unimplemented("Exec")
+
+    def attach(self, request: AttachRequest) -> str:
+        """The URL of an Attach session. No streaming server is wired in yet."""
+        self.runtime.container_status(request.container_id)
+        raise self.runtime.unimplemented("Attach")
+
+    def port_forward(self, request: PortForwardRequest) -> str:
+        """The URL of a PortForward session. No streaming server is wired in yet."""
+        self.runtime.sandbox_status(request.pod_sandbox_id)
+        raise self.runtime.unimplemented("PortForward")
+
+    # ---- stats, events, checkpoints ----------------------------------------------------
+
+    def container_stats(self, container_id: str) -> ContainerStats:
+        return self.runtime.container_stats(container_id)
+
+    def list_container_stats(
+        self, filter: ContainerStatsFilter | None = None
+    ) -> list[ContainerStats]:
+        return self.runtime.list_container_stats(filter)
+
+    def pod_sandbox_stats(self, pod_sandbox_id: str) -> PodSandboxStats:
+        return self.runtime.pod_sandbox_stats(pod_sandbox_id)
+
+    def list_pod_sandbox_stats(
+        self, filter: PodSandboxStatsFilter | None = None
+    ) -> list[PodSandboxStats]:
+        return self.runtime.list_pod_sandbox_stats(filter)
+
+    def checkpoint_container(self, container_id: str, location: str, timeout: int) -> None:
+        self.runtime.checkpoint_container(container_id, location, timeout)
+
+    def container_events(self) -> Iterator[ContainerEvent]:
+        return self.runtime.container_events()
+
+    def list_metric_descriptors(self) -> list[Any]:
+        raise self.runtime.unimplemented("ListMetricDescriptors")
+
+    def list_pod_sandbox_metrics(self) -> list[Any]:
+        raise self.runtime.unimplemented("ListPodSandboxMetrics")
+
+    def update_pod_sandbox_resources(
+        self, pod_sandbox_id: str, resources: LinuxContainerResources
+    ) -> None:
+        with self._locks.hold(pod_sandbox_id):
+            self.runtime.update_pod_sandbox_resources(pod_sandbox_id, resources)
+
+    # ---- images ------------------------------------------------------------------------
+
+    def list_images(self, filter: ImageFilter | None = None) -> list[Image]:
+        return self.images.list_images(filter)
+
+    def image_status(self, image: ImageSpec) -> Image | None:
+        return self.images.image_status(image)
+
+    def pull_image(
+        self,
+        image: ImageSpec,
+        auth: AuthConfig | None = None,
+        sandbox_config: PodSandboxConfig | None = None,
+    ) -> str:
+        return self.images.pull_image(image, auth, sandbox_config)
+
+    def remove_image(self, image: ImageSpec) -> None:
+        self.images.remove_image(image)
+
+    def image_fs_info(self) -> ImageFsInfo:
+        return self.images.image_fs_info()
+
+
+def _condition(kind: str, backend: str, probe: Callable[[], RuntimeCondition]) -> RuntimeCondition:
+    """The backend's condition; a backend that cannot answer is not ready, with why."""
+    try:
+        condition = probe()
+    except UnavailableError as error:
+        return RuntimeCondition.not_ready(kind, "BackendUnavailable", error.message)
+    except Exception as error:  # a status probe must answer, whatever the backend did
+        log.exception("%s status probe of %r failed", kind, backend)
+        return RuntimeCondition.not_ready(kind, "StatusFailed", f"{type(error).__name__}: {error}")
+    return attrs.evolve(condition, type=kind)
+
+
+def _checkpoint(
+    config: PodSandboxConfig, sandbox_id: str, netns_path: str, runtime_handler: str
+) -> Checkpoint:
+    meta = config.metadata
+    return Checkpoint(
+        sandbox_id=sandbox_id,
+        name=meta.name,
+        namespace=meta.namespace,
+        uid=meta.uid,
+        attempt=meta.attempt,
+        host_network=config.namespace_options.network == NamespaceMode.NODE,
+        port_mappings=config.port_mappings,
+        netns_path=netns_path,
+        created_at=time.time_ns(),
+        runtime_handler=runtime_handler,
+        annotations=config.annotations,
+        extra={"labels." + k: v for k, v in config.labels.items()},
+    )
+
+
+def _labels(checkpoint: Checkpoint) -> dict[str, str]:
+    return {
+        key.removeprefix("labels."): value
+        for key, value in checkpoint.extra.items()
+        if key.startswith("labels.")
+    }
+
+
+def _pod_network(checkpoint: Checkpoint, netns_path: str, cgroup_parent: str) -> PodNetwork:
+    return PodNetwork(
+        sandbox_id=checkpoint.sandbox_id,
+        metadata=_metadata(checkpoint),
+        netns_path=netns_path,
+        port_mappings=checkpoint.port_mappings,
+        annotations=checkpoint.annotations,
+        labels=_labels(checkpoint),
+        cgroup_parent=cgroup_parent,
+        host_network=checkpoint.host_network,
+    )
+
+
+def _metadata(checkpoint: Checkpoint) -> PodSandboxMetadata:
+    return PodSandboxMetadata(
+        name=checkpoint.name,
+        namespace=checkpoint.namespace,
+        uid=checkpoint.uid,
+        attempt=checkpoint.attempt,
+    )
+
+
+def _sandbox_from_checkpoint(checkpoint: Checkpoint) -> PodSandbox:
+    return PodSandbox(
+        id=checkpoint.sandbox_id,
+        metadata=_metadata(checkpoint),
+        state=PodSandboxState.SANDBOX_NOTREADY,
+        created_at=checkpoint.created_at,
+        labels=_labels(checkpoint),
+        annotations=checkpoint.annotations,
+        runtime_handler=checkpoint.runtime_handler,
+    )
+
+
+@hookimpl(trylast=True)
+def kubert_cri_call(method: str, request: Any, call: Callable[[Any], Any]) -> Any:
+    """The core's implementation: perform the call. Wrappers see it on the way in and out."""
+    return call(request)
