@@ -177,10 +177,18 @@ class PluginHost:
 
     def _current_owner(self, cls: type[Backend]) -> str:
         module = cls.__module__
-        for plugin_name, plugin in self.pm.list_name_plugin():
-            plugin_module = getattr(plugin, "__name__", None) or type(plugin).__module__
-            if plugin_module and module.split(".")[0] == str(plugin_module).split(".")[0]:
-                return str(plugin_name)
+        plugins = [
+            (str(name), str(getattr(plugin, "__name__", None) or type(plugin).__module__))
+            for name, plugin in self.pm.list_name_plugin()
+        ]
+        # The plugin module that is the class's own module (or its package) wins; the built-ins
+        # all live in the ``kubert`` package, so a top-level match alone would mix them up.
+        for plugin_name, plugin_module in plugins:
+            if module == plugin_module or module.startswith(plugin_module + "."):
+                return plugin_name
+        for plugin_name, plugin_module in plugins:
+            if module.split(".")[0] == plugin_module.split(".")[0]:
+                return plugin_name
         return module
 
     # ---- backends ----------------------------------------------------------------------
@@ -217,7 +225,12 @@ class PluginHost:
             provides = self._provides(plugin_name)
             dist, version = self._dists.get(plugin_name, ("?", "?"))
             backend_names = {p.split(":", 1)[1] for p in provides if ":" in p}
-            in_use = not active_backends or bool(backend_names & set(active_backends))
+            # Plugins without backends (core, metrics, ...) are active whenever loaded.
+            in_use = (
+                not active_backends
+                or not backend_names
+                or bool(backend_names & set(active_backends))
+            )
             rows.append(
                 PluginInfo(
                     name=_short(plugin_name),

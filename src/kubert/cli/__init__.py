@@ -1,8 +1,28 @@
-"""The ``kubert`` command line: a click group; sub-commands live in sibling modules."""
+"""The ``kubert`` command line: a click group; sub-commands live in sibling modules.
+
+Each module named in :data:`COMMAND_MODULES` provides either ``command`` (a click command) or
+``make_command(host)`` (built with the loaded :class:`~kubert.plugins.PluginHost`, e.g. to add
+plugin flags). Plugins add theirs through the ``kubert_add_commands`` hook. A plugin that
+cannot load is reported by ``kubert plugins`` with its fix, never as a traceback here.
+"""
 
 from __future__ import annotations
 
+import importlib
+import logging
+
 import click
+
+from kubert.plugins import PluginHost
+
+log = logging.getLogger(__name__)
+
+#: Built-in sub-command modules; add yours with a one-line edit.
+COMMAND_MODULES: tuple[str, ...] = (
+    "kubert.cli.serve",
+    "kubert.cli.plugins",
+    "kubert.cli.version",
+)
 
 
 @click.group()
@@ -10,5 +30,35 @@ def cli() -> None:
     """kubert: a CRI runtime layer built from plugins."""
 
 
+def build_cli(host: PluginHost) -> click.Group:
+    """Add the built-in commands and the plugins' commands to :data:`cli`."""
+    for module_name in COMMAND_MODULES:
+        module = importlib.import_module(module_name)
+        if hasattr(module, "make_command"):
+            cli.add_command(module.make_command(host))
+        else:
+            cli.add_command(module.command)
+    for plugin_name, plugin in host.pm.list_name_plugin():
+        hook = getattr(plugin, "kubert_add_commands", None)
+        if hook is None:
+            continue
+        try:
+            hook(cli=cli)
+        except Exception as error:  # one broken plugin must not take the command line down
+            click.echo(
+                f"kubert: plugin {plugin_name!r} could not add its commands "
+                f"({type(error).__name__}: {error}); run 'kubert plugins'",
+                err=True,
+            )
+    return cli
+
+
 def main() -> None:
-    cli()
+    # Load failures are shown, with their fix, by 'kubert plugins' and by 'kubert serve' when
+    # the failed plugin is the one selected; other commands stay quiet about them.
+    logging.getLogger("kubert.plugins").setLevel(logging.ERROR)
+    try:
+        host = PluginHost().load()
+    except (TypeError, ValueError) as error:  # e.g. two plugins register one backend name
+        raise SystemExit(f"kubert: cannot load plugins: {error}") from None
+    build_cli(host)()
