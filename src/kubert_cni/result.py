@@ -35,7 +35,9 @@ def validate_result(result: Mapping[str, Any]) -> None:
             raise ResultError(f"ips[{index}] must be an object (got {entry!r})")
         address = entry.get("address")
         try:
-            ipaddress.ip_interface(str(address))
+            if not isinstance(address, str) or "/" not in address:
+                raise ValueError(address)
+            ipaddress.ip_interface(address)
         except ValueError:
             raise ResultError(
                 f"ips[{index}].address must be an address in CIDR form (got {address!r})"

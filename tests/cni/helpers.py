@@ -1,0 +1,111 @@
+"""Helpers of the CNI tests: a private test network, pods, and looking into netns."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from attrs import frozen
+
+from kubert import BackendContext, PodNetwork, PodSandboxMetadata, PortMapping
+from kubert_cni.backend import CNINetwork
+
+
+def run(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, capture_output=True, text=True, check=check, timeout=30)
+
+
+@frozen
+class PrivateNet:
+    """One test's private network: bridge, subnet, dirs."""
+
+    bridge: str
+    subnet: str
+    gateway: str
+    conf_dir: Path
+    cache_dir: Path
+    ipam_dir: Path
+    bin_dir: Path
+    root: Path
+
+    def leases(self) -> list[str]:
+        """host-local's lease files (one per reserved IP) of every network in the IPAM dir."""
+        found = []
+        for net_dir in self.ipam_dir.glob("*"):
+            found += [p.name for p in net_dir.iterdir()
+                      if p.name not in ("lock",) and not p.name.startswith("last_reserved_ip")]
+        return sorted(found)
+
+    def bridge_ports(self) -> list[str]:
+        out = run("ip", "-o", "link", "show", "master", self.bridge, check=False).stdout
+        return [line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if line]
+
+    def bridge_ports_after_netns_cleanup(self) -> list[str]:
+        """Bridge ports, once the kernel has finished destroying deleted netns (bounded wait)."""
+        for _ in range(50):
+            ports = self.bridge_ports()
+            if not ports:
+                break
+            time.sleep(0.1)
+        return ports
+
+    def cache_files(self) -> list[str]:
+        results = self.cache_dir / "results"
+        return sorted(p.name for p in results.iterdir()) if results.is_dir() else []
+
+    def bridge_plugin(self, **extra: Any) -> dict[str, Any]:
+        return {
+            "type": "bridge", "bridge": self.bridge, "isGateway": True, "ipMasq": False,
+            "ipam": {"type": "host-local", "ranges": [[{"subnet": self.subnet}]],
+                     "routes": [{"dst": "0.0.0.0/0"}], "dataDir": str(self.ipam_dir)},
+            **extra,
+        }
+
+    def write_conflist(self, filename: str, plugins: list[dict[str, Any]],
+                       version: str = "1.0.0", name: str = "kbt-net", **extra: Any) -> Path:
+        path = self.conf_dir / filename
+        path.write_text(json.dumps({"cniVersion": version, "name": name, "plugins": plugins,
+                                    **extra}))
+        return path
+
+    def backend(self, **options: Any) -> CNINetwork:
+        base = {"conf-dir": str(self.conf_dir), "bin-dir": [str(self.bin_dir)],
+                "cache-dir": str(self.cache_dir), "plugin-timeout": 20.0}
+        base.update(options)
+        return CNINetwork(BackendContext(root_dir=self.root, options=base))
+
+
+def ns_name(path: str) -> str:
+    return Path(path).name
+
+
+def pod(netns_path: str, name: str = "web", *, sandbox_id: str | None = None,
+        ports: tuple[PortMapping, ...] = (), annotations: dict[str, str] | None = None,
+        host_network: bool = False) -> PodNetwork:
+    sid = sandbox_id or secrets.token_hex(32)
+    return PodNetwork(
+        sandbox_id=sid,
+        metadata=PodSandboxMetadata(name=name, namespace="kbt-ns", uid=f"uid-{sid[:8]}"),
+        netns_path=netns_path, port_mappings=ports, annotations=annotations or {},
+        host_network=host_network,
+    )
+
+
+def addresses_in(netns_path: str, dev: str) -> list[str]:
+    out = run("ip", "-n", ns_name(netns_path), "-o", "addr", "show", "dev", dev).stdout
+    return [line.split()[3] for line in out.splitlines()
+            if " inet" in line and "scope global" in line]
+
+
+def link_up(netns_path: str, dev: str) -> bool:
+    out = run("ip", "-n", ns_name(netns_path), "-o", "link", "show", "dev", dev).stdout
+    return ",UP" in out or "<UP" in out or "state UP" in out
+
+
+def links_in(netns_path: str) -> list[str]:
+    out = run("ip", "-n", ns_name(netns_path), "-o", "link", "show").stdout
+    return [line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if line]

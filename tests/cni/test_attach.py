@@ -1,0 +1,168 @@
+"""ADD, CHECK, status after restart, and DEL with the real bridge + host-local + portmap plugins
+in network namespaces the tests create, at every spec version the Debian plugins speak."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+
+import pytest
+
+from cni.helpers import PrivateNet, addresses_in, link_up, links_in, ns_name, pod
+from kubert_cni.backend import CNINetwork
+
+pytestmark = pytest.mark.cni
+
+
+@pytest.mark.parametrize("version", ["0.3.0", "0.3.1", "0.4.0", "1.0.0"])
+def test_add_check_restart_and_del_at_each_version(
+    testnet: PrivateNet, netns: Callable[[], str], version: str
+) -> None:
+    plugins = [testnet.bridge_plugin()]
+    if version != "0.3.0":  # portmap speaks 0.3.1 and later
+        plugins.append({"type": "portmap", "capabilities": {"portMappings": True}})
+    testnet.write_conflist("10-kbt.conflist", plugins, version=version)
+    backend = testnet.backend()
+    assert backend.status().status is True
+    path = netns()
+    p = pod(path)
+
+    status = backend.setup_pod(p)
+
+    assert ipaddress.ip_address(status.ip) in ipaddress.ip_network(testnet.subnet)
+    assert addresses_in(path, "eth0") == [f"{status.ip}/24"]
+    assert link_up(path, "lo")
+    assert testnet.leases() == [status.ip]
+    assert testnet.cache_files() == [f"kbt-net-{p.sandbox_id}-eth0"]
+    cached = json.loads((testnet.cache_dir / "results" / testnet.cache_files()[0]).read_text())
+    assert cached["kind"] == "cniCacheV1"
+    assert cached["netns"] == path
+    assert cached["cniArgs"][:3] == [["IgnoreUnknown", "1"], ["K8S_POD_NAMESPACE", "kbt-ns"],
+                                     ["K8S_POD_NAME", "web"]]
+    assert cached["result"]["cniVersion"] == version
+
+    # A new backend instance (kubert restarted) answers the IP from the cache.
+    restarted = testnet.backend()
+    assert restarted.pod_network_status(p) == status
+    assert restarted.check_pod(p) is (version >= "0.4.0")
+
+    restarted.teardown_pod(p)
+
+    assert testnet.leases() == []
+    assert testnet.cache_files() == []
+    assert testnet.bridge_ports() == []
+    assert restarted.pod_network_status(p) is None
+    restarted.teardown_pod(p)  # idempotent
+
+
+def test_two_pods_reach_each_other_over_the_bridge(
+    testnet: PrivateNet, netns: Callable[[], str]
+) -> None:
+    testnet.write_conflist("10-kbt.conflist", [testnet.bridge_plugin()])
+    backend = testnet.backend()
+    a, b = pod(netns(), "a"), pod(netns(), "b")
+    ip_a = backend.setup_pod(a).ip
+    ip_b = backend.setup_pod(b).ip
+    assert ip_a != ip_b
+    server = subprocess.Popen(
+        ["ip", "netns", "exec", ns_name(b.netns_path), sys.executable, "-c",
+         "import socket,sys\n"
+         "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+         f"s.bind(('{ip_b}', 7777)); s.listen(1); print('ready', flush=True)\n"
+         "s.settimeout(20); c,addr=s.accept(); c.sendall(addr[0].encode()); c.close()"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        client = subprocess.run(
+            ["ip", "netns", "exec", ns_name(a.netns_path), sys.executable, "-c",
+             "import socket\n"
+             f"c=socket.create_connection(('{ip_b}', 7777), timeout=10)\n"
+             "print(c.recv(100).decode())"],
+            capture_output=True, text=True, timeout=30, check=True,
+        )
+        # B saw the connection come from A's pod address: no NAT between pods on one bridge.
+        assert client.stdout.strip() == ip_a
+    finally:
+        server.kill()
+        server.wait()
+    backend.teardown_pod(a)
+    backend.teardown_pod(b)
+    assert testnet.leases() == []
+
+
+def test_host_network_pods_skip_cni(testnet: PrivateNet) -> None:
+    testnet.write_conflist("10-kbt.conflist", [testnet.bridge_plugin()])
+    backend = testnet.backend()
+    p = pod("", host_network=True)
+    assert backend.setup_pod(p).ip == ""
+    assert backend.pod_network_status(p) is None
+    backend.teardown_pod(p)
+    assert testnet.cache_files() == [] and testnet.leases() == []
+
+
+def test_del_after_the_netns_is_gone_still_frees_the_lease(
+    testnet: PrivateNet, netns: Callable[[], str]
+) -> None:
+    testnet.write_conflist("10-kbt.conflist", [testnet.bridge_plugin()])
+    backend = testnet.backend()
+    path = netns()
+    p = pod(path)
+    backend.setup_pod(p)
+    subprocess.run(["ip", "netns", "del", ns_name(path)], check=True)
+
+    backend.teardown_pod(p)
+
+    assert testnet.leases() == [] and testnet.cache_files() == []
+    # The veth pair dies with the netns, which the kernel destroys asynchronously.
+    assert testnet.bridge_ports_after_netns_cleanup() == []
+
+
+def test_del_without_the_cache_still_frees_the_lease(
+    testnet: PrivateNet, netns: Callable[[], str]
+) -> None:
+    testnet.write_conflist("10-kbt.conflist", [testnet.bridge_plugin()])
+    backend = testnet.backend()
+    p = pod(netns())
+    backend.setup_pod(p)
+    for f in (testnet.cache_dir / "results").iterdir():
+        f.unlink()
+
+    testnet.backend().teardown_pod(p)
+
+    assert testnet.leases() == [] and testnet.bridge_ports() == []
+
+
+def test_garbage_collection_removes_what_no_live_sandbox_owns(
+    testnet: PrivateNet, netns: Callable[[], str]
+) -> None:
+    testnet.write_conflist("10-kbt.conflist", [testnet.bridge_plugin()])
+    backend = testnet.backend()
+    keep, drop = pod(netns(), "keep"), pod(netns(), "drop")
+    keep_ip = backend.setup_pod(keep).ip
+    backend.setup_pod(drop)
+
+    restarted = testnet.backend()
+    restarted.garbage_collect({keep.sandbox_id})
+
+    assert testnet.leases() == [keep_ip]
+    assert testnet.cache_files() == [f"kbt-net-{keep.sandbox_id}-eth0"]
+    assert links_in(drop.netns_path) == ["lo"]
+    assert restarted.pod_network_status(keep) is not None
+    restarted.teardown_pod(keep)
+
+
+def test_loopback_without_the_loopback_plugin(
+    testnet: PrivateNet, netns: Callable[[], str]
+) -> None:
+    (testnet.bin_dir / "loopback").unlink()
+    testnet.write_conflist("10-kbt.conflist", [testnet.bridge_plugin()])
+    backend: CNINetwork = testnet.backend()
+    path = netns()
+    p = pod(path)
+    backend.setup_pod(p)
+    assert link_up(path, "lo")
+    backend.teardown_pod(p)
