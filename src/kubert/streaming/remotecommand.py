@@ -1,0 +1,157 @@
+"""One exec or attach session, whatever the transport: pump the client's stdin and resize
+events into the process, its output back out, then report how it ended on the error stream."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import Protocol
+
+from attrs import define
+
+from kubert.errors import KubertError
+from kubert.streaming.contract import STDERR, ProcessStream
+from kubert.streaming.status import encode_status, exit_status, internal_error_status
+
+__all__ = ["CommandStreams", "Duplex", "ResizeDecoder", "run_command"]
+
+log = logging.getLogger(__name__)
+
+MAX_RESIZE_BUFFER = 4096
+
+
+class Duplex(Protocol):
+    """A SPDY stream or a WebSocket channel, as the session logic sees it."""
+
+    def read(self) -> bytes | None: ...
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@define
+class CommandStreams:
+    """The client's streams for one session; absent ones are None."""
+
+    error: Duplex
+    stdin: Duplex | None = None
+    stdout: Duplex | None = None
+    stderr: Duplex | None = None
+    resize: Duplex | None = None
+
+
+class ResizeDecoder:
+    """Terminal sizes from the resize stream: JSON objects ``{"Width": w, "Height": h}`` one
+    after another (Go's json.Encoder puts a newline after each, which we do not rely on)."""
+
+    def __init__(self) -> None:
+        self._buf = ""
+        self._json = json.JSONDecoder()
+
+    def feed(self, data: bytes) -> list[tuple[int, int]]:
+        """Sizes complete so far. :raises ValueError: the stream is not such JSON."""
+        self._buf += data.decode("utf-8", "replace")
+        sizes = []
+        while True:
+            self._buf = self._buf.lstrip()
+            if not self._buf:
+                break
+            try:
+                obj, end = self._json.raw_decode(self._buf)
+            except json.JSONDecodeError:
+                if len(self._buf) > MAX_RESIZE_BUFFER:
+                    raise ValueError("resize stream holds no JSON object") from None
+                break  # incomplete; wait for more
+            self._buf = self._buf[end:]
+            if not isinstance(obj, dict):
+                raise ValueError(f"resize event is not an object: {obj!r}")
+            width, height = obj.get("Width", 0), obj.get("Height", 0)
+            if not (isinstance(width, int) and isinstance(height, int)):
+                raise ValueError(f"resize event has non-integer sizes: {obj!r}")
+            if 0 < width <= 0xFFFF and 0 < height <= 0xFFFF:
+                sizes.append((width, height))
+        return sizes
+
+
+def _pump_stdin(process: ProcessStream, stdin: Duplex) -> None:
+    try:
+        while (data := stdin.read()) is not None:
+            process.write_stdin(data)
+    except OSError as exc:
+        log.debug("stdin stopped: %s", exc)
+    finally:
+        with contextlib.suppress(OSError):
+            process.close_stdin()
+
+
+def _pump_resize(process: ProcessStream, resize: Duplex) -> None:
+    decoder = ResizeDecoder()
+    try:
+        while (data := resize.read()) is not None:
+            for width, height in decoder.feed(data):
+                process.resize(width, height)
+    except ValueError as exc:
+        # Like the kubelet: a garbled resize stream ends resizing, not the session.
+        log.warning("ignoring the rest of a bad resize stream: %s", exc)
+    except (OSError, KubertError) as exc:
+        log.debug("resize stopped: %s", exc)
+
+
+def _start(target: Callable[..., None], *args: object) -> None:
+    threading.Thread(target=target, args=args, daemon=True).start()
+
+
+def run_command(
+    open_process: Callable[[], ProcessStream],
+    streams: CommandStreams,
+    version: int,
+    cmd: tuple[str, ...] = (),
+) -> None:
+    """Run one session to its end; the caller closes the connection afterwards.
+
+    :param open_process: starts the exec or attaches (the backend call).
+    :param version: the remote-command protocol version (4 and up report JSON status).
+    """
+    try:
+        process = open_process()
+    except (KubertError, OSError) as exc:
+        log.info("streaming session failed to start: %s", exc)
+        _report(streams, internal_error_status(str(exc)), version)
+        return
+    try:
+        if streams.stdin is not None:
+            _start(_pump_stdin, process, streams.stdin)
+        if streams.resize is not None:
+            _start(_pump_resize, process, streams.resize)
+        while (chunk := process.read()) is not None:
+            fd, data = chunk
+            target = streams.stderr if fd == STDERR else streams.stdout
+            if target is not None and data:
+                target.write(data)
+        code = process.wait()
+    except ConnectionError as exc:
+        log.info("client left the streaming session: %s", exc)
+        return
+    except (KubertError, OSError) as exc:
+        _report(streams, internal_error_status(str(exc)), version)
+        return
+    finally:
+        process.close()
+    _report(streams, exit_status(code, cmd), version)
+
+
+def _report(streams: CommandStreams, status: dict[str, object], version: int) -> None:
+    for stream in (streams.stdout, streams.stderr):
+        if stream is not None:
+            stream.close()
+    data = encode_status(status, version)
+    try:
+        if data:
+            streams.error.write(data)
+    except ConnectionError:
+        return
+    streams.error.close()

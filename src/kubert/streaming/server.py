@@ -1,0 +1,549 @@
+"""The streaming server: hands out single-use URLs for Exec, Attach and PortForward and serves
+them over WebSocket (channel.k8s.io family) and SPDY/3.1 upgrades, as the kubelet's does.
+
+One thread accepts; each connection gets a thread that reads the HTTP request, consumes the
+token, upgrades, and runs the session with the runtime backend's stream.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import h11
+
+from kubert.backends import RuntimeBackend
+from kubert.errors import FailedPreconditionError, InvalidArgumentError
+from kubert.model import AttachRequest, ExecRequest, PortForwardRequest
+from kubert.model.enums import ContainerState, PodSandboxState
+from kubert.streaming.channels import ChannelMux
+from kubert.streaming.config import StreamingConfig
+from kubert.streaming.netio import shutdown_quietly
+from kubert.streaming.portforward import forward
+from kubert.streaming.remotecommand import CommandStreams, run_command
+from kubert.streaming.spdy_session import SpdySession, SpdyStream
+from kubert.streaming.tokens import TokenCache
+from kubert.streaming.websocket import WebSocketSession, handshake
+
+__all__ = [
+    "PORT_FORWARD_SPDY",
+    "REMOTE_COMMAND_SPDY",
+    "REMOTE_COMMAND_WEBSOCKET",
+    "StreamingServer",
+]
+
+log = logging.getLogger(__name__)
+
+StreamRequest = ExecRequest | AttachRequest | PortForwardRequest
+
+#: SPDY remote-command protocols served, newest first, with their version numbers.
+REMOTE_COMMAND_SPDY = {"v4.channel.k8s.io": 4, "v3.channel.k8s.io": 3, "v2.channel.k8s.io": 2}
+#: WebSocket remote-command subprotocols: (version, binary framing, close signal).
+REMOTE_COMMAND_WEBSOCKET = {
+    "v5.channel.k8s.io": (5, True, True),
+    "v4.channel.k8s.io": (4, True, False),
+    "v4.base64.channel.k8s.io": (4, False, False),
+    "channel.k8s.io": (1, True, False),
+    "base64.channel.k8s.io": (1, False, False),
+    "": (1, True, False),
+}
+PORT_FORWARD_SPDY = "portforward.k8s.io"
+#: WebSocket port-forward subprotocols: binary framing or not.
+PORT_FORWARD_WEBSOCKET = {"v4.channel.k8s.io": True, "v4.base64.channel.k8s.io": False, "": True}
+
+STDIN, STDOUT, STDERR, ERROR, RESIZE = range(5)
+MAX_HEAD = 64 * 1024
+HEAD_TIMEOUT = 10.0
+_REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found",
+            405: "Method Not Allowed", 429: "Too Many Requests"}
+
+
+class _Refusal(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class StreamingServer:
+    """The kubelet-style streaming server of one ``kubert serve``.
+
+    :param runtime: the backend whose ``exec_stream`` / ``attach_stream`` /
+        ``port_forward_stream`` serve the sessions.
+    :param clock: monotonic seconds for token expiry (tests pass their own).
+    """
+
+    def __init__(
+        self,
+        runtime: RuntimeBackend,
+        config: StreamingConfig | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.config = config or StreamingConfig()
+        cache_args: dict[str, Any] = {} if clock is None else {"clock": clock}
+        self._tokens: TokenCache[StreamRequest] = TokenCache(
+            self.config.token_ttl, self.config.max_pending, **cache_args
+        )
+        self._sessions = threading.BoundedSemaphore(self.config.max_sessions)
+        self._listener: socket.socket | None = None
+        self._tls: ssl.SSLContext | None = None
+        self._conns: set[socket.socket] = set()
+        self._conns_lock = threading.Lock()
+        self._active = 0
+        self._base_url = ""
+        self._thread: threading.Thread | None = None
+
+    # ---- life cycle --------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Bind and start serving. :raises OSError: the address cannot be bound."""
+        cfg = self.config
+        if cfg.tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+            ctx.load_cert_chain(cfg.tls_cert_file, cfg.tls_key_file)
+            self._tls = ctx
+        family = socket.AF_INET6 if ":" in cfg.address else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((cfg.address, cfg.port))
+        listener.listen(128)
+        self._listener = listener
+        self._base_url = cfg.base_url.rstrip("/") or self._default_base_url(listener)
+        self._thread = threading.Thread(target=self._accept_loop, name="streaming", daemon=True)
+        self._thread.start()
+        log.info("streaming server listening on %s", self._base_url)
+
+    def _default_base_url(self, listener: socket.socket) -> str:
+        host, port = listener.getsockname()[:2]
+        if ipaddress.ip_address(host).is_unspecified:
+            host = "127.0.0.1" if listener.family == socket.AF_INET else "::1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{'https' if self._tls else 'http'}://{host}:{port}"
+
+    def stop(self) -> None:
+        """Stop listening and cut every open session."""
+        if self._listener is not None:
+            shutdown_quietly(self._listener)
+            self._listener.close()
+            self._listener = None
+        with self._conns_lock:
+            conns = list(self._conns)
+        for conn in conns:
+            shutdown_quietly(conn)
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+
+    @property
+    def base_url(self) -> str:
+        """``http(s)://host:port`` of the running server."""
+        return self._base_url
+
+    @property
+    def active_sessions(self) -> int:
+        return self._active
+
+    # ---- the RPC side ------------------------------------------------------------------
+
+    def get_exec(self, request: ExecRequest) -> str:
+        """The URL a client uses to run ``request`` (the Exec RPC's answer).
+
+        :raises InvalidArgumentError: no command, no stream asked for, or TTY with stderr.
+        :raises NotFoundError: no such container. :raises FailedPreconditionError: not running.
+        :raises ResourceExhaustedError: too many URLs pending.
+        """
+        if not request.cmd:
+            raise InvalidArgumentError("cmd", list(request.cmd), "must name a command")
+        _check_streams(request)
+        self._require_running(request.container_id)
+        return self._url("exec", request)
+
+    def get_attach(self, request: AttachRequest) -> str:
+        """The URL a client uses to attach (the Attach RPC's answer); raises as :meth:`get_exec`."""
+        _check_streams(request)
+        self._require_running(request.container_id)
+        return self._url("attach", request)
+
+    def get_port_forward(self, request: PortForwardRequest) -> str:
+        """The URL a client uses to forward ports (the PortForward RPC's answer).
+
+        :raises InvalidArgumentError: a port outside 1..65535.
+        :raises NotFoundError: no such sandbox. :raises FailedPreconditionError: not ready.
+        """
+        for port in request.port:
+            _check_port("port", port)
+        status = self.runtime.sandbox_status(request.pod_sandbox_id)
+        if status.state != PodSandboxState.SANDBOX_READY:
+            raise FailedPreconditionError(
+                f"pod sandbox {request.pod_sandbox_id!r} is not ready; cannot forward ports"
+            )
+        return self._url("portforward", request)
+
+    def _require_running(self, container_id: str) -> None:
+        status = self.runtime.container_status(container_id)
+        if status.state != ContainerState.CONTAINER_RUNNING:
+            raise FailedPreconditionError(
+                f"container {container_id!r} is not running (state {status.state.name})"
+            )
+
+    def _url(self, kind: str, request: StreamRequest) -> str:
+        if self._listener is None:
+            raise FailedPreconditionError("the streaming server is not running")
+        return f"{self._base_url}/{kind}/{self._tokens.insert(request)}"
+
+    # ---- connections -------------------------------------------------------------------
+
+    def _accept_loop(self) -> None:
+        listener = self._listener
+        while listener is not None and self._listener is listener:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                break
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with self._conns_lock:
+            self._conns.add(conn)
+        try:
+            conn.settimeout(HEAD_TIMEOUT)
+            if self._tls is not None:
+                conn = self._tls.wrap_socket(conn, server_side=True)
+                with self._conns_lock:
+                    self._conns.add(conn)
+            head, rest = _read_head(conn)
+            conn.settimeout(None)
+            self._dispatch(conn, head, rest)
+        except _Refusal as refusal:
+            log.info("streaming request refused: %s %s", refusal.code, refusal.message)
+            with contextlib.suppress(OSError):
+                conn.sendall(_response(refusal.code, refusal.message))
+        except (OSError, h11.ProtocolError, ssl.SSLError) as exc:
+            log.debug("streaming connection failed: %s", exc)
+        except Exception:  # a bug must not kill the server; log it with its traceback
+            log.exception("streaming session crashed")
+        finally:
+            with self._conns_lock:
+                self._conns.discard(conn)
+            shutdown_quietly(conn)
+            conn.close()
+
+    def _dispatch(self, conn: socket.socket, head: bytes, rest: bytes) -> None:
+        parser = h11.Connection(h11.SERVER)
+        parser.receive_data(head)
+        event = parser.next_event()
+        if not isinstance(event, h11.Request):
+            raise _Refusal(400, "malformed HTTP request")
+        method = event.method.decode()
+        target = urlsplit(event.target.decode("utf-8", "replace"))
+        headers: dict[str, list[str]] = {}
+        for name, value in event.headers:
+            headers.setdefault(name.decode().lower(), []).append(value.decode("latin-1"))
+        parts = target.path.strip("/").split("/")
+        if len(parts) != 2 or parts[0] not in ("exec", "attach", "portforward"):
+            raise _Refusal(404, f"no such streaming endpoint: {target.path}")
+        if method not in ("GET", "POST"):
+            raise _Refusal(405, f"method {method} not allowed")
+        upgrade = ",".join(headers.get("upgrade", [])).lower()
+        if "websocket" not in upgrade and "spdy/3.1" not in upgrade:
+            raise _Refusal(400, "a streaming request must upgrade to websocket or SPDY/3.1")
+        if not self._sessions.acquire(blocking=False):
+            raise _Refusal(429, "too many streaming sessions in flight")
+        try:
+            request = self._tokens.consume(parts[1])
+            kind = parts[0]
+            expected = {"exec": ExecRequest, "attach": AttachRequest,
+                        "portforward": PortForwardRequest}[kind]
+            if request is None or not isinstance(request, expected):
+                raise _Refusal(404, "unknown, used or expired token")
+            self._active += 1
+            try:
+                if "websocket" in upgrade:
+                    self._websocket(conn, head, rest, request, parse_qs(target.query))
+                else:
+                    self._spdy(conn, rest, request, headers)
+            finally:
+                self._active -= 1
+        finally:
+            self._sessions.release()
+
+    # ---- WebSocket ---------------------------------------------------------------------
+
+    def _websocket(
+        self,
+        conn: socket.socket,
+        head: bytes,
+        rest: bytes,
+        request: StreamRequest,
+        query: dict[str, list[str]],
+    ) -> None:
+        if isinstance(request, PortForwardRequest):
+            ports = _query_ports(query, request)
+            accepted = handshake(conn, head, [p for p in PORT_FORWARD_WEBSOCKET if p])
+            if accepted is None:
+                return
+            protocol, name = accepted
+            binary = PORT_FORWARD_WEBSOCKET[name]
+            count = 2 * len(ports)
+            readable = list(range(0, count, 2))
+            version, close_signal = 4, False
+        else:
+            accepted = handshake(conn, head, [p for p in REMOTE_COMMAND_WEBSOCKET if p])
+            if accepted is None:
+                return
+            protocol, name = accepted
+            version, binary, close_signal = REMOTE_COMMAND_WEBSOCKET[name]
+            count = 5
+            readable = [STDIN, RESIZE] if request.stdin else [RESIZE]
+        ws: WebSocketSession
+        mux = ChannelMux(lambda m: ws.send(m), count, binary=binary, readable=readable,
+                         close_signal=close_signal)
+        ws = WebSocketSession(conn, protocol, self.config.idle_timeout, mux.receive, mux.end)
+        ws.start()
+        if rest:
+            log.debug("ignoring %d bytes sent before the WebSocket handshake ended", len(rest))
+        try:
+            if isinstance(request, PortForwardRequest):
+                self._websocket_port_forward(mux, request, ports)
+            else:
+                self._websocket_command(mux, request, version)
+        except ConnectionError as exc:
+            log.info("WebSocket client left: %s", exc)
+        finally:
+            ws.close()
+
+    def _websocket_command(
+        self, mux: ChannelMux, request: ExecRequest | AttachRequest, version: int
+    ) -> None:
+        ch = mux.channels
+        # The kubelet's first message: an empty one on the lowest channel the client reads.
+        first = STDOUT if request.stdout else STDERR if request.stderr else ERROR
+        ch[first].write(b"")
+        streams = CommandStreams(
+            error=ch[ERROR],
+            stdin=ch[STDIN] if request.stdin else None,
+            stdout=ch[STDOUT] if request.stdout else None,
+            stderr=ch[STDERR] if request.stderr else None,
+            resize=ch[RESIZE] if request.tty else None,
+        )
+        self._run_command(request, streams, version)
+
+    def _websocket_port_forward(
+        self, mux: ChannelMux, request: PortForwardRequest, ports: list[int]
+    ) -> None:
+        workers = []
+        for i, port in enumerate(ports):
+            data, error = mux.channels[2 * i], mux.channels[2 * i + 1]
+            # Each channel starts with its port, two bytes little-endian.
+            prefix = port.to_bytes(2, "little")
+            data.write(prefix)
+            error.write(prefix)
+            worker = threading.Thread(
+                target=forward,
+                args=(self._dialer(request), port, request.pod_sandbox_id, data, error),
+                kwargs={"wait_upload": False},
+                daemon=True,
+            )
+            worker.start()
+            workers.append(worker)
+        for worker in workers:
+            worker.join()
+
+    # ---- SPDY --------------------------------------------------------------------------
+
+    def _spdy(
+        self,
+        conn: socket.socket,
+        rest: bytes,
+        request: StreamRequest,
+        headers: dict[str, list[str]],
+    ) -> None:
+        offered = [
+            p.strip()
+            for value in headers.get("x-stream-protocol-version", [])
+            for p in value.split(",")
+        ]
+        served = (
+            [PORT_FORWARD_SPDY] if isinstance(request, PortForwardRequest)
+            else list(REMOTE_COMMAND_SPDY)
+        )
+        chosen = next((p for p in offered if p in served), None)
+        if chosen is None:
+            raise _Refusal(403, f"unable to upgrade: unable to negotiate protocol: client "
+                                f"supports {offered}, server supports {served}")
+        conn.sendall(
+            b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
+            b"X-Stream-Protocol-Version: " + chosen.encode() + b"\r\n\r\n"
+        )
+        session = SpdySession(conn, self.config.idle_timeout)
+        session.start(rest)
+        try:
+            if isinstance(request, PortForwardRequest):
+                self._spdy_port_forward(session, request)
+            else:
+                self._spdy_command(session, request, REMOTE_COMMAND_SPDY[chosen])
+        finally:
+            session.close()
+
+    def _spdy_command(
+        self, session: SpdySession, request: ExecRequest | AttachRequest, version: int
+    ) -> None:
+        wanted = {"error"}
+        if request.stdin:
+            wanted.add("stdin")
+        if request.stdout:
+            wanted.add("stdout")
+        if request.stderr and not request.tty:
+            wanted.add("stderr")
+        if request.tty and version >= 3:
+            wanted.add("resize")
+        got: dict[str, SpdyStream] = {}
+        # The streams arrive within the creation timeout in all, not each.
+        deadline = _Deadline(self.config.stream_creation_timeout)
+        while set(got) != wanted:
+            stream = session.accept(deadline.left())
+            if stream is None:
+                log.info("SPDY client opened %s of the streams %s in time", sorted(got),
+                         sorted(wanted))
+                return
+            kind = stream.header("streamtype")
+            if kind not in wanted or kind in got:
+                stream.abort()
+                continue
+            got[kind] = stream
+        streams = CommandStreams(
+            error=got["error"], stdin=got.get("stdin"), stdout=got.get("stdout"),
+            stderr=got.get("stderr"), resize=got.get("resize"),
+        )
+        self._run_command(request, streams, version)
+
+    def _spdy_port_forward(self, session: SpdySession, request: PortForwardRequest) -> None:
+        pending: dict[str, dict[str, SpdyStream]] = {}
+        workers: list[threading.Thread] = []
+        while (stream := session.accept()) is not None:
+            kind = stream.header("streamtype")
+            if kind not in ("data", "error"):
+                stream.abort()
+                continue
+            # Old clients send no requestID: pair a data stream with the error stream
+            # opened just before it (client stream IDs go up by two).
+            request_id = stream.header("requestid") or str(
+                stream.id if kind == "error" else stream.id - 2
+            )
+            pair = pending.setdefault(request_id, {})
+            pair[kind] = stream
+            if len(pair) < 2:
+                continue
+            del pending[request_id]
+            worker = threading.Thread(
+                target=self._spdy_forward_pair, args=(request, pair["data"], pair["error"]),
+                daemon=True,
+            )
+            worker.start()
+            workers.append(worker)
+        for worker in workers:
+            worker.join()
+
+    def _spdy_forward_pair(
+        self, request: PortForwardRequest, data: SpdyStream, error: SpdyStream
+    ) -> None:
+        raw = data.header("port")
+        try:
+            port = int(raw)
+            _check_port("port", port)
+            if request.port and port not in request.port:
+                raise InvalidArgumentError("port", port, f"not among the ports {request.port} "
+                                                         "this URL was issued for")
+        except (ValueError, InvalidArgumentError) as exc:
+            with contextlib.suppress(ConnectionError):
+                error.write(f"invalid port header {raw!r}: {exc}".encode())
+            error.close()
+            data.close()
+            return
+        forward(self._dialer(request), port, request.pod_sandbox_id, data, error,
+                wait_upload=True)
+
+    # ---- backend calls -----------------------------------------------------------------
+
+    def _run_command(
+        self, request: ExecRequest | AttachRequest, streams: CommandStreams, version: int
+    ) -> None:
+        if isinstance(request, ExecRequest):
+            run_command(lambda: self.runtime.exec_stream(request), streams, version, request.cmd)
+        else:
+            run_command(lambda: self.runtime.attach_stream(request), streams, version)
+
+    def _dialer(self, request: PortForwardRequest) -> Callable[[int], socket.socket]:
+        return lambda port: self.runtime.port_forward_stream(request, port)
+
+
+class _Deadline:
+    def __init__(self, seconds: float) -> None:
+        self._end = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return max(0.0, self._end - time.monotonic())
+
+
+def _check_streams(request: ExecRequest | AttachRequest) -> None:
+    if request.tty and request.stderr:
+        # A terminal has one output; the kubelet refuses the same way.
+        raise InvalidArgumentError("stderr", True, "tty and stderr cannot both be true")
+    if not (request.stdin or request.stdout or request.stderr):
+        raise InvalidArgumentError("stdin", False, "one of stdin, stdout or stderr must be set")
+
+
+def _check_port(field: str, port: int) -> None:
+    if not 1 <= port <= 65535:
+        raise InvalidArgumentError(field, port, "must be a TCP port, 1..65535")
+
+
+def _query_ports(query: dict[str, list[str]], request: PortForwardRequest) -> list[int]:
+    raw = query.get("port", [])
+    if not raw:
+        if not request.port:
+            raise _Refusal(400, "no ports: give ?port= or ask the PortForward RPC for some")
+        return list(request.port)
+    ports = []
+    for value in raw:
+        try:
+            port = int(value)
+            _check_port("port", port)
+        except (ValueError, InvalidArgumentError):
+            raise _Refusal(400, f"invalid port {value!r}") from None
+        if request.port and port not in request.port:
+            raise _Refusal(403, f"port {port} is not among {list(request.port)}")
+        ports.append(port)
+    return ports
+
+
+def _read_head(conn: socket.socket) -> tuple[bytes, bytes]:
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        if len(buf) > MAX_HEAD:
+            raise _Refusal(400, "request head too large")
+        chunk = conn.recv(4096)
+        if not chunk:
+            raise OSError("client closed before sending a request")
+        buf += chunk
+    end = buf.index(b"\r\n\r\n") + 4
+    return buf[:end], buf[end:]
+
+
+def _response(code: int, message: str) -> bytes:
+    body = (message + "\n").encode()
+    return (
+        f"HTTP/1.1 {code} {_REASONS.get(code, 'Error')}\r\nContent-Type: text/plain; "
+        f"charset=utf-8\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode() + body
