@@ -63,7 +63,7 @@ def _is_map(field: FieldDescriptor) -> bool:
 
 
 def _is_repeated(field: FieldDescriptor) -> bool:
-    return bool(field.label == FieldDescriptor.LABEL_REPEATED)
+    return bool(field.is_repeated)
 
 
 _PLANS: dict[tuple[type[Any], str], tuple[_FieldPlan, ...]] = {}
