@@ -1,0 +1,44 @@
+"""Settings of the kubelet side, with the kubelet's defaults where it has one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from attrs import field, frozen
+
+
+@frozen(kw_only=True)
+class KubeletConfig:
+    """How pods are run: where their files go, DNS, image pulls, timing.
+
+    :ivar root_dir: pod directories (``pods/<uid>``: emptyDir volumes, /etc/hosts, the
+        applied manifest); the kubelet's ``--root-dir``.
+    :ivar log_root: pod log directories (``<namespace>_<name>_<uid>``) are made under it.
+    :ivar cluster_dns: nameservers for ``dnsPolicy: ClusterFirst``; empty means the host's
+        resolv.conf is used, as the kubelet does when no cluster DNS is configured.
+    :ivar serialize_image_pulls: pull one image at a time (the kubelet's default).
+    :ivar max_parallel_image_pulls: with parallel pulls, how many at once (0 = no limit).
+    :ivar registry_pull_qps: pulls per second allowed (0 = no limit); excess pulls fail at once
+        and are retried after image backoff, as in the kubelet.
+    :ivar registry_burst: pulls allowed in a burst above the rate.
+    :ivar min_grace_period: the shortest grace period a container is stopped with (seconds).
+    :ivar expect_pod_ip: whether a sandbox without an IP is broken and re-made (the kubelet's
+        rule). None: yes, until a sandbox this process made comes back without one, which
+        means the runtime's network gives none (``--network-plugin noop``).
+    """
+
+    root_dir: Path = field(default=Path("/var/lib/kubert/kubelet"), converter=Path)
+    log_root: Path = field(default=Path("/var/log/pods"), converter=Path)
+    cluster_dns: tuple[str, ...] = field(default=(), converter=tuple)
+    cluster_domain: str = "cluster.local"
+    resolv_conf: Path = field(default=Path("/etc/resolv.conf"), converter=Path)
+    serialize_image_pulls: bool = True
+    max_parallel_image_pulls: int = 0
+    registry_pull_qps: float = 5.0
+    registry_burst: int = 10
+    min_grace_period: int = 2
+    runtime_handler: str = ""
+    expect_pod_ip: bool | None = None
+
+    def pod_dir(self, uid: str) -> Path:
+        return self.root_dir / "pods" / uid

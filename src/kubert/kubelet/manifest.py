@@ -1,0 +1,412 @@
+"""Load Pod manifests from YAML: every problem is reported with its field path, then refused.
+
+Unknown fields are refused, never dropped: a manifest that asks for something kubert would not
+do (``lifecycle``, an ``httpGet`` probe, a ``configMap`` volume) must not run as if it had not
+asked. All problems of a manifest are collected and raised together in one
+:class:`ManifestError`.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+import yaml
+
+from kubert.errors import InvalidArgumentError
+from kubert.kubelet import pod as m
+from kubert.kubelet.quantity import QuantityError, parse_cpu, parse_memory
+
+T = TypeVar("T")
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
+_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+_FIELD_REF = re.compile(
+    r"^(metadata\.(name|namespace|uid)|status\.podIPs?|"
+    r"metadata\.(labels|annotations)\['([^'\]]+)'\])$"
+)
+#: Namespace for uids derived from namespace/name, so re-applying a file addresses the same pod.
+UID_NAMESPACE = uuid.UUID("6f3c6a52-52a6-4a53-9a4c-6b7562657274")
+
+_HINTS = {
+    "status": "status is written by the kubelet; remove it from the manifest",
+    "readinessProbe": "kubert runs liveness and startup probes only",
+    "httpGet": "kubert runs exec probes only",
+    "tcpSocket": "kubert runs exec probes only",
+    "grpc": "kubert runs exec probes only",
+    "lifecycle": "postStart / preStop hooks are not run by kubert",
+    "medium": "only the default (disk) medium is supported",
+}
+
+
+class ManifestError(InvalidArgumentError):
+    """A manifest kubert refuses; ``problems`` holds one ``(path, reason)`` per problem."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
+        lines = [f"{path}: {reason}" for path, reason in problems]
+        super().__init__(problems[0][0] if problems else source, source, "; ".join(lines))
+        head = f"{source}: " if source else ""
+        self.message = head + ("\n  " if len(lines) > 1 else "") + "\n  ".join(lines)
+        self.args = (self.message,)
+        self.source = source
+        self.problems = problems
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def _yaml_name(attribute: attrs.Attribute[Any]) -> str:
+    return str(attribute.metadata.get("alias") or camel(attribute.name))
+
+
+class _Loader:
+    def __init__(self) -> None:
+        self.problems: list[tuple[str, str]] = []
+
+    def problem(self, path: str, reason: str) -> None:
+        self.problems.append((path, reason))
+
+    def load(self, cls: type[T], data: Any, path: str) -> T | None:
+        assert attrs.has(cls)
+        if not isinstance(data, dict):
+            self.problem(path or "(document)", f"must be a mapping, got {_kind(data)}")
+            return None
+        attrs.resolve_types(cls)
+        fields = {_yaml_name(a): a for a in attrs.fields(cls)}
+        values: dict[str, Any] = {}
+        for key, raw in data.items():
+            sub = f"{path}.{key}" if path else str(key)
+            attribute = fields.get(str(key))
+            if attribute is None:
+                hint = _HINTS.get(str(key), f"unknown field; kubert knows {', '.join(fields)}")
+                self.problem(sub, f"not supported: {hint}")
+                continue
+            if raw is None:
+                continue
+            value = self.convert(attribute.type, raw, sub)
+            if value is _BAD:
+                continue
+            choices = attribute.metadata.get("choices")
+            if choices is not None and value not in choices and not any(choices):
+                self.problem(sub, f"not supported: {_HINTS.get(str(key), 'leave it out')}")
+                continue
+            if choices is not None and value not in choices:
+                shown = ", ".join(repr(c) for c in choices if c)
+                self.problem(sub, f"must be one of {shown} (got {value!r})")
+                continue
+            values[attribute.name] = value
+        missing = [
+            a for a in attrs.fields(cls) if a.default is attrs.NOTHING and a.name not in values
+        ]
+        for attribute in missing:
+            sub = f"{path}.{_yaml_name(attribute)}" if path else _yaml_name(attribute)
+            if not any(p == sub for p, _ in self.problems):
+                self.problem(sub, "required")
+        if missing:
+            return None
+        return cls(**values)  # type: ignore[return-value]  # narrowed by attrs.has above
+
+    def convert(self, tp: Any, raw: Any, path: str) -> Any:
+        origin = typing.get_origin(tp)
+        if origin in (types.UnionType, typing.Union):
+            inner = [a for a in typing.get_args(tp) if a is not type(None)]
+            return self.convert(inner[0], raw, path)
+        if origin is tuple:
+            if not isinstance(raw, list):
+                self.problem(path, f"must be a list, got {_kind(raw)}")
+                return _BAD
+            item_type = typing.get_args(tp)[0]
+            items = [self.convert(item_type, item, f"{path}[{i}]") for i, item in enumerate(raw)]
+            return tuple(item for item in items if item is not _BAD and item is not None)
+        if origin is dict:
+            if not isinstance(raw, dict):
+                self.problem(path, f"must be a mapping, got {_kind(raw)}")
+                return _BAD
+            out: dict[str, str] = {}
+            for key, value in raw.items():
+                if isinstance(value, bool) or not isinstance(value, str | int | float):
+                    self.problem(f"{path}[{key!r}]", f"must be a string, got {_kind(value)}")
+                    continue
+                out[str(key)] = str(value)
+            return out
+        if tp is bool:
+            if not isinstance(raw, bool):
+                self.problem(path, f"must be true or false, got {raw!r}")
+                return _BAD
+            return raw
+        if tp is int:
+            if isinstance(raw, bool) or not isinstance(raw, int):
+                self.problem(path, f"must be an integer, got {raw!r}")
+                return _BAD
+            return raw
+        if tp is str:
+            if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+                self.problem(path, f"must be a string, got {_kind(raw)}")
+                return _BAD
+            return str(raw)
+        if attrs.has(tp):
+            loaded = self.load(tp, raw, path)
+            return _BAD if loaded is None else loaded
+        raise TypeError(f"no manifest conversion for {tp!r} at {path}")
+
+
+_BAD = object()
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def derive_uid(namespace: str, name: str) -> str:
+    """The uid of a pod whose manifest names none: stable for a namespace and name."""
+    return str(uuid.uuid5(UID_NAMESPACE, f"{namespace}/{name}"))
+
+
+def default_pull_policy(image: str) -> str:
+    """The API server's default: Always for ``:latest`` or untagged images, else IfNotPresent."""
+    if "@" in image:
+        return "IfNotPresent"
+    last = image.rsplit("/", 1)[-1]
+    tag = last.split(":", 1)[1] if ":" in last else ""
+    return "Always" if tag in ("", "latest") else "IfNotPresent"
+
+
+def _defaulted(pod: m.Pod) -> m.Pod:
+    def fill(container: m.Container) -> m.Container:
+        if container.image_pull_policy:
+            return container
+        return attrs.evolve(container, image_pull_policy=default_pull_policy(container.image))
+
+    spec = attrs.evolve(
+        pod.spec,
+        containers=tuple(fill(c) for c in pod.spec.containers),
+        init_containers=tuple(fill(c) for c in pod.spec.init_containers),
+        ephemeral_containers=tuple(fill(c) for c in pod.spec.ephemeral_containers),
+    )
+    metadata = pod.metadata
+    if not metadata.uid:
+        metadata = attrs.evolve(metadata, uid=derive_uid(metadata.namespace, metadata.name))
+    return attrs.evolve(pod, metadata=metadata, spec=spec)
+
+
+def validate(pod: m.Pod) -> list[tuple[str, str]]:
+    """Semantic checks the types cannot express; returns ``(path, reason)`` pairs."""
+    out: list[tuple[str, str]] = []
+    meta = pod.metadata
+    if not _DNS_SUBDOMAIN.match(meta.name) or "_" in meta.name:
+        out.append(("metadata.name", f"must be a lower-case DNS subdomain (got {meta.name!r})"))
+    if not _DNS_LABEL.match(meta.namespace):
+        out.append(("metadata.namespace", f"must be a DNS label (got {meta.namespace!r})"))
+    if meta.uid and not re.match(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,127}$", meta.uid):
+        out.append(("metadata.uid", f"must be letters, digits, '-' or '.' (got {meta.uid!r})"))
+    spec = pod.spec
+    if not spec.containers:
+        out.append(("spec.containers", "required: at least one container"))
+    if spec.hostname and not _DNS_LABEL.match(spec.hostname):
+        out.append(("spec.hostname", f"must be a DNS label (got {spec.hostname!r})"))
+    if spec.termination_grace_period_seconds < 0:
+        out.append(("spec.terminationGracePeriodSeconds", "must not be negative"))
+    if spec.dns_policy == "None" and spec.dns_config is None:
+        out.append(("spec.dnsConfig", "required when dnsPolicy is None"))
+    volumes: set[str] = set()
+    for i, volume in enumerate(spec.volumes):
+        path = f"spec.volumes[{i}]"
+        if volume.name in volumes:
+            out.append((f"{path}.name", f"duplicate volume name {volume.name!r}"))
+        volumes.add(volume.name)
+        if (volume.host_path is None) == (volume.empty_dir is None):
+            out.append((path, "must set exactly one of hostPath or emptyDir"))
+        if volume.host_path is not None and not volume.host_path.path.startswith("/"):
+            out.append((f"{path}.hostPath.path", "must be an absolute path"))
+        if volume.empty_dir is not None and volume.empty_dir.size_limit:
+            out.extend(
+                _quantity(f"{path}.emptyDir.sizeLimit", volume.empty_dir.size_limit, "memory")
+            )
+    names: set[str] = set()
+    host_ports: set[tuple[int, str]] = set()
+    lists = (
+        ("spec.initContainers", spec.init_containers, "init"),
+        ("spec.containers", spec.containers, "regular"),
+        ("spec.ephemeralContainers", spec.ephemeral_containers, "ephemeral"),
+    )
+    regular_names = {c.name for c in spec.containers}
+    for prefix, containers, kind in lists:
+        for i, container in enumerate(containers):
+            path = f"{prefix}[{i}]"
+            if container.name in names:
+                out.append((f"{path}.name", f"duplicate container name {container.name!r}"))
+            names.add(container.name)
+            out.extend(_container(path, container, kind, volumes, host_ports, regular_names))
+    return out
+
+
+def _container(
+    path: str,
+    c: m.Container,
+    kind: str,
+    volumes: set[str],
+    host_ports: set[tuple[int, str]],
+    regular_names: set[str],
+) -> Iterable[tuple[str, str]]:
+    if not _DNS_LABEL.match(c.name):
+        yield f"{path}.name", f"must be a DNS label (got {c.name!r})"
+    if not c.image.strip():
+        yield f"{path}.image", "required"
+    if c.working_dir and not c.working_dir.startswith("/"):
+        yield f"{path}.workingDir", f"must be an absolute path (got {c.working_dir!r})"
+    if c.restart_policy and kind != "init":
+        yield f"{path}.restartPolicy", "only init containers may set restartPolicy (Always)"
+    if c.target_container_name and kind != "ephemeral":
+        yield f"{path}.targetContainerName", "only ephemeral containers may set it"
+    if c.target_container_name and c.target_container_name not in regular_names:
+        yield f"{path}.targetContainerName", f"no container named {c.target_container_name!r}"
+    if kind == "ephemeral":
+        for name, value in (
+            ("ports", c.ports),
+            ("livenessProbe", c.liveness_probe),
+            ("startupProbe", c.startup_probe),
+            ("resources", c.resources.limits or c.resources.requests),
+        ):
+            if value:
+                yield f"{path}.{name}", "not allowed on ephemeral containers"
+    if kind == "init" and not c.is_sidecar:
+        for name, value in (("livenessProbe", c.liveness_probe), ("startupProbe", c.startup_probe)):
+            if value:
+                yield f"{path}.{name}", "only restartable init containers (sidecars) may have it"
+    seen_env: set[str] = set()
+    for j, env in enumerate(c.env):
+        epath = f"{path}.env[{j}]"
+        if not _ENV_NAME.match(env.name):
+            yield f"{epath}.name", f"must be a C identifier-like variable name (got {env.name!r})"
+        seen_env.add(env.name)
+        if env.value_from is not None:
+            if env.value:
+                yield f"{epath}", "may not set both value and valueFrom"
+            ref = env.value_from.field_ref.field_path
+            if not _FIELD_REF.match(ref):
+                yield (
+                    f"{epath}.valueFrom.fieldRef.fieldPath",
+                    f"unsupported field path {ref!r}: use metadata.name, metadata.namespace, "
+                    "metadata.uid, metadata.labels['k'], metadata.annotations['k'], "
+                    "status.podIP or status.podIPs",
+                )
+    for j, port in enumerate(c.ports):
+        ppath = f"{path}.ports[{j}]"
+        if not 1 <= port.container_port <= 65535:
+            yield f"{ppath}.containerPort", f"must be 1-65535 (got {port.container_port})"
+        if not 0 <= port.host_port <= 65535:
+            yield f"{ppath}.hostPort", f"must be 0-65535 (got {port.host_port})"
+        if port.host_port:
+            taken = (port.host_port, port.protocol)
+            if taken in host_ports:
+                yield f"{ppath}.hostPort", f"{port.host_port}/{port.protocol} is used twice"
+            host_ports.add(taken)
+    for section, values in (("limits", c.resources.limits), ("requests", c.resources.requests)):
+        for resource, amount in values.items():
+            rpath = f"{path}.resources.{section}[{resource!r}]"
+            if resource not in ("cpu", "memory"):
+                yield rpath, "only cpu and memory are supported"
+            else:
+                yield from _quantity(rpath, amount, resource)
+    for j, mount in enumerate(c.volume_mounts):
+        mpath = f"{path}.volumeMounts[{j}]"
+        if mount.name not in volumes:
+            yield f"{mpath}.name", f"no volume named {mount.name!r}"
+        if not mount.mount_path.startswith("/"):
+            yield f"{mpath}.mountPath", f"must be an absolute path (got {mount.mount_path!r})"
+        if mount.sub_path and (mount.sub_path.startswith("/") or ".." in mount.sub_path.split("/")):
+            yield f"{mpath}.subPath", "must be a relative path without '..'"
+    for name, probe in (("livenessProbe", c.liveness_probe), ("startupProbe", c.startup_probe)):
+        if probe is None:
+            continue
+        if not probe.exec.command:
+            yield f"{path}.{name}.exec.command", "required"
+        for knob in ("period_seconds", "timeout_seconds", "success_threshold", "failure_threshold"):
+            if getattr(probe, knob) < 1:
+                yield f"{path}.{name}.{camel(knob)}", "must be at least 1"
+        if probe.success_threshold != 1:
+            yield f"{path}.{name}.successThreshold", "must be 1 for liveness and startup probes"
+
+
+def _quantity(path: str, value: str, kind: str) -> Iterable[tuple[str, str]]:
+    try:
+        parse_cpu(value) if kind == "cpu" else parse_memory(value)
+    except QuantityError as exc:
+        yield path, str(exc)
+
+
+def pod_from_dict(data: Any, source: str = "") -> m.Pod:
+    """Build a :class:`~kubert.kubelet.pod.Pod` from a decoded manifest, defaults applied.
+
+    :raises ManifestError: listing every problem with its field path.
+    """
+    loader = _Loader()
+    pod = loader.load(m.Pod, data, "")
+    if pod is None or loader.problems:
+        raise ManifestError(source, loader.problems)
+    problems = validate(pod)
+    if problems:
+        raise ManifestError(source, problems)
+    return _defaulted(pod)
+
+
+def load_pods(text: str, source: str = "") -> list[m.Pod]:
+    """Every Pod in a (possibly multi-document) YAML text; empty documents are skipped."""
+    try:
+        documents = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as exc:
+        raise ManifestError(source, [("(yaml)", str(exc).replace("\n", " "))]) from None
+    if not documents:
+        raise ManifestError(source, [("(document)", "no pod in the file")])
+    pods = []
+    for index, document in enumerate(documents):
+        where = source if len(documents) == 1 else f"{source}#{index}"
+        pods.append(pod_from_dict(document, where))
+    return pods
+
+
+def load_pod_file(path: str | Path) -> list[m.Pod]:
+    """Every Pod in the YAML file at ``path``."""
+    file = Path(path)
+    try:
+        text = file.read_text()
+    except OSError as exc:
+        raise InvalidArgumentError("file", str(file), f"cannot be read: {exc.strerror}") from None
+    return load_pods(text, str(file))
+
+
+def pod_to_dict(pod: m.Pod) -> dict[str, Any]:
+    """The manifest form of ``pod`` (camelCase keys, empty values left out)."""
+    out = to_manifest(pod)
+    assert isinstance(out, dict)
+    return out
+
+
+def to_manifest(value: Any) -> Any:
+    """A model (or list / map of them) in manifest form: camelCase keys, empty values left out."""
+    if attrs.has(type(value)):
+        out: dict[str, Any] = {}
+        for attribute in attrs.fields(type(value)):
+            item = to_manifest(getattr(value, attribute.name))
+            if item in (None, "", (), [], {}) or (item is False and attribute.default is False):
+                continue
+            out[_yaml_name(attribute)] = item
+        return out
+    if isinstance(value, tuple):
+        return [to_manifest(v) for v in value]
+    if isinstance(value, dict):
+        return dict(value)
+    return value

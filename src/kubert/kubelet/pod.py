@@ -1,0 +1,279 @@
+"""The Pod model: the core/v1 fields a runtime honours, as frozen attrs classes.
+
+Field names are snake_case; each field's manifest spelling is its camelCase form unless the
+field's ``alias`` metadata says otherwise (``hostPID``). Defaults are the API server's defaults,
+applied when a manifest is loaded (see :mod:`kubert.kubelet.manifest`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from attrs import field, frozen
+
+
+def _alias(name: str) -> dict[str, Any]:
+    return {"alias": name}
+
+
+def _tuple(value: Any) -> tuple[Any, ...]:
+    return tuple(value)
+
+
+def _tuple_field() -> Any:
+    return field(factory=tuple, converter=_tuple)
+
+
+def _map_field() -> Any:
+    return field(factory=dict, converter=dict)
+
+
+RESTART_POLICIES = ("Always", "OnFailure", "Never")
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+DNS_POLICIES = ("ClusterFirst", "ClusterFirstWithHostNet", "Default", "None")
+PROTOCOLS = ("TCP", "UDP", "SCTP")
+HOST_PATH_TYPES = (
+    "",
+    "DirectoryOrCreate",
+    "Directory",
+    "FileOrCreate",
+    "File",
+    "Socket",
+    "CharDevice",
+    "BlockDevice",
+)
+PROPAGATIONS = ("", "None", "HostToContainer", "Bidirectional")
+
+
+@frozen(kw_only=True)
+class ObjectMeta:
+    """metadata: the pod's identity. ``uid`` is derived from namespace and name when absent."""
+
+    name: str
+    namespace: str = "default"
+    uid: str = ""
+    labels: dict[str, str] = _map_field()
+    annotations: dict[str, str] = _map_field()
+
+
+@frozen(kw_only=True)
+class ExecAction:
+    command: tuple[str, ...] = _tuple_field()
+
+
+@frozen(kw_only=True)
+class Probe:
+    """A liveness or startup probe. Only ``exec`` is honoured (run through ExecSync)."""
+
+    exec: ExecAction
+    initial_delay_seconds: int = 0
+    period_seconds: int = 10
+    timeout_seconds: int = 1
+    success_threshold: int = 1
+    failure_threshold: int = 3
+    termination_grace_period_seconds: int | None = None
+
+
+@frozen(kw_only=True)
+class ObjectFieldSelector:
+    field_path: str
+    api_version: str = field(default="v1", metadata=_alias("apiVersion"))
+
+
+@frozen(kw_only=True)
+class EnvVarSource:
+    field_ref: ObjectFieldSelector
+
+
+@frozen(kw_only=True)
+class EnvVar:
+    name: str
+    value: str = ""
+    value_from: EnvVarSource | None = None
+
+
+@frozen(kw_only=True)
+class ContainerPort:
+    container_port: int
+    host_port: int = 0
+    host_ip: str = field(default="", metadata=_alias("hostIP"))
+    protocol: str = field(default="TCP", metadata={"choices": PROTOCOLS})
+    name: str = ""
+
+
+@frozen(kw_only=True)
+class ResourceRequirements:
+    """requests / limits; ``cpu`` and ``memory`` are honoured, as Kubernetes quantities."""
+
+    limits: dict[str, str] = _map_field()
+    requests: dict[str, str] = _map_field()
+
+
+@frozen(kw_only=True)
+class VolumeMount:
+    name: str
+    mount_path: str
+    read_only: bool = False
+    sub_path: str = ""
+    mount_propagation: str = field(default="", metadata={"choices": PROPAGATIONS})
+
+
+@frozen(kw_only=True)
+class Capabilities:
+    add: tuple[str, ...] = _tuple_field()
+    drop: tuple[str, ...] = _tuple_field()
+
+
+@frozen(kw_only=True)
+class SeccompProfile:
+    type: str = field(metadata={"choices": ("RuntimeDefault", "Unconfined", "Localhost")})
+    localhost_profile: str = ""
+
+
+@frozen(kw_only=True)
+class SecurityContext:
+    """A container's securityContext."""
+
+    run_as_user: int | None = None
+    run_as_group: int | None = None
+    run_as_non_root: bool | None = None
+    privileged: bool = False
+    read_only_root_filesystem: bool = False
+    allow_privilege_escalation: bool | None = None
+    capabilities: Capabilities | None = None
+    seccomp_profile: SeccompProfile | None = None
+
+
+@frozen(kw_only=True)
+class Sysctl:
+    name: str
+    value: str
+
+
+@frozen(kw_only=True)
+class PodSecurityContext:
+    run_as_user: int | None = None
+    run_as_group: int | None = None
+    run_as_non_root: bool | None = None
+    supplemental_groups: tuple[int, ...] = _tuple_field()
+    sysctls: tuple[Sysctl, ...] = _tuple_field()
+    seccomp_profile: SeccompProfile | None = None
+
+
+@frozen(kw_only=True)
+class Container:
+    """One container of ``containers``, ``initContainers`` or ``ephemeralContainers``.
+
+    ``restart_policy`` is only valid on init containers, where ``Always`` makes it a
+    restartable sidecar. ``target_container_name`` is only valid on ephemeral containers.
+    """
+
+    name: str
+    image: str
+    command: tuple[str, ...] = _tuple_field()
+    args: tuple[str, ...] = _tuple_field()
+    working_dir: str = ""
+    env: tuple[EnvVar, ...] = _tuple_field()
+    ports: tuple[ContainerPort, ...] = _tuple_field()
+    resources: ResourceRequirements = field(factory=ResourceRequirements)
+    volume_mounts: tuple[VolumeMount, ...] = _tuple_field()
+    image_pull_policy: str = field(default="", metadata={"choices": ("", *PULL_POLICIES)})
+    security_context: SecurityContext | None = None
+    liveness_probe: Probe | None = None
+    startup_probe: Probe | None = None
+    restart_policy: str = field(default="", metadata={"choices": ("", "Always")})
+    target_container_name: str = ""
+    tty: bool = False
+    stdin: bool = False
+    stdin_once: bool = False
+
+    @property
+    def is_sidecar(self) -> bool:
+        """A restartable init container (``restartPolicy: Always``)."""
+        return self.restart_policy == "Always"
+
+
+@frozen(kw_only=True)
+class HostPathVolumeSource:
+    path: str
+    type: str = field(default="", metadata={"choices": HOST_PATH_TYPES})
+
+
+@frozen(kw_only=True)
+class EmptyDirVolumeSource:
+    medium: str = field(default="", metadata={"choices": ("",)})
+    size_limit: str = ""
+
+
+@frozen(kw_only=True)
+class Volume:
+    name: str
+    host_path: HostPathVolumeSource | None = None
+    empty_dir: EmptyDirVolumeSource | None = None
+
+
+@frozen(kw_only=True)
+class PodDNSConfigOption:
+    name: str
+    value: str | None = None
+
+
+@frozen(kw_only=True)
+class PodDNSConfig:
+    nameservers: tuple[str, ...] = _tuple_field()
+    searches: tuple[str, ...] = _tuple_field()
+    options: tuple[PodDNSConfigOption, ...] = _tuple_field()
+
+
+@frozen(kw_only=True)
+class PodSpec:
+    containers: tuple[Container, ...] = _tuple_field()
+    init_containers: tuple[Container, ...] = _tuple_field()
+    ephemeral_containers: tuple[Container, ...] = _tuple_field()
+    restart_policy: str = field(default="Always", metadata={"choices": RESTART_POLICIES})
+    host_network: bool = False
+    host_pid: bool = field(default=False, metadata=_alias("hostPID"))
+    host_ipc: bool = field(default=False, metadata=_alias("hostIPC"))
+    hostname: str = ""
+    dns_policy: str = field(default="ClusterFirst", metadata={"choices": DNS_POLICIES})
+    dns_config: PodDNSConfig | None = None
+    security_context: PodSecurityContext | None = None
+    volumes: tuple[Volume, ...] = _tuple_field()
+    termination_grace_period_seconds: int = 30
+
+
+@frozen(kw_only=True)
+class Pod:
+    """A pod as a manifest describes it (apiVersion v1, kind Pod)."""
+
+    api_version: str = field(default="v1", metadata={"choices": ("v1",)})
+    kind: str = field(default="Pod", metadata={"choices": ("Pod",)})
+    metadata: ObjectMeta
+    spec: PodSpec
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    @property
+    def namespace(self) -> str:
+        return self.metadata.namespace
+
+    @property
+    def uid(self) -> str:
+        return self.metadata.uid
+
+    @property
+    def full_name(self) -> str:
+        """``<name>_<namespace>``, as the kubelet names pods in logs and backoff keys."""
+        return f"{self.metadata.name}_{self.metadata.namespace}"
+
+    def all_containers(self) -> tuple[Container, ...]:
+        """Init, regular and ephemeral containers, in that order."""
+        return self.spec.init_containers + self.spec.containers + self.spec.ephemeral_containers
+
+    def find_container(self, name: str) -> Container | None:
+        for container in self.all_containers():
+            if container.name == name:
+                return container
+        return None
