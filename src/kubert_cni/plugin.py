@@ -27,7 +27,7 @@ def _shared(backend: str) -> list[ServeOption]:
         ),
         ServeOption(
             flag="--cni-cache-dir", backend=backend, key="cache-dir",
-            help=f"CNI result cache (default: <root-directory>/{backend}/cache)",
+            help="CNI result cache (default: <root-directory>/<network-plugin>/cache)",
         ),
         ServeOption(
             flag="--cni-plugin-timeout", backend=backend, key="plugin-timeout", type="float",
