@@ -1,0 +1,130 @@
+"""The docker backend's settings: the ``kubert serve`` flags it adds and their parsed form."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from attrs import field, frozen
+
+from kubert import InvalidArgumentError, ServeOption
+
+BACKEND = "docker"
+
+SWAP_MODES = ("disabled", "unlimited", "limited")
+OOM_RESTRICT_MODES = ("auto", "true", "false")
+
+
+def serve_options() -> list[ServeOption]:
+    """The flags of ``kubert serve`` that land in the ``docker`` backend's options."""
+
+    def opt(flag: str, key: str, help: str, **kw: Any) -> ServeOption:
+        return ServeOption(flag=flag, backend=BACKEND, key=key, help=help, **kw)
+
+    return [
+        opt("--docker-endpoint", "endpoint", "docker engine endpoint (unix:// or tcp://)",
+            envvar="DOCKER_HOST"),
+        opt("--cgroup-driver", "cgroup_driver",
+            "cgroupfs or systemd; must match the engine's (empty: take the engine's)",
+            default=""),
+        opt("--runtime-cgroups", "runtime_cgroups",
+            "cgroup to report as the runtime's (informational, as cri-dockerd)", default=""),
+        opt("--image-pull-progress-deadline", "image_pull_progress_deadline",
+            "cancel a pull that shows no progress for this many seconds", type="int",
+            default=60),
+        opt("--registry-mirror", "registry_mirrors",
+            "REGISTRY=MIRROR (or MIRROR for docker.io): pull through a mirror first; repeatable",
+            type="list", default=[]),
+        opt("--restrict-oom-score-adj", "restrict_oom_score_adj",
+            "auto, true or false: clamp oom_score_adj to what the host lets runc set",
+            default="auto"),
+        opt("--default-cpuset-cpus", "default_cpuset_cpus",
+            "cpuset.cpus for containers that do not set one", default=""),
+        opt("--default-cpuset-mems", "default_cpuset_mems",
+            "cpuset.mems for containers that do not set one", default=""),
+        opt("--memory-swap", "memory_swap",
+            "disabled (swap = memory limit), unlimited, or limited (the CRI's swap limit)",
+            default="disabled"),
+        opt("--docker-state-resync", "resync_period",
+            "seconds between full re-reads of the engine behind the event-fed state view",
+            type="float", default=60.0),
+        opt("--exec-output-limit", "exec_output_limit",
+            "bytes of ExecSync output kept per stream", type="int", default=16 * 1024 * 1024),
+    ]
+
+
+def _choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
+    text = str(value).lower()
+    if text not in choices:
+        raise InvalidArgumentError(f"docker.{key}", value, f"must be one of {', '.join(choices)}")
+    return text
+
+
+def _mirrors(value: Any) -> dict[str, str]:
+    items = value.split(",") if isinstance(value, str) else list(value or ())
+    mirrors: dict[str, str] = {}
+    for item in items:
+        item = item.strip()
+        if not item:
+            continue
+        registry, sep, mirror = item.partition("=")
+        if not sep:
+            registry, mirror = "docker.io", registry
+        if not mirror or "/" in registry:
+            raise InvalidArgumentError(
+                "docker.registry_mirrors", item, "must be REGISTRY=MIRROR or MIRROR"
+            )
+        mirrors[registry.strip()] = mirror.strip().removeprefix("http://").removeprefix(
+            "https://").rstrip("/")
+    return mirrors
+
+
+@frozen(kw_only=True)
+class DockerConfig:
+    """Parsed backend options; see :func:`serve_options` for their meaning."""
+
+    endpoint: str = ""
+    cgroup_driver: str = ""
+    runtime_cgroups: str = ""
+    image_pull_progress_deadline: int = 60
+    registry_mirrors: dict[str, str] = field(factory=dict)
+    restrict_oom_score_adj: str = "auto"
+    default_cpuset_cpus: str = ""
+    default_cpuset_mems: str = ""
+    memory_swap: str = "disabled"
+    resync_period: float = 60.0
+    exec_output_limit: int = 16 * 1024 * 1024
+    #: CRI runtime handler -> docker runtime name; unlisted handlers map to themselves.
+    runtime_handlers: dict[str, str] = field(factory=dict)
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> DockerConfig:
+        def get(key: str, default: Any) -> Any:
+            value = options.get(key)
+            return default if value is None else value
+
+        driver = str(get("cgroup_driver", "")).lower()
+        if driver not in ("", "cgroupfs", "systemd"):
+            raise InvalidArgumentError("docker.cgroup_driver", driver,
+                                       "must be cgroupfs or systemd")
+        handlers = get("runtime_handlers", {})
+        if isinstance(handlers, (list, tuple)):
+            handlers = dict(item.split("=", 1) for item in handlers)
+        return cls(
+            endpoint=str(get("endpoint", "") or os.environ.get("DOCKER_HOST", "")),
+            cgroup_driver=driver,
+            runtime_cgroups=str(get("runtime_cgroups", "")),
+            image_pull_progress_deadline=int(get("image_pull_progress_deadline", 60)),
+            registry_mirrors=_mirrors(get("registry_mirrors", [])),
+            restrict_oom_score_adj=_choice(
+                "restrict_oom_score_adj", get("restrict_oom_score_adj", "auto"),
+                OOM_RESTRICT_MODES,
+            ),
+            default_cpuset_cpus=str(get("default_cpuset_cpus", "")),
+            default_cpuset_mems=str(get("default_cpuset_mems", "")),
+            memory_swap=_choice("memory_swap", get("memory_swap", "disabled"), SWAP_MODES),
+            resync_period=float(get("resync_period", 60.0)),
+            exec_output_limit=int(get("exec_output_limit", 16 * 1024 * 1024)),
+            runtime_handlers=dict(handlers),
+        )

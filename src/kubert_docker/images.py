@@ -1,0 +1,305 @@
+"""The ``docker`` image backend: pull (with auth, mirrors and progress), list, status, remove."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kubert import (
+    AuthConfig,
+    BackendContext,
+    FailedPreconditionError,
+    FilesystemIdentifier,
+    FilesystemUsage,
+    Image,
+    ImageBackend,
+    ImageFilter,
+    ImageFsInfo,
+    ImageSpec,
+    InvalidArgumentError,
+    KubertError,
+    NotFoundError,
+    PodSandboxConfig,
+    PullProgress,
+    UnavailableError,
+)
+from kubert_docker import references
+from kubert_docker.config import DockerConfig
+from kubert_docker.engine import BACKEND, Engine, translate
+
+log = logging.getLogger(__name__)
+
+
+def image_user(config: dict[str, Any]) -> tuple[int | None, str]:
+    """(uid, username) from an image config's ``User``: a number is a uid, else a name."""
+    user = (config.get("User") or "").split(":", 1)[0]
+    if not user:
+        return None, ""
+    if user.isdigit():
+        return int(user), ""
+    return None, user
+
+
+def to_image(inspect: dict[str, Any], spec: ImageSpec | None = None) -> Image:
+    uid, username = image_user(inspect.get("Config") or {})
+    return Image(
+        id=inspect["Id"],
+        repo_tags=tuple(t for t in inspect.get("RepoTags") or () if t != "<none>:<none>"),
+        repo_digests=tuple(
+            d for d in inspect.get("RepoDigests") or () if d != "<none>@<none>"
+        ),
+        size=int(inspect.get("Size") or 0),
+        uid=uid,
+        username=username,
+        spec=spec,
+    )
+
+
+def auth_dict(auth: AuthConfig | None) -> dict[str, str] | None:
+    """The engine's X-Registry-Auth fields of a CRI AuthConfig."""
+    if auth is None:
+        return None
+    fields = {
+        "username": auth.username,
+        "password": auth.password,
+        "auth": auth.auth,
+        "serveraddress": auth.server_address,
+        "identitytoken": auth.identity_token,
+        "registrytoken": auth.registry_token,
+    }
+    body = {k: v for k, v in fields.items() if v}
+    return body or None
+
+
+def _pull_error(ref: str, message: str) -> KubertError:
+    text = message.lower()
+    if "not found" in text or "manifest unknown" in text or "does not exist" in text:
+        return NotFoundError("image", ref, message)
+    if "connection refused" in text or "no such host" in text or "i/o timeout" in text:
+        return UnavailableError(f"registry of {ref}", message)
+    if "unauthorized" in text or "authentication required" in text or "denied" in text:
+        return FailedPreconditionError(f"pulling image {ref!r} was refused: {message}")
+    return KubertError(f"pulling image {ref!r} failed: {message}")
+
+
+class DockerImages(ImageBackend):
+    """Images in the docker engine's store."""
+
+    def __init__(self, context: BackendContext) -> None:
+        super().__init__(context)
+        self.config = DockerConfig.from_options(context.options)
+        self.engine = Engine(self.config.endpoint)
+
+    def close(self) -> None:
+        self.engine.close()
+
+    # ---- reading -----------------------------------------------------------------------
+
+    def _inspect(self, ref: str) -> dict[str, Any] | None:
+        import docker
+
+        api = self.engine.api()
+        candidates = [ref]
+        mirrored = references.through_mirror(ref, self.config.registry_mirrors)
+        if mirrored:
+            candidates.append(mirrored)
+        for candidate in candidates:
+            try:
+                with translate("image", ref):
+                    return dict(api.inspect_image(candidate))
+            except NotFoundError:
+                continue
+            except InvalidArgumentError:
+                # The engine refuses malformed references with 400: absent, not an error.
+                return None
+            except docker.errors.DockerException:
+                raise
+        return None
+
+    def image_status(self, image: ImageSpec) -> Image | None:
+        if not image.image:
+            raise InvalidArgumentError("image.image", image.image, "must name an image")
+        inspect = self._inspect(image.image)
+        return None if inspect is None else to_image(inspect, image)
+
+    def list_images(self, filter: ImageFilter | None) -> list[Image]:
+        api = self.engine.api()
+        wanted = filter.image.image if filter is not None and filter.image is not None else ""
+        with translate("images", wanted or "*"):
+            if wanted:
+                listed = api.images(name=wanted)
+                if not listed and references.is_image_id(wanted):
+                    found = self._inspect(wanted)
+                    return [] if found is None else [to_image(found)]
+            else:
+                listed = api.images()
+        return [
+            Image(
+                id=item["Id"],
+                repo_tags=tuple(t for t in item.get("RepoTags") or () if t != "<none>:<none>"),
+                repo_digests=tuple(
+                    d for d in item.get("RepoDigests") or () if d != "<none>@<none>"
+                ),
+                size=int(item.get("Size") or 0),
+            )
+            for item in listed
+        ]
+
+    # ---- pulling -----------------------------------------------------------------------
+
+    def pull_image(
+        self,
+        image: ImageSpec,
+        auth: AuthConfig | None,
+        sandbox_config: PodSandboxConfig | None,
+        progress: Callable[[PullProgress], None] | None = None,
+    ) -> str:
+        ref = image.image
+        if not ref:
+            raise InvalidArgumentError("image.image", ref, "must name an image")
+        if references.is_image_id(ref):
+            found = self._inspect(ref)
+            if found is None:
+                raise NotFoundError("image", ref, "an image ID cannot be pulled")
+            return str(found["Id"])
+        mirrored = references.through_mirror(ref, self.config.registry_mirrors)
+        if mirrored:
+            try:
+                self._pull(mirrored, None, progress)
+                self._retag(mirrored, ref)
+                return self._ref_after_pull(ref)
+            except KubertError as exc:
+                log.warning("pull of %s through mirror %s failed (%s); pulling directly",
+                            ref, mirrored, exc)
+        self._pull(ref, auth, progress)
+        return self._ref_after_pull(ref)
+
+    def _ref_after_pull(self, ref: str) -> str:
+        found = self._inspect(ref)
+        if found is None:
+            raise NotFoundError("image", ref, "the engine reported the pull done but lacks it")
+        return str(found["Id"])
+
+    def _retag(self, mirrored: str, ref: str) -> None:
+        if "@" in ref:
+            return  # a digest cannot be a tag; lookups go through the mirror name instead
+        repository, _, tag = ref.rpartition(":")
+        if not repository or "/" in tag:
+            repository, tag = ref, "latest"
+        with translate("image", mirrored):
+            self.engine.api().tag(mirrored, repository, tag)
+
+    def _pull(
+        self, ref: str, auth: AuthConfig | None, progress: Callable[[PullProgress], None] | None
+    ) -> None:
+        """Pull ``ref``, cancelling it when no progress is seen for the configured deadline."""
+        client = self.engine.new_client(timeout=None)
+        deadline = self.config.image_pull_progress_deadline
+        last = [time.monotonic()]
+        stalled = threading.Event()
+        finished = threading.Event()
+
+        def watchdog() -> None:
+            while not finished.wait(1.0):
+                if deadline and time.monotonic() - last[0] > deadline:
+                    stalled.set()
+                    client.close()
+                    return
+
+        name, _, suffix = _repository_and_tag(ref)
+        watcher = threading.Thread(target=watchdog, name="kubert-docker-pull-watchdog",
+                                   daemon=True)
+        watcher.start()
+        try:
+            with translate("image", ref):
+                stream = client.pull(
+                    name, tag=suffix or None, stream=True, decode=True,
+                    auth_config=auth_dict(auth),
+                )
+                for message in stream:
+                    last[0] = time.monotonic()
+                    if "error" in message:
+                        raise _pull_error(ref, str(message["error"]))
+                    if progress is not None:
+                        detail = message.get("progressDetail") or {}
+                        progress(
+                            PullProgress(
+                                image=ref,
+                                layer=str(message.get("id", "")),
+                                status=str(message.get("status", "")),
+                                current=int(detail.get("current") or 0),
+                                total=int(detail.get("total") or 0),
+                            )
+                        )
+        except UnavailableError:
+            if stalled.is_set():
+                raise UnavailableError(
+                    BACKEND, f"pull of {ref} made no progress for {deadline}s; cancelled"
+                ) from None
+            raise
+        except NotFoundError as exc:
+            raise _pull_error(ref, exc.message) from None
+        finally:
+            finished.set()
+            client.close()
+
+    # ---- removing ----------------------------------------------------------------------
+
+    def remove_image(self, image: ImageSpec) -> None:
+        """Remove the image ``image`` names, with every tag and digest, as dockershim did."""
+        ref = image.image
+        if not ref:
+            raise InvalidArgumentError("image.image", ref, "must name an image")
+        inspect = self._inspect(ref)
+        if inspect is None:
+            return
+        api = self.engine.api()
+        names = [
+            *(t for t in inspect.get("RepoTags") or () if t != "<none>:<none>"),
+            *(d for d in inspect.get("RepoDigests") or () if d != "<none>@<none>"),
+        ]
+        for name in [*names, inspect["Id"]]:
+            try:
+                with translate("image", ref):
+                    api.remove_image(name, noprune=False)
+            except NotFoundError:
+                continue
+            except FailedPreconditionError as exc:
+                raise FailedPreconditionError(
+                    f"image {ref!r} is in use by a container: {exc.message}"
+                ) from None
+
+    # ---- filesystem --------------------------------------------------------------------
+
+    def image_fs_info(self) -> ImageFsInfo:
+        api = self.engine.api()
+        with translate("engine", "info"):
+            info = api.info()
+            images = api.images()
+        root = str(info.get("DockerRootDir", ""))
+        driver = str(info.get("Driver", ""))
+        now = time.time_ns()
+        mountpoint = f"{root}/{driver}" if root and driver else root
+        used = sum(int(item.get("Size") or 0) for item in images)
+        usage = FilesystemUsage(
+            timestamp=now,
+            fs_id=FilesystemIdentifier(mountpoint=mountpoint),
+            used_bytes=used,
+            inodes_used=None,
+        )
+        return ImageFsInfo(image_filesystems=(usage,), container_filesystems=(usage,))
+
+
+def _repository_and_tag(ref: str) -> tuple[str, str, str]:
+    """(repository, separator, tag or digest) as the engine's pull endpoint wants them."""
+    name, at, digest = ref.partition("@")
+    if at:
+        return name, "@", digest
+    slash = ref.rfind("/")
+    colon = ref.rfind(":")
+    if colon > slash:
+        return ref[:colon], ":", ref[colon + 1:]
+    return ref, ":", "latest"

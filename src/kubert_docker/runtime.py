@@ -1,0 +1,721 @@
+"""The ``docker`` runtime backend: sandboxes as pause containers, containers joining them.
+
+Engine calls that do work (create, start, stop, remove) go straight to the engine and then
+refresh the objects they touched in the :class:`~kubert_docker.state.StateView`; everything
+that only reads (lists, statuses, stats) is answered from that view and from cgroup files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import re
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from kubert import (
+    RUNTIME_READY,
+    AlreadyExistsError,
+    AttachRequest,
+    BackendContext,
+    CgroupDriver,
+    Container,
+    ContainerAttributes,
+    ContainerConfig,
+    ContainerEvent,
+    ContainerEventType,
+    ContainerFilter,
+    ContainerState,
+    ContainerStats,
+    ContainerStatsFilter,
+    ContainerStatus,
+    ExecRequest,
+    ExecSyncResult,
+    FailedPreconditionError,
+    LinuxContainerResources,
+    LinuxPodSandboxStats,
+    NamespaceMode,
+    NotFoundError,
+    PodSandbox,
+    PodSandboxAttributes,
+    PodSandboxConfig,
+    PodSandboxFilter,
+    PodSandboxStats,
+    PodSandboxStatsFilter,
+    PodSandboxStatus,
+    PortForwardRequest,
+    ProcessStream,
+    ProcessUsage,
+    RuntimeBackend,
+    RuntimeCondition,
+    RuntimeHandler,
+    SandboxCreated,
+    VersionInfo,
+)
+from kubert_docker import execsync, naming, spec, streams
+from kubert_docker.config import DockerConfig
+from kubert_docker.engine import Engine, translate
+from kubert_docker.logs import LogFollower, last_timestamp
+from kubert_docker.oom import detect_floor
+from kubert_docker.state import StateView
+from kubert_docker.stats import StatsReader, network_usage
+from kubert_docker.status import Record
+
+log = logging.getLogger(__name__)
+
+_CONFLICT_RE = re.compile(r'already in use by container "?([0-9a-f]{12,64})')
+_EVENT_TYPES = {
+    "create": ContainerEventType.CONTAINER_CREATED_EVENT,
+    "start": ContainerEventType.CONTAINER_STARTED_EVENT,
+    "die": ContainerEventType.CONTAINER_STOPPED_EVENT,
+    "destroy": ContainerEventType.CONTAINER_DELETED_EVENT,
+}
+#: How long a stop waits for a container's log copier to drain before reporting it exited.
+_LOG_DRAIN_SECONDS = 2.0
+#: Grace period of the pause container (it exits on SIGTERM at once).
+_SANDBOX_STOP_TIMEOUT = 10
+_CLOSED = object()
+
+
+class DockerRuntime(RuntimeBackend):
+    """Pods on a docker engine, named and labelled as dockershim did."""
+
+    def __init__(self, context: BackendContext) -> None:
+        super().__init__(context)
+        self.config = DockerConfig.from_options(context.options)
+        self.engine = Engine(self.config.endpoint)
+        self.root = Path(context.root_dir) / "docker"
+        self.netns_dir = self.root / "netns"
+        self.oom_floor = detect_floor(self.config.restrict_oom_score_adj)
+        self.facts = spec.HostFacts(oom_floor=self.oom_floor)
+        self._info: dict[str, Any] = {}
+        self._driver_error = ""
+        self._image_refs: dict[str, str] = {}
+        self._followers: dict[str, LogFollower] = {}
+        self._created_here: set[str] = set()
+        self._subscribers: list[queue.SimpleQueue[object]] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self.stats = StatsReader(mountpoint="")
+        self.state = StateView(
+            self.engine,
+            image_ref=self._image_ref,
+            on_event=self._on_event,
+            before_exit=self._drain_log,
+            on_images_changed=self._image_refs.clear,
+            on_synced=self._on_synced,
+            resync_period=self.config.resync_period,
+        )
+        self.state.start()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            for subscriber in self._subscribers:
+                subscriber.put(_CLOSED)
+            self._subscribers.clear()
+        self.state.close()
+        for follower in list(self._followers.values()):
+            follower.stop()
+        self.engine.close()
+
+    # ---- engine facts ------------------------------------------------------------------
+
+    def _on_synced(self) -> None:
+        """After every (re)connection: learn the engine, resume log copying, fix netns links."""
+        with translate("engine", "info"):
+            info = self.engine.api().info()
+        self._info = info
+        self.facts = spec.HostFacts(
+            oom_floor=self.oom_floor,
+            apparmor=any("apparmor" in str(o) for o in info.get("SecurityOptions") or ()),
+            runtimes=frozenset((info.get("Runtimes") or {}).keys()),
+        )
+        root, driver = info.get("DockerRootDir", ""), info.get("Driver", "")
+        self.stats.mountpoint = f"{root}/{driver}" if root and driver else str(root)
+        engine_driver = str(info.get("CgroupDriver", ""))
+        wanted = self.config.cgroup_driver
+        self._driver_error = (
+            f"kubert is configured with --cgroup-driver={wanted} but the docker engine at "
+            f"{self.engine.endpoint} uses {engine_driver}; set the same driver on both "
+            "(and on the kubelet)"
+            if wanted and engine_driver and wanted != engine_driver
+            else ""
+        )
+        if self._driver_error:
+            log.error("%s", self._driver_error)
+        for record in self.state.all(naming.TYPE_SANDBOX):
+            if not record.running:
+                self._unlink_netns(record.id)
+            elif not self._host_network(record):
+                self._link_netns(record)
+        for record in self.state.all(naming.TYPE_CONTAINER):
+            self._resume_log(record)
+
+    def _check_driver(self) -> None:
+        if self._driver_error:
+            raise FailedPreconditionError(self._driver_error)
+
+    def version(self) -> VersionInfo:
+        with translate("engine", "version"):
+            info = self.engine.api().version()
+        return VersionInfo(
+            runtime_name="docker",
+            runtime_version=str(info.get("Version", "")),
+            runtime_api_version=str(info.get("ApiVersion", "")),
+        )
+
+    def status(self) -> RuntimeCondition:
+        try:
+            with translate("engine", "ping"):
+                self.engine.api().ping()
+        except Exception as exc:  # any failure to answer means the runtime is not ready
+            self.state.mark_down(str(exc))
+            return RuntimeCondition.not_ready(
+                RUNTIME_READY, "DockerDaemonNotReady", f"docker engine unreachable: {exc}"
+            )
+        if not self.state.healthy:
+            return RuntimeCondition.not_ready(
+                RUNTIME_READY, "DockerDaemonNotReady",
+                f"re-reading the engine's state: {self.state.last_error}",
+            )
+        if self._driver_error:
+            return RuntimeCondition.not_ready(
+                RUNTIME_READY, "CgroupDriverMismatch", self._driver_error
+            )
+        return RuntimeCondition.ready(RUNTIME_READY)
+
+    def runtime_handlers(self) -> Sequence[RuntimeHandler]:
+        names = {"", *self.config.runtime_handlers}
+        names.update(self.facts.runtimes)
+        return tuple(RuntimeHandler(name=n) for n in sorted(names))
+
+    def cgroup_driver(self) -> CgroupDriver:
+        self.state.check()
+        driver = str(self._info.get("CgroupDriver", "cgroupfs"))
+        return CgroupDriver.SYSTEMD if driver == "systemd" else CgroupDriver.CGROUPFS
+
+    # ---- creating ----------------------------------------------------------------------
+
+    def _create(self, name: str, body: dict[str, Any], kind: str, ident: str) -> str:
+        """Create a container; recover a name left by a crash the way dockershim does."""
+        api = self.engine.api()
+        try:
+            with translate(kind, ident):
+                return str(api.create_container_from_config(body, name)["Id"])
+        except AlreadyExistsError as exc:
+            match = _CONFLICT_RE.search(exc.message)
+            if match is None or self._is_ours(match.group(1)):
+                raise
+            conflicting = match.group(1)
+        # A name this process never handed out: the leftover of a crash between create and
+        # reply, or the engine's stale reservation. A stopped leftover is removed; a missing
+        # one gets a randomized name (which the name parser ignores).
+        log.warning("name %s is held by unknown container %s; recovering", name, conflicting)
+        try:
+            with translate(kind, conflicting):
+                info = api.inspect_container(conflicting)
+                if (info.get("State") or {}).get("Running"):
+                    raise AlreadyExistsError(kind, ident, f"running as {conflicting}")
+                api.remove_container(conflicting, v=True)
+            self.state.forget(conflicting)
+            name_to_use = name
+        except NotFoundError:
+            name_to_use = naming.randomized(name)
+        with translate(kind, ident):
+            return str(api.create_container_from_config(body, name_to_use)["Id"])
+
+    def _is_ours(self, prefix: str) -> bool:
+        return any(cid.startswith(prefix) for cid in self._created_here)
+
+    def _image_ref(self, image_id: str) -> str:
+        """The repo digest of an image when it has one, else its ID (cached per ID)."""
+        ref = self._image_refs.get(image_id)
+        if ref is None:
+            ref = image_id
+            try:
+                with translate("image", image_id):
+                    info = self.engine.api().inspect_image(image_id)
+                digests = [d for d in info.get("RepoDigests") or () if d != "<none>@<none>"]
+                ref = digests[0] if digests else image_id
+            except NotFoundError:
+                pass
+            self._image_refs[image_id] = ref
+        return ref
+
+    # ---- sandboxes ---------------------------------------------------------------------
+
+    def create_sandbox(self, config: PodSandboxConfig, runtime_handler: str) -> SandboxCreated:
+        self.state.check()
+        self._check_driver()
+        name, body, meta = spec.sandbox_body(
+            config, self.context.pod_infra_container_image, runtime_handler, self.config,
+            self.facts,
+        )
+        if config.dns_config is not None and body["HostConfig"]["NetworkMode"] == "host":
+            dns = config.dns_config
+            meta.extra["dns"] = {"servers": list(dns.servers), "searches": list(dns.searches),
+                                 "options": list(dns.options)}
+            body["Labels"][naming.META_LABEL] = meta.encode()
+        sandbox_id = self._create(name, body, "sandbox", name)
+        self._created_here.add(sandbox_id)
+        self.state.refresh(sandbox_id)
+        host = config.namespace_options.network == NamespaceMode.NODE
+        netns = "" if host else self._netns_path(sandbox_id)
+        return SandboxCreated(id=sandbox_id, netns_path=netns)
+
+    def _sandbox(self, sandbox_id: str) -> Record:
+        return self.state.get(sandbox_id, naming.TYPE_SANDBOX)
+
+    def _container(self, container_id: str) -> Record:
+        return self.state.get(container_id, naming.TYPE_CONTAINER)
+
+    @staticmethod
+    def _host_network(record: Record) -> bool:
+        options = record.meta.extra.get("namespace_options") or {}
+        return int(options.get("network", 0)) == NamespaceMode.NODE
+
+    def _netns_path(self, sandbox_id: str) -> str:
+        return str(self.netns_dir / sandbox_id)
+
+    def _link_netns(self, record: Record) -> None:
+        """Point the sandbox's stable netns path at its pause process's network namespace."""
+        if record.pid <= 0:
+            return
+        link = self.netns_dir / record.id
+        target = f"/proc/{record.pid}/ns/net"
+        self.netns_dir.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            if os.readlink(link) == target:
+                return
+            link.unlink()
+        link.symlink_to(target)
+
+    def _unlink_netns(self, sandbox_id: str) -> None:
+        # Once the pause process is gone its pid may be reused; the link must not outlive it.
+        with contextlib.suppress(FileNotFoundError):
+            (self.netns_dir / sandbox_id).unlink()
+
+    def start_sandbox(self, sandbox_id: str) -> None:
+        record = self._sandbox(sandbox_id)
+        if record.finished_at:
+            raise FailedPreconditionError(
+                f"sandbox {sandbox_id!r} was stopped; create a new attempt instead"
+            )
+        with translate("sandbox", sandbox_id):
+            self.engine.api().start(record.id)
+        started = self.state.refresh(record.id)
+        if started is None:
+            raise NotFoundError("sandbox", sandbox_id, "it vanished while starting")
+        if not self._host_network(started):
+            self._link_netns(started)
+        dns = started.meta.extra.get("dns")
+        if dns:
+            _write_resolv_conf(started.inspect.get("ResolvConfPath", ""), dns)
+
+    def stop_sandbox(self, sandbox_id: str) -> None:
+        record = self._sandbox(sandbox_id)
+        api = self.engine.api()
+        # The kubelet has given the containers their grace period already (containerd too
+        # stops them at once here).
+        for container in self.state.in_sandbox(record.id):
+            if container.running:
+                with contextlib.suppress(NotFoundError), translate("container", container.id):
+                    api.stop(container.id, timeout=0)
+                self._drain_log(container.id)
+                self.state.refresh(container.id)
+        with contextlib.suppress(NotFoundError), translate("sandbox", sandbox_id):
+            api.stop(record.id, timeout=_SANDBOX_STOP_TIMEOUT)
+        self._unlink_netns(record.id)
+        self.state.refresh(record.id)
+
+    def remove_sandbox(self, sandbox_id: str) -> None:
+        record = self._sandbox(sandbox_id)
+        api = self.engine.api()
+        with translate("sandbox", sandbox_id):
+            members = api.containers(
+                all=True, quiet=True,
+                filters={"label": f"{naming.SANDBOX_ID_LABEL}={record.id}"},
+            )
+        ids = {m["Id"] for m in members} | {c.id for c in self.state.in_sandbox(record.id)}
+        for cid in ids:
+            self._remove(cid)
+        self._remove(record.id)
+        self._unlink_netns(record.id)
+
+    def _remove(self, cid: str) -> None:
+        with contextlib.suppress(NotFoundError), translate("container", cid):
+            self.engine.api().remove_container(cid, force=True, v=True)
+        follower = self._followers.pop(cid, None)
+        if follower is not None:
+            follower.stop()
+        self.stats.forget(cid)
+        self.state.forget(cid)
+        self._created_here.discard(cid)
+
+    def sandbox_status(self, sandbox_id: str) -> PodSandboxStatus:
+        status = self._sandbox(sandbox_id).status
+        assert isinstance(status, PodSandboxStatus)
+        return status
+
+    def list_sandboxes(self, filter: PodSandboxFilter | None) -> list[PodSandbox]:
+        entries = [r.entry for r in self.state.all(naming.TYPE_SANDBOX)]
+        return [
+            e for e in entries
+            if isinstance(e, PodSandbox) and (filter is None or filter.matches(e))
+        ]
+
+    def sandbox_netns_path(self, sandbox_id: str) -> str:
+        record = self._sandbox(sandbox_id)
+        if not record.running or self._host_network(record):
+            return ""
+        self._link_netns(record)
+        return self._netns_path(record.id)
+
+    # ---- containers --------------------------------------------------------------------
+
+    def create_container(
+        self, sandbox_id: str, config: ContainerConfig, sandbox_config: PodSandboxConfig
+    ) -> str:
+        self._check_driver()
+        sandbox = self._sandbox(sandbox_id)
+        if not sandbox.running:
+            raise FailedPreconditionError(
+                f"sandbox {sandbox_id!r} is not ready; containers are created in ready "
+                "sandboxes only"
+            )
+        sc = config.linux.security_context
+        image_user = ""
+        if sc.run_as_group is not None and sc.run_as_user is None and not sc.run_as_username:
+            with translate("image", config.image.image):
+                image_user = str(
+                    (self.engine.api().inspect_image(config.image.image).get("Config") or {})
+                    .get("User") or ""
+                )
+        runtime = spec.runtime_for(
+            str(sandbox.meta.extra.get("runtime_handler", "")), self.config, self.facts
+        )
+        name, body, _meta = spec.container_body(
+            sandbox.id,
+            spec.ns_from_dict(sandbox.meta.extra.get("namespace_options")),
+            config,
+            sandbox_config,
+            self.config,
+            self.facts,
+            image_user,
+            runtime,
+        )
+        container_id = self._create(name, body, "image", config.image.image)
+        self._created_here.add(container_id)
+        self.state.refresh(container_id)
+        return container_id
+
+    def start_container(self, container_id: str) -> None:
+        record = self._container(container_id)
+        status = record.status
+        if status.state != ContainerState.CONTAINER_CREATED:
+            raise FailedPreconditionError(
+                f"container {container_id!r} is {ContainerState(status.state).name}; only a "
+                "CREATED container can be started"
+            )
+        sandbox = self.state.records.get(record.sandbox_id)
+        if sandbox is None or not sandbox.running:
+            raise FailedPreconditionError(
+                f"sandbox {record.sandbox_id!r} of container {container_id!r} is not ready"
+            )
+        try:
+            with translate("container", container_id):
+                self.engine.api().start(record.id)
+        finally:
+            started = self.state.refresh(record.id)
+        if started is not None:
+            self._start_log(started)
+
+    def stop_container(self, container_id: str, timeout: int) -> None:
+        record = self._container(container_id)
+        if record.running:
+            with translate("container", container_id):
+                self.engine.api().stop(record.id, timeout=max(0, timeout))
+            self._drain_log(record.id)
+        self.state.refresh(record.id)
+
+    def remove_container(self, container_id: str) -> None:
+        record = self._container(container_id)
+        self._remove(record.id)
+
+    def container_status(self, container_id: str) -> ContainerStatus:
+        status = self._container(container_id).status
+        assert isinstance(status, ContainerStatus)
+        return status
+
+    def list_containers(self, filter: ContainerFilter | None) -> list[Container]:
+        entries = [r.entry for r in self.state.all(naming.TYPE_CONTAINER)]
+        return [
+            e for e in entries
+            if isinstance(e, Container) and (filter is None or filter.matches(e))
+        ]
+
+    def update_container_resources(
+        self, container_id: str, resources: LinuxContainerResources
+    ) -> None:
+        record = self._container(container_id)
+        if record.status.state == ContainerState.CONTAINER_EXITED:
+            raise FailedPreconditionError(
+                f"container {container_id!r} has exited; its resources cannot change"
+            )
+        body = spec.resources_body(resources, self.config, self.facts, create=False)
+        kwargs = {
+            "cpu_shares": body.get("CpuShares"),
+            "cpu_quota": body.get("CpuQuota"),
+            "cpu_period": body.get("CpuPeriod"),
+            "cpuset_cpus": body.get("CpusetCpus"),
+            "cpuset_mems": body.get("CpusetMems"),
+            "mem_limit": body.get("Memory"),
+            "memswap_limit": body.get("MemorySwap"),
+        }
+        with translate("container", container_id):
+            self.engine.api().update_container(
+                record.id, **{k: v for k, v in kwargs.items() if v is not None}
+            )
+        self.state.refresh(record.id)
+
+    # ---- logs --------------------------------------------------------------------------
+
+    def _start_log(self, record: Record) -> None:
+        if not record.log_path:
+            return
+        current = self._followers.get(record.id)
+        if current is not None and not current.done.is_set():
+            return
+        tty = bool((record.inspect.get("Config") or {}).get("Tty"))
+        self._followers[record.id] = LogFollower(
+            self.engine, record.id, Path(record.log_path), tty
+        ).start()
+
+    def _resume_log(self, record: Record) -> None:
+        """Copy what a previous kubert (or a lost engine connection) left uncopied."""
+        if not record.log_path:
+            return
+        if record.running or (
+            record.finished_at and last_timestamp(Path(record.log_path)) < record.finished_at
+            and record.status.started_at
+        ):
+            self._start_log(record)
+
+    def _drain_log(self, container_id: str) -> None:
+        follower = self._followers.get(container_id)
+        if follower is not None:
+            follower.wait(_LOG_DRAIN_SECONDS)
+
+    def reopen_container_log(self, container_id: str) -> None:
+        record = self._container(container_id)
+        if not record.running:
+            raise FailedPreconditionError(
+                f"container {container_id!r} is not running; its log is closed"
+            )
+        follower = self._followers.get(record.id)
+        if follower is None or follower.done.is_set():
+            self._start_log(record)
+            return
+        follower.reopen()
+
+    # ---- exec and streams --------------------------------------------------------------
+
+    def _running(self, container_id: str) -> Record:
+        record = self._container(container_id)
+        if not record.running:
+            state = ContainerState(record.status.state).name
+            raise FailedPreconditionError(f"container {container_id!r} is {state}, not running")
+        return record
+
+    def exec_sync(self, container_id: str, cmd: Sequence[str], timeout: int) -> ExecSyncResult:
+        record = self._running(container_id)
+        return execsync.exec_sync(
+            self.engine, record.id, cmd, timeout, self.config.exec_output_limit
+        )
+
+    def exec_stream(self, request: ExecRequest) -> ProcessStream:
+        record = self._running(request.container_id)
+        return streams.exec_stream(self.engine, record.id, request)
+
+    def attach_stream(self, request: AttachRequest) -> ProcessStream:
+        record = self._running(request.container_id)
+        tty = bool((record.inspect.get("Config") or {}).get("Tty"))
+        return streams.attach_stream(self.engine, record.id, request, tty)
+
+    def port_forward_stream(self, request: PortForwardRequest, port: int) -> Any:
+        record = self._sandbox(request.pod_sandbox_id)
+        if not record.running:
+            raise FailedPreconditionError(f"sandbox {request.pod_sandbox_id!r} is not ready")
+        return streams.connect_in_netns(record.pid, port)
+
+    # ---- stats -------------------------------------------------------------------------
+
+    def _stats(self, record: Record, now: int) -> ContainerStats:
+        paths = self.stats.paths(record.id, record.pid) if record.running else None
+        upper = ((record.inspect.get("GraphDriver") or {}).get("Data") or {}).get("UpperDir", "")
+        return ContainerStats(
+            attributes=ContainerAttributes(
+                id=record.id,
+                metadata=record.status.metadata,  # type: ignore[arg-type]
+                labels=dict(record.meta.labels),
+                annotations=dict(record.meta.annotations),
+            ),
+            cpu=self.stats.cpu(record.id, paths, now),
+            memory=paths.memory(now) if paths else None,
+            writable_layer=self.stats.writable_layer(record.id, upper, now),
+        )
+
+    def container_stats(self, container_id: str) -> ContainerStats:
+        return self._stats(self._container(container_id), time.time_ns())
+
+    def list_container_stats(self, filter: ContainerStatsFilter | None) -> list[ContainerStats]:
+        now = time.time_ns()
+        chosen = [
+            r for r in self.state.all(naming.TYPE_CONTAINER)
+            if filter is None
+            or (
+                r.id.startswith(filter.id)
+                and r.sandbox_id.startswith(filter.pod_sandbox_id)
+                and all(r.meta.labels.get(k) == v for k, v in filter.label_selector.items())
+            )
+        ]
+        return [self._stats(r, now) for r in chosen]
+
+    def _pod_stats(self, sandbox: Record, now: int) -> PodSandboxStats:
+        members = [c for c in self.state.in_sandbox(sandbox.id)]
+        containers = tuple(self._stats(c, now) for c in members)
+        pause_paths = self.stats.paths(sandbox.id, sandbox.pid) if sandbox.running else None
+        pod_paths = (
+            pause_paths.parent()
+            if pause_paths is not None and sandbox.meta.extra.get("cgroup_parent")
+            else None
+        )
+        if pod_paths is not None:
+            cpu = self.stats.cpu(f"pod:{sandbox.id}", pod_paths, now)
+            memory = pod_paths.memory(now)
+            processes = pod_paths.pids()
+        else:
+            # No pod cgroup of its own: the pod is the sum of its pause and app containers.
+            pause_cpu = self.stats.cpu(sandbox.id, pause_paths, now)
+            pause_memory = pause_paths.memory(now) if pause_paths else None
+            parts_cpu = [c.cpu for c in containers if c.cpu] + ([pause_cpu] if pause_cpu else [])
+            parts_mem = [c.memory for c in containers if c.memory] + (
+                [pause_memory] if pause_memory else []
+            )
+            cpu = type(parts_cpu[0])(
+                timestamp=now,
+                usage_core_nano_seconds=sum(p.usage_core_nano_seconds or 0 for p in parts_cpu),
+                usage_nano_cores=sum(p.usage_nano_cores or 0 for p in parts_cpu),
+            ) if parts_cpu else None
+            memory = type(parts_mem[0])(
+                timestamp=now,
+                working_set_bytes=sum(p.working_set_bytes or 0 for p in parts_mem),
+                usage_bytes=sum(p.usage_bytes or 0 for p in parts_mem),
+                rss_bytes=sum(p.rss_bytes or 0 for p in parts_mem),
+            ) if parts_mem else None
+            counts = [
+                p.pids() for p in (
+                    [pause_paths] + [self.stats.paths(c.id, c.pid) for c in members if c.running]
+                ) if p is not None
+            ]
+            processes = sum(c for c in counts if c is not None) if counts else None
+        return PodSandboxStats(
+            attributes=PodSandboxAttributes(
+                id=sandbox.id,
+                metadata=sandbox.status.metadata,  # type: ignore[arg-type]
+                labels=dict(sandbox.meta.labels),
+                annotations=dict(sandbox.meta.annotations),
+            ),
+            linux=LinuxPodSandboxStats(
+                cpu=cpu,
+                memory=memory,
+                network=network_usage(sandbox.pid, now) if sandbox.running else None,
+                process=ProcessUsage(timestamp=now, process_count=processes),
+                containers=containers,
+            ),
+        )
+
+    def pod_sandbox_stats(self, sandbox_id: str) -> PodSandboxStats:
+        return self._pod_stats(self._sandbox(sandbox_id), time.time_ns())
+
+    def list_pod_sandbox_stats(
+        self, filter: PodSandboxStatsFilter | None
+    ) -> list[PodSandboxStats]:
+        now = time.time_ns()
+        return [
+            self._pod_stats(s, now)
+            for s in self.state.all(naming.TYPE_SANDBOX)
+            if filter is None
+            or (
+                s.id.startswith(filter.id)
+                and all(s.meta.labels.get(k) == v for k, v in filter.label_selector.items())
+            )
+        ]
+
+    # ---- events ------------------------------------------------------------------------
+
+    def _on_event(self, action: str, cid: str, record: Record | None, when: int) -> None:
+        if action == "die" and record is not None and record.is_sandbox:
+            self._unlink_netns(record.id)
+        kind = _EVENT_TYPES.get(action)
+        if kind is None or not self._subscribers:
+            return
+        sandbox_id = record.sandbox_id if record is not None else ""
+        sandbox = self.state.records.get(sandbox_id) if sandbox_id else None
+        sandbox_status = sandbox.status if sandbox is not None else None
+        members = tuple(
+            c.status for c in self.state.in_sandbox(sandbox_id)
+            if isinstance(c.status, ContainerStatus)
+        ) if sandbox_id else ()
+        event = ContainerEvent(
+            container_id=cid,
+            container_event_type=kind,
+            created_at=when,
+            pod_sandbox_status=sandbox_status if isinstance(sandbox_status, PodSandboxStatus)
+            else None,
+            containers_statuses=members,
+        )
+        with self._lock:
+            for subscriber in self._subscribers:
+                subscriber.put(event)
+
+    def container_events(self) -> Iterator[ContainerEvent]:
+        """Events from the moment of this call on; the iterator ends when the backend closes."""
+        inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
+        with self._lock:
+            if self._closed:
+                return iter(())
+            self._subscribers.append(inbox)
+        return self._drain(inbox)
+
+    def _drain(self, inbox: queue.SimpleQueue[object]) -> Iterator[ContainerEvent]:
+        try:
+            while True:
+                item = inbox.get()
+                if item is _CLOSED:
+                    return
+                assert isinstance(item, ContainerEvent)
+                yield item
+        finally:
+            with self._lock:
+                if inbox in self._subscribers:
+                    self._subscribers.remove(inbox)
+
+
+def _write_resolv_conf(path: str, dns: dict[str, list[str]]) -> None:
+    """Replace a host-network sandbox's resolv.conf with the pod's DNS config (dockershim)."""
+    if not path:
+        return
+    lines = [f"nameserver {s}" for s in dns.get("servers", ())]
+    if dns.get("searches"):
+        lines.append("search " + " ".join(dns["searches"]))
+    if dns.get("options"):
+        lines.append("options " + " ".join(dns["options"]))
+    with contextlib.suppress(OSError):
+        Path(path).write_text("\n".join(lines) + "\n")
