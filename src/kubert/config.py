@@ -71,6 +71,13 @@ class ServeConfig:
     log_level: str = field(default="info", validator=_log_level)
     socket_group: str | None = None
     shutdown_grace_period: float = 10.0
+    # The streaming server (Exec/Attach/PortForward URLs); see docs/streaming.md.
+    streaming_address: str = "127.0.0.1"
+    streaming_port: int = 0
+    streaming_tls_cert_file: str = ""
+    streaming_tls_key_file: str = ""
+    streaming_base_url: str = ""
+    streaming_idle_timeout: float = 4 * 3600.0
     backends: Mapping[str, Mapping[str, Any]] = field(factory=dict)
 
     @property

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from attrs import define, field
@@ -65,6 +65,9 @@ from kubert.model import (
     VersionInfo,
 )
 from kubert.model.enums import CgroupDriver
+
+if TYPE_CHECKING:
+    from kubert.streaming.server import StreamingServer
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +125,8 @@ class KubertService:
     network: NetworkBackend
     checkpoints: CheckpointStore
     pod_infra_image: str
+    #: Serves Exec/Attach/PortForward URLs; set by ``kubert serve`` once it listens.
+    streaming: StreamingServer | None = None
     _locks: LockTable = field(init=False, factory=LockTable)
 
     # ---- start-up and shutdown ---------------------------------------------------------
@@ -352,19 +357,25 @@ class KubertService:
     # ---- streaming (URLs handed out by the streaming server) ---------------------------
 
     def exec(self, request: ExecRequest) -> str:
-        """The URL of an Exec session. No streaming server is wired in yet."""
-        self.runtime.container_status(request.container_id)
-        raise self.runtime.unimplemented("Exec")
+        """The URL of an Exec session on the streaming server."""
+        if self.streaming is None:
+            self.runtime.container_status(request.container_id)
+            raise self.runtime.unimplemented("Exec")
+        return self.streaming.get_exec(request)
 
     def attach(self, request: AttachRequest) -> str:
-        """The URL of an Attach session. No streaming server is wired in yet."""
-        self.runtime.container_status(request.container_id)
-        raise self.runtime.unimplemented("Attach")
+        """The URL of an Attach session on the streaming server."""
+        if self.streaming is None:
+            self.runtime.container_status(request.container_id)
+            raise self.runtime.unimplemented("Attach")
+        return self.streaming.get_attach(request)
 
     def port_forward(self, request: PortForwardRequest) -> str:
-        """The URL of a PortForward session. No streaming server is wired in yet."""
-        self.runtime.sandbox_status(request.pod_sandbox_id)
-        raise self.runtime.unimplemented("PortForward")
+        """The URL of a PortForward session on the streaming server."""
+        if self.streaming is None:
+            self.runtime.sandbox_status(request.pod_sandbox_id)
+            raise self.runtime.unimplemented("PortForward")
+        return self.streaming.get_port_forward(request)
 
     # ---- stats, events, checkpoints ----------------------------------------------------
 

@@ -84,6 +84,18 @@ def make_command(host: PluginHost) -> click.Command:
                   help="log verbosity [default: info]")
     @click.option("--socket-group", default=None,
                   help="group that owns the socket (mode 0660)")
+    @click.option("--streaming-address", default=None,
+                  help="streaming server (exec/attach/port-forward) bind address "
+                       "[default: 127.0.0.1]")
+    @click.option("--streaming-port", type=int, default=None,
+                  help="streaming server port [default: 0, a free one]")
+    @click.option("--streaming-tls-cert-file", default=None,
+                  help="PEM certificate: the streaming server speaks TLS")
+    @click.option("--streaming-tls-key-file", default=None, help="PEM key of that certificate")
+    @click.option("--streaming-base-url", default=None,
+                  help="URL prefix handed out for streaming [default: from the bound address]")
+    @click.option("--streaming-idle-timeout", type=float, default=None,
+                  help="seconds an idle streaming session lives [default: 14400]")
     def serve(config_file: Path | None, **flags: Any) -> None:
         """Serve CRI v1 (RuntimeService + ImageService) on a unix socket."""
         plugin_flags: dict[str, Any] = {}
@@ -117,6 +129,7 @@ def _configure_logging(level: str) -> None:
 def run(host: PluginHost, config: Any) -> int:
     """Start service and server, wait for a signal, drain, and stop. Returns the exit code."""
     from kubert.assemble import build_server, build_service  # grpc is imported only to serve
+    from kubert.streaming.server import start_streaming
 
     stop = threading.Event()
     received: list[int] = []
@@ -132,11 +145,14 @@ def run(host: PluginHost, config: Any) -> int:
         return 2
     try:
         service.start()
+        service.streaming = start_streaming(service.runtime, config)
         server = build_server(host, config, service)
         server.start()
-    except KubertError as error:
+    except (KubertError, OSError) as error:
+        if service.streaming is not None:
+            service.streaming.stop()
         service.close()
-        click.echo(f"kubert serve: {error.message}", err=True)
+        click.echo(f"kubert serve: {error}", err=True)
         return 1
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     log.info(
@@ -153,6 +169,8 @@ def run(host: PluginHost, config: Any) -> int:
         )
     finally:
         server.stop(config.shutdown_grace_period)
+        if service.streaming is not None:
+            service.streaming.stop()
         service.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import h11
 
 from kubert.backends import RuntimeBackend
+from kubert.config import ServeConfig
 from kubert.errors import FailedPreconditionError, InvalidArgumentError
 from kubert.model import AttachRequest, ExecRequest, PortForwardRequest
 from kubert.model.enums import ContainerState, PodSandboxState
@@ -38,6 +39,7 @@ __all__ = [
     "REMOTE_COMMAND_SPDY",
     "REMOTE_COMMAND_WEBSOCKET",
     "StreamingServer",
+    "start_streaming",
 ]
 
 log = logging.getLogger(__name__)
@@ -486,6 +488,23 @@ class StreamingServer:
 
     def _dialer(self, request: PortForwardRequest) -> Callable[[int], socket.socket]:
         return lambda port: self.runtime.port_forward_stream(request, port)
+
+
+def start_streaming(runtime: RuntimeBackend, config: ServeConfig) -> StreamingServer:
+    """The running streaming server of ``kubert serve``, set up from its configuration.
+
+    :raises InvalidArgumentError: a bad streaming setting. :raises OSError: cannot bind.
+    """
+    server = StreamingServer(runtime, StreamingConfig(
+        address=config.streaming_address,
+        port=config.streaming_port,
+        tls_cert_file=config.streaming_tls_cert_file,
+        tls_key_file=config.streaming_tls_key_file,
+        base_url=config.streaming_base_url,
+        idle_timeout=config.streaming_idle_timeout,
+    ))
+    server.start()
+    return server
 
 
 class _Deadline:
