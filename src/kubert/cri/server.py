@@ -109,6 +109,17 @@ def _strings(request: Message, name: str) -> tuple[str, ...]:
     return values
 
 
+def _internal_message(method: str, error: Exception) -> str:
+    """A short INTERNAL answer: the exception type and kubert's own notes, not its text or
+    traceback (those go to the server log)."""
+    notes = "; ".join(getattr(error, "__notes__", ()))
+    where = f" ({notes})" if notes else ""
+    return (
+        f"{method}: internal error in kubert: {type(error).__name__}{where}; "
+        "the server log has the details"
+    )
+
+
 def _repeated(response: Message, name: str, items: Any) -> Message:
     target = getattr(response, name)
     for item in items:
@@ -183,12 +194,9 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
             return reply(result)
         except KubertError as error:
             self._abort(context, method, error)
-        except Exception:
+        except Exception as error:
             log.exception("%s failed unexpectedly", method)
-            context.abort(
-                grpc.StatusCode.INTERNAL,
-                f"{method}: internal error in kubert; the server log has the details",
-            )
+            context.abort(grpc.StatusCode.INTERNAL, _internal_message(method, error))
         raise AssertionError("unreachable: context.abort raises")  # pragma: no cover
 
     @staticmethod
@@ -507,12 +515,9 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
                 yield to_proto(event, pb.ContainerEventResponse)
         except KubertError as error:
             self._abort(context, method, error)
-        except Exception:
+        except Exception as error:
             log.exception("%s failed unexpectedly", method)
-            context.abort(
-                grpc.StatusCode.INTERNAL,
-                f"{method}: internal error in kubert; the server log has the details",
-            )
+            context.abort(grpc.StatusCode.INTERNAL, _internal_message(method, error))
 
     def ListMetricDescriptors(
         self, request: pb.ListMetricDescriptorsRequest, context: grpc.ServicerContext
