@@ -98,8 +98,11 @@ def _kubenet(testnet: PrivateNet, **options: object) -> KubenetNetwork:
 
 
 @needs_iptables
-def test_kubenet_needs_only_a_pod_cidr(testnet: PrivateNet, netns: Callable[[], str]) -> None:
-    backend = _kubenet(testnet, mtu=1400, **{"hairpin-mode": "promiscuous-bridge"})
+@pytest.mark.parametrize("hairpin", ["hairpin-veth", "promiscuous-bridge"])
+def test_kubenet_needs_only_a_pod_cidr(
+    testnet: PrivateNet, netns: Callable[[], str], hairpin: str
+) -> None:
+    backend = _kubenet(testnet, mtu=1400, **{"hairpin-mode": hairpin})
     condition = backend.status()
     assert condition.status is False and "kubenet does not have a pod CIDR" in condition.message
     backend.update_pod_cidr(testnet.subnet)
@@ -111,7 +114,11 @@ def test_kubenet_needs_only_a_pod_cidr(testnet: PrivateNet, netns: Callable[[], 
         assert addresses_in(path, "eth0") == [f"{ip}/24"]
         assert link_up(path, "lo")
         assert "mtu 1400" in run("ip", "-n", ns_name(path), "link", "show", "eth0").stdout
-        assert "promiscuity 1" in run("ip", "-d", "link", "show", testnet.bridge).stdout
+        promiscuous = "promiscuity 1" in run("ip", "-d", "link", "show", testnet.bridge).stdout
+        (port,) = testnet.bridge_ports()
+        hairpin_on = "hairpin on" in run("ip", "-d", "link", "show", "dev", port).stdout
+        assert (promiscuous, hairpin_on) == (hairpin == "promiscuous-bridge",
+                                             hairpin == "hairpin-veth")
         nat = run("iptables", "-w", "-t", "nat", "-S", "POSTROUTING").stdout
         assert masquerade.COMMENT in nat and testnet.subnet in nat
         network = backend.current_network()
