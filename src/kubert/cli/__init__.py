@@ -22,6 +22,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kubert.cli.serve",
     "kubert.cli.plugins",
     "kubert.cli.version",
+    "kubert.cli.exec",
+    "kubert.cli.portforward",
 )
 
 
