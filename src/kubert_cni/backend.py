@@ -60,6 +60,9 @@ class CNINetwork(NetworkBackend):
         self._problem = "the network config has not been loaded yet"
         # The hot path of PodSandboxStatus: IPs by sandbox, filled on ADD or first cache read.
         self._statuses: dict[str, PodSandboxNetworkStatus] = {}
+        # Bumped by every teardown: a status read from the cache while one ran is not memoized,
+        # so a teardown racing a PodSandboxStatus cannot leave stale IPs in memory.
+        self._teardowns = 0
 
     # ---- the network in use ---------------------------------------------------------------
 
@@ -133,6 +136,9 @@ class CNINetwork(NetworkBackend):
             cached = self.cache.read(network.name, pod.sandbox_id, POD_IFNAME)
             if cached is not None and cached.result is not None:
                 return self._remember(pod.sandbox_id, cached)
+            if cached is not None:
+                # An ADD cut short (kubert crashed mid-ADD): clear what it left, then start over.
+                self._delete_entry(cached, pod.netns_path)
             loopback_up(pod.netns_path, pod.sandbox_id, self.settings.bin_dirs,
                         self.settings.plugin_timeout)
             entry = CacheEntry(
@@ -171,25 +177,35 @@ class CNINetwork(NetworkBackend):
         if pod.host_network:
             return
         with self._locks.hold(pod.sandbox_id):
-            self._statuses.pop(pod.sandbox_id, None)
-            entries = self.cache.for_container(pod.sandbox_id, POD_IFNAME)
-            if entries:
-                for entry in entries:
-                    self._delete_entry(entry, pod.netns_path)
-                return
-            network = self.current_network()
-            if network is None:
-                return
             try:
-                caps = capability_args(pod, self.pod_cidrs, _dns_config(pod))
-            except InvalidArgumentError:
-                # A bad annotation refused ADD; it must not also keep DEL from releasing.
-                caps = capability_args(evolve(pod, annotations={}), self.pod_cidrs)
-            self.chain(network).delete(
-                Attachment(container_id=pod.sandbox_id, netns=pod.netns_path,
-                           ifname=POD_IFNAME, args=cni_args(pod), capability_args=caps),
-                None,
-            )
+                self._teardown(pod)
+            finally:
+                self._forget(pod.sandbox_id)
+
+    def _teardown(self, pod: PodNetwork) -> None:
+        entries = self.cache.for_container(pod.sandbox_id, POD_IFNAME)
+        if entries:
+            for entry in entries:
+                self._delete_entry(entry, pod.netns_path)
+            return
+        network = self.current_network()
+        if network is None:
+            return
+        try:
+            caps = capability_args(pod, self.pod_cidrs, _dns_config(pod))
+        except InvalidArgumentError:
+            # A bad annotation refused ADD; it must not also keep DEL from releasing.
+            caps = capability_args(evolve(pod, annotations={}), self.pod_cidrs)
+        self.chain(network).delete(
+            Attachment(container_id=pod.sandbox_id, netns=pod.netns_path,
+                       ifname=POD_IFNAME, args=cni_args(pod), capability_args=caps),
+            None,
+        )
+
+    def _forget(self, sandbox_id: str) -> None:
+        with self._state_lock:
+            self._statuses.pop(sandbox_id, None)
+            self._teardowns += 1
 
     def _delete_entry(self, entry: CacheEntry, netns: str) -> None:
         """DEL one cached attachment with the config it was made with, then forget it."""
@@ -220,7 +236,9 @@ class CNINetwork(NetworkBackend):
         """The sandbox's IPs from memory, else from the result cache (also after a restart)."""
         if pod.host_network:
             return None
-        known = self._statuses.get(pod.sandbox_id)
+        with self._state_lock:
+            known = self._statuses.get(pod.sandbox_id)
+            teardowns = self._teardowns
         if known is not None:
             return known
         current = self.current_network()
@@ -228,12 +246,17 @@ class CNINetwork(NetworkBackend):
         if not entries:
             return None
         entries.sort(key=lambda e: current is None or e.network != current.name)
-        return self._remember(pod.sandbox_id, entries[0])
+        return self._remember(pod.sandbox_id, entries[0], teardowns)
 
-    def _remember(self, sandbox_id: str, entry: CacheEntry) -> PodSandboxNetworkStatus:
+    def _remember(
+        self, sandbox_id: str, entry: CacheEntry, teardowns: int | None = None
+    ) -> PodSandboxNetworkStatus:
+        """The entry's IPs, memoized unless a teardown ran since ``teardowns`` was read."""
         assert entry.result is not None
         status = pod_network_status(entry.result, entry.netns)
-        self._statuses[sandbox_id] = status
+        with self._state_lock:
+            if teardowns is None or teardowns == self._teardowns:
+                self._statuses[sandbox_id] = status
         return status
 
     def check_pod(self, pod: PodNetwork) -> bool:
@@ -263,12 +286,13 @@ class CNINetwork(NetworkBackend):
             if entry.container_id in live_sandbox_ids:
                 continue
             with self._locks.hold(entry.container_id):
-                self._statuses.pop(entry.container_id, None)
                 try:
                     self._delete_entry(entry, "")
                 except (CNIPluginError, DeadlineExceededError) as exc:
                     log.warning("garbage collection of CNI attachment %s/%s failed: %s",
                                 entry.container_id, entry.ifname, exc)
+                finally:
+                    self._forget(entry.container_id)
         network = self.current_network()
         if network is None:
             return

@@ -166,3 +166,26 @@ def test_loopback_without_the_loopback_plugin(
     backend.setup_pod(p)
     assert link_up(path, "lo")
     backend.teardown_pod(p)
+
+
+def test_add_cut_short_by_a_crash_is_cleared_and_redone(
+    testnet: PrivateNet, netns: Callable[[], str]
+) -> None:
+    testnet.write_conflist("10-kbt.conflist", [testnet.bridge_plugin()])
+    backend = testnet.backend()
+    p = pod(netns())
+    backend.setup_pod(p)
+    # What a crash between the ADD and the result write leaves: an entry without result.
+    path = testnet.cache_dir / "results" / testnet.cache_files()[0]
+    entry = json.loads(path.read_text())
+    del entry["result"]
+    path.write_text(json.dumps(entry))
+
+    restarted = testnet.backend()
+    assert restarted.pod_network_status(p) is None
+    again = restarted.setup_pod(p).ip
+
+    assert testnet.leases() == [again]
+    assert addresses_in(p.netns_path, "eth0") == [f"{again}/24"]
+    restarted.teardown_pod(p)
+    assert testnet.leases() == [] and testnet.cache_files() == []
