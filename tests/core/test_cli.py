@@ -1,0 +1,197 @@
+"""The command line as a user runs it: ``kubert serve``, ``kubert plugins``, ``kubert version``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from kubert import PodSandboxConfig, PodSandboxMetadata, hookimpl
+from kubert.cli import build_cli
+from kubert.cri.client import CriClient
+from kubert.cri.socket import socket_answers
+from kubert.plugins import PluginHost
+
+MAIN = "from kubert.cli import main; main()"
+
+
+def kubert(*args: str, prelude: str = "") -> list[str]:
+    """argv running kubert's entry point in this interpreter (``prelude`` runs first)."""
+    code = f"{prelude}\nimport sys\nsys.argv = ['kubert', *sys.argv[1:]]\n{MAIN}"
+    return [sys.executable, "-c", code, *args]
+
+
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="kubert-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _wait_for_socket(path: Path, process: subprocess.Popen[str]) -> None:
+    for _ in range(200):  # up to ~20 s, usually well under one
+        if process.poll() is not None:
+            raise AssertionError(f"kubert serve exited early: {process.communicate()}")
+        if path.exists() and socket_answers(path):
+            return
+        time.sleep(0.1)
+    raise AssertionError("kubert serve did not start listening")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_serve_memory_then_signal(workdir: Path, signum: signal.Signals) -> None:
+    sock = workdir / "run" / "kubert.sock"
+    process = subprocess.Popen(
+        kubert(
+            "serve", "--runtime", "memory", "--container-runtime-endpoint", f"unix://{sock}",
+            "--root-directory", str(workdir / "root"),
+        ),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        _wait_for_socket(sock, process)
+        with CriClient.connect(f"unix://{sock}") as client:
+            assert client.version().runtime_name == "kubert"
+            config = PodSandboxConfig(
+                metadata=PodSandboxMetadata(name="cli", uid="u", namespace="default")
+            )
+            sandbox_id = client.run_pod_sandbox(config)
+            assert [s.id for s in client.list_pod_sandbox()] == [sandbox_id]
+            # A watch is in flight when the signal comes; it must end, not hold the server.
+            events = client.container_events()
+            ended = threading.Event()
+
+            def watch() -> None:
+                for _ in events:
+                    pass
+                ended.set()
+
+            watcher = threading.Thread(target=watch, daemon=True)
+            watcher.start()
+            process.send_signal(signum)
+            _, stderr = process.communicate(timeout=30)
+            assert ended.wait(10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, stderr
+    assert "draining in-flight calls" in stderr
+    assert "Traceback" not in stderr
+    assert not sock.exists()
+    assert (workdir / "root" / "checkpoints" / f"{sandbox_id}.json").is_file()
+
+
+def test_serve_refuses_a_live_socket(workdir: Path) -> None:
+    sock = workdir / "kubert.sock"
+    args = ("serve", "--runtime", "memory", "--container-runtime-endpoint", str(sock),
+            "--root-directory", str(workdir / "root"))
+    first = subprocess.Popen(kubert(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    try:
+        _wait_for_socket(sock, first)
+        second = subprocess.run(kubert(*args), capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1
+        assert "already listening" in second.stderr
+        assert "Traceback" not in second.stderr
+        assert socket_answers(sock)
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=30)
+
+
+def test_serve_unknown_runtime_names_the_choices(workdir: Path) -> None:
+    result = subprocess.run(
+        kubert("serve", "--runtime", "nosuch", "--container-runtime-endpoint",
+               str(workdir / "k.sock"), "--root-directory", str(workdir)),
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert "nosuch" in result.stderr and "memory" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_config_unknown_key(workdir: Path) -> None:
+    config = workdir / "kubert.toml"
+    config.write_text('runtime = "memory"\nsokcet = "x"\n')
+    result = subprocess.run(kubert("serve", "--config", str(config)), capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2
+    assert "sokcet" in result.stderr and "unknown setting" in result.stderr
+
+
+def _plugins_table(prelude: str = "", *args: str) -> dict[str, str]:
+    """``kubert plugins`` with entry points loaded: its rows keyed by plugin name."""
+    env = {k: v for k, v in os.environ.items() if k != "KUBERT_DISABLE_PLUGIN_AUTOLOAD"}
+    result = subprocess.run(kubert("plugins", *args, prelude=prelude), capture_output=True,
+                            text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    return {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
+
+
+def test_plugins_with_docker_sdk() -> None:
+    rows = _plugins_table("", "--runtime", "memory")
+    assert set(rows) >= {"core", "memory", "docker", "cni", "inplace", "checkpoint", "noop"}
+    assert "runtime:memory" in rows["memory"] and " yes" in rows["memory"]
+    assert "runtime:docker" in rows["docker"]
+    assert "not selected by configuration" in rows["docker"]
+    assert "network:cni" in rows["cni"] and "not selected" in rows["cni"]
+
+
+def test_plugins_without_docker_sdk() -> None:
+    # The docker SDK is made unimportable in the child (sys.modules entry None = not installed).
+    rows = _plugins_table("import sys; sys.modules['docker'] = None", "--runtime", "memory")
+    docker = rows["docker"]
+    assert "runtime:docker" not in docker
+    assert "pip install 'kubert[docker]'" in docker
+    assert " yes" in rows["memory"]
+    assert "network:cni" in rows["cni"]
+
+
+def test_version() -> None:
+    result = subprocess.run(kubert("version"), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    assert result.stdout.startswith("kubert ") and "CRI API v1" in result.stdout
+
+
+class CommandPlugin:
+    __name__ = "command-plugin"
+
+    @hookimpl
+    def kubert_add_commands(self, cli: click.Group) -> None:
+        @click.command("hello")
+        def hello() -> None:
+            click.echo("hello from a plugin")
+
+        cli.add_command(hello)
+
+
+class BrokenCommandPlugin:
+    __name__ = "broken-command-plugin"
+
+    @hookimpl
+    def kubert_add_commands(self, cli: click.Group) -> None:
+        raise RuntimeError("boom")
+
+
+def test_plugin_commands_and_broken_plugins(capsys: pytest.CaptureFixture[str]) -> None:
+    host = PluginHost(autoload=False).load(extra=(CommandPlugin(), BrokenCommandPlugin()))
+    runner = CliRunner()
+    group = build_cli(host)
+    complaint = capsys.readouterr().err
+    assert "'broken-command-plugin' could not add its commands (RuntimeError: boom)" in complaint
+    result = runner.invoke(group, ["hello"])
+    assert result.exit_code == 0 and "hello from a plugin" in result.output
+    assert "hello" in runner.invoke(group, ["--help"]).output
