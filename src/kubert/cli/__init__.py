@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kubert.cli.version",
     "kubert.cli.exec",
     "kubert.cli.portforward",
+    *(f"kubert.cli.{name}" for name in ("apply", "delete", "get", "logs", "describe", "kubelet")),
 )
 
 

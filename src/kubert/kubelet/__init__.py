@@ -125,6 +125,7 @@ __all__ = [
     "pod_spec_hash",
     "pod_to_dict",
     "resolve_field_ref",
+    "sandbox_changed",
     "sandbox_config",
     "should_restart",
 ]

@@ -194,9 +194,10 @@ class RuntimeManager:
                 if network and network.ip
                 else ()
             )
-            if not pod_ips and not pod.spec.host_network and self.config.expect_pod_ip is None:
-                # The runtime's network hands out no IPs (noop): stop re-making sandboxes for it.
-                self.expect_pod_ip = False
+            if not pod.spec.host_network and self.config.expect_pod_ip is None:
+                # A fresh sandbox without an IP means the runtime's network hands out none
+                # (noop): re-making sandboxes for it would loop. One with an IP: expect them.
+                self.expect_pod_ip = bool(pod_ips)
             shown = ", ".join(pod_ips) or ("host network" if pod.spec.host_network else "none")
             progress(f"Sandbox {sandbox_id[:13]} created, IP {shown}")
             # A fresh sandbox: decisions below see none of the old sandbox's containers.

@@ -1,0 +1,59 @@
+"""``kubert get pods``: a table of pods (name, ready, status, restarts, age, IP)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import attrs
+import click
+
+from kubert.cli.podctl import age, runtime_options, session, table
+from kubert.plugins import PluginHost
+
+
+def make_command(host: PluginHost) -> click.Command:
+    @click.command("get")
+    @click.argument("kind", type=click.Choice(["pods", "pod", "po"]))
+    @click.argument("names", nargs=-1)
+    @click.option("-n", "--namespace", default="default", show_default=True)
+    @click.option("-A", "--all-namespaces", is_flag=True, help="Pods of every namespace.")
+    @click.option("-o", "--output", type=click.Choice(["table", "wide", "json"]), default="table")
+    @runtime_options
+    def get(
+        kind: str, names: tuple[str, ...], namespace: str, all_namespaces: bool, output: str,
+        **options: Any,
+    ) -> None:
+        """List pods with their status as the kubelet side computes it from CRI state."""
+        with session(host, **options) as s:
+            views = []
+            for uid, pod in s.all_pods().items():
+                view = s.view(uid, pod)
+                if not all_namespaces and view.namespace != namespace:
+                    continue
+                if names and view.name not in names:
+                    continue
+                views.append(view)
+        views.sort(key=lambda v: (v.namespace, v.name))
+        if output == "json":
+            click.echo(json.dumps([attrs.asdict(v) for v in views], indent=2))
+            return
+        if not views:
+            where = "any namespace" if all_namespaces else f"{namespace} namespace"
+            click.echo(f"No pods found in {where}.", err=True)
+            return
+        header = ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP"]
+        if output == "wide":
+            header += ["SANDBOX", "UID"]
+        if all_namespaces:
+            header = ["NAMESPACE", *header]
+        rows = [header]
+        for v in views:
+            row = [v.name, f"{v.ready}/{v.total}", v.status, str(v.restarts), age(v.created_at),
+                   v.ips[0] if v.ips else "<none>"]
+            if output == "wide":
+                row += [v.sandbox_id[:13] or "<none>", v.uid]
+            rows.append([v.namespace, *row] if all_namespaces else row)
+        click.echo(table(rows))
+
+    return get

@@ -1,0 +1,200 @@
+"""The static-pod loop behind ``kubert kubelet``: keep every wanted pod converged.
+
+Wanted pods are the manifests in a directory (static pods, as the kubelet's
+``staticPodPath``) plus the pods ``kubert apply`` stored. Each pass re-reads changed files,
+syncs every wanted pod, deletes the pods whose file is gone, and writes each pod's waiting
+reasons for ``kubert get pods``. Passes run every ``period`` seconds and sooner when the
+runtime's container events (GetContainerEvents, where offered) say something changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from attrs import define, field
+
+from kubert.errors import KubertError, UnimplementedError
+from kubert.kubelet import labels as L
+from kubert.kubelet.manager import RuntimeManager
+from kubert.kubelet.manifest import ManifestError, load_pods
+from kubert.kubelet.pod import Pod
+from kubert.kubelet.store import PodStore
+
+log = logging.getLogger(__name__)
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+FILE_SOURCE = "file:"
+
+Report = Callable[[str], None]
+
+
+@define
+class _ManifestFile:
+    digest: str
+    pods: list[Pod]
+
+
+@define
+class StaticPodLoop:
+    """Converges the pods of ``manifests`` (and the applied ones) through ``manager``.
+
+    :param manifests: the static pod directory, or None for applied pods only.
+    :param period: seconds between passes when nothing wakes the loop earlier.
+    :param report: where progress lines go (prefixed with the pod's name).
+    """
+
+    manager: RuntimeManager
+    store: PodStore
+    manifests: Path | None = None
+    period: float = 1.0
+    report: Report = print
+    workers: int = 4
+    _files: dict[Path, _ManifestFile] = field(init=False, factory=dict)
+    _wake: threading.Event = field(init=False, factory=threading.Event)
+
+    # ---- manifests -----------------------------------------------------------------------
+
+    def read_manifests(self) -> dict[str, tuple[Pod, str]]:
+        """Every pod in the manifest directory, re-parsing only files whose content changed.
+
+        A file that fails to parse keeps its last good pods and is reported once per content.
+        """
+        found: dict[Path, _ManifestFile] = {}
+        if self.manifests is not None and self.manifests.is_dir():
+            for path in sorted(self.manifests.iterdir()):
+                if path.name.startswith(".") or path.suffix not in MANIFEST_SUFFIXES:
+                    continue
+                try:
+                    text = path.read_text()
+                except OSError:
+                    continue
+                digest = hashlib.sha256(text.encode()).hexdigest()
+                known = self._files.get(path)
+                if known is not None and known.digest == digest:
+                    found[path] = known
+                    continue
+                try:
+                    pods = load_pods(text, str(path))
+                except ManifestError as exc:
+                    self.report(f"manifest refused: {exc}")
+                    pods = known.pods if known is not None else []
+                else:
+                    verb = "changed" if known is not None else "found"
+                    self.report(f"manifest {verb}: {path} ({', '.join(p.name for p in pods)})")
+                found[path] = _ManifestFile(digest=digest, pods=pods)
+        for path in set(self._files) - set(found):
+            self.report(f"manifest removed: {path}")
+        self._files = found
+        wanted: dict[str, tuple[Pod, str]] = {}
+        for path, manifest in found.items():
+            for pod in manifest.pods:
+                if pod.uid in wanted:
+                    self.report(f"{path}: pod {pod.full_name} is already defined; ignored")
+                    continue
+                wanted[pod.uid] = (pod, f"{FILE_SOURCE}{path}")
+        return wanted
+
+    # ---- one pass ------------------------------------------------------------------------
+
+    def wanted_pods(self) -> dict[str, tuple[Pod, str]]:
+        wanted = self.read_manifests()
+        for uid, stored in self.store.all().items():
+            if stored.source.startswith(FILE_SOURCE):
+                continue
+            if uid in wanted:
+                self.report(f"pod {stored.pod.full_name}: the static manifest wins over apply")
+                continue
+            wanted[uid] = (stored.pod, stored.source)
+        return wanted
+
+    def run_once(self) -> None:
+        """One pass: sync every wanted pod, delete static pods whose manifest is gone."""
+        wanted = self.wanted_pods()
+        for uid, (pod, source) in wanted.items():
+            if source.startswith(FILE_SOURCE):
+                stored = self.store.load(uid)
+                if stored is None or stored.pod != pod or stored.source != source:
+                    self.store.save(pod, source)
+        for uid, stored in self.store.all().items():
+            if stored.source.startswith(FILE_SOURCE) and uid not in wanted:
+                self.report(f"pod {stored.pod.full_name}: manifest gone; deleting")
+                self._delete(uid, stored.pod)
+        for uid in self._orphans(set(wanted)):
+            self.report(f"pod {uid}: no manifest and not applied; deleting")
+            self._delete(uid, None)
+        items = list(wanted.values())
+        if not items:
+            return
+        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(items)))) as pool:
+            list(pool.map(lambda item: self._sync(*item), items))
+
+    def _orphans(self, wanted: set[str]) -> list[str]:
+        """Pods on the runtime that this kubelet side made from a manifest file, no longer wanted."""
+        out = []
+        for sandbox in self.manager.runtime.list_pod_sandbox(None):
+            uid = sandbox.labels.get(L.POD_UID, "")
+            source = sandbox.annotations.get(L.CONFIG_SOURCE, "")
+            if uid and uid not in wanted and source.startswith(FILE_SOURCE) and uid not in out:
+                if self.store.load(uid) is None:
+                    out.append(uid)
+        return out
+
+    def _delete(self, uid: str, pod: Pod | None) -> None:
+        name = pod.name if pod is not None else uid
+        try:
+            self.manager.delete_pod(uid, pod, progress=lambda line: self.report(f"{name}: {line}"))
+        except KubertError as exc:
+            self.report(f"{name}: delete failed: {exc}")
+            return
+        self.store.forget(uid)
+
+    def _sync(self, pod: Pod, source: str) -> None:
+        def progress(line: str) -> None:
+            self.report(f"{pod.name}: {line}")
+
+        try:
+            self.manager.sync_pod(pod, source=source, progress=progress)
+        except KubertError as exc:
+            self.report(f"{pod.name}: sync failed: {exc}")
+        except OSError as exc:
+            self.report(f"{pod.name}: sync failed: {exc}")
+        waiting = {
+            name: value for (uid, name), value in self.manager.waiting.items() if uid == pod.uid
+        }
+        self.store.save_waiting(pod.uid, waiting)
+
+    # ---- the loop ------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Pass after pass until ``stop`` is set; container events make the next pass sooner."""
+        watcher = threading.Thread(target=self._watch_events, args=(stop,), daemon=True)
+        watcher.start()
+        while not stop.is_set():
+            try:
+                self.run_once()
+            except KubertError as exc:
+                self.report(f"pass failed: {exc}")
+            self._wake.wait(self.period)
+            self._wake.clear()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _watch_events(self, stop: threading.Event) -> None:
+        events = getattr(self.manager.runtime, "container_events", None)
+        if events is None:
+            return
+        try:
+            for _ in events():
+                if stop.is_set():
+                    return
+                self._wake.set()
+        except UnimplementedError:
+            log.info("the runtime offers no container events; relisting every %ss", self.period)
+        except KubertError as exc:
+            log.info("container events ended: %s", exc)
