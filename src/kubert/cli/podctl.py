@@ -36,8 +36,9 @@ def runtime_options(command: F) -> F:
     """``--runtime-endpoint``, ``--root-dir``, ``--log-root``, ``--connect-timeout``."""
     decorators = [
         click.option(
-            "--runtime-endpoint", envvar="CONTAINER_RUNTIME_ENDPOINT", default=DEFAULT_ENDPOINT,
-            show_default=True, show_envvar=True, help="CRI endpoint (unix:///path or a path).",
+            "--runtime-endpoint", envvar="CONTAINER_RUNTIME_ENDPOINT",
+            default=DEFAULT_ENDPOINT, show_default=True, show_envvar=True,
+            help="CRI endpoint (unix:///path or a path).",
         ),
         click.option(
             "--root-dir", type=click.Path(path_type=Path), default=DEFAULT_KUBELET_ROOT,
@@ -46,7 +47,8 @@ def runtime_options(command: F) -> F:
         ),
         click.option(
             "--log-root", type=click.Path(path_type=Path), default=DEFAULT_LOG_ROOT,
-            envvar="KUBERT_LOG_ROOT", show_default=True, help="Pod log directories are made under it.",
+            envvar="KUBERT_LOG_ROOT", show_default=True,
+            help="Pod log directories are made under it.",
         ),
         click.option(
             "--connect-timeout", type=float, default=10.0, show_default=True,

@@ -134,14 +134,14 @@ class StaticPodLoop:
             list(pool.map(lambda item: self._sync(*item), items))
 
     def _orphans(self, wanted: set[str]) -> list[str]:
-        """Pods on the runtime that this kubelet side made from a manifest file, no longer wanted."""
-        out = []
+        """Pods on the runtime made from a manifest file that no file nor the store wants."""
+        out: list[str] = []
         for sandbox in self.manager.runtime.list_pod_sandbox(None):
             uid = sandbox.labels.get(L.POD_UID, "")
             source = sandbox.annotations.get(L.CONFIG_SOURCE, "")
-            if uid and uid not in wanted and source.startswith(FILE_SOURCE) and uid not in out:
-                if self.store.load(uid) is None:
-                    out.append(uid)
+            unwanted = uid and uid not in wanted and uid not in out
+            if unwanted and source.startswith(FILE_SOURCE) and self.store.load(uid) is None:
+                out.append(uid)
         return out
 
     def _delete(self, uid: str, pod: Pod | None) -> None:
