@@ -43,8 +43,10 @@ def image_user(config: dict[str, Any]) -> tuple[int | None, str]:
     return None, user
 
 
-def to_image(inspect: dict[str, Any], spec: ImageSpec | None = None) -> Image:
+def to_image(inspect: dict[str, Any], pinned_ref: str = "") -> Image:
+    """The CRI image of an engine inspect; ``pinned_ref`` (the infra image) is never GCed."""
     uid, username = image_user(inspect.get("Config") or {})
+    names = (*(inspect.get("RepoTags") or ()), *(inspect.get("RepoDigests") or ()))
     return Image(
         id=inspect["Id"],
         repo_tags=tuple(t for t in inspect.get("RepoTags") or () if t != "<none>:<none>"),
@@ -54,7 +56,7 @@ def to_image(inspect: dict[str, Any], spec: ImageSpec | None = None) -> Image:
         size=int(inspect.get("Size") or 0),
         uid=uid,
         username=username,
-        spec=spec,
+        pinned=bool(pinned_ref) and (pinned_ref in names or inspect["Id"] == pinned_ref),
     )
 
 
@@ -78,7 +80,7 @@ def _pull_error(ref: str, message: str) -> KubertError:
     text = message.lower()
     if "not found" in text or "manifest unknown" in text or "does not exist" in text:
         return NotFoundError("image", ref, message)
-    if "connection refused" in text or "no such host" in text or "i/o timeout" in text:
+    if any(s in text for s in ("connection refused", "no such host", "i/o timeout", "dial tcp")):
         return UnavailableError(f"registry of {ref}", message)
     if "unauthorized" in text or "authentication required" in text or "denied" in text:
         return FailedPreconditionError(f"pulling image {ref!r} was refused: {message}")
@@ -97,6 +99,11 @@ class DockerImages(ImageBackend):
         self.engine.close()
 
     # ---- reading -----------------------------------------------------------------------
+
+    def _infra(self) -> str:
+        """The sandbox image as the engine names it (``docker.io/`` is implied there)."""
+        ref = self.context.pod_infra_container_image
+        return ref.removeprefix("docker.io/").removeprefix("library/")
 
     def _inspect(self, ref: str) -> dict[str, Any] | None:
         import docker
@@ -123,7 +130,7 @@ class DockerImages(ImageBackend):
         if not image.image:
             raise InvalidArgumentError("image.image", image.image, "must name an image")
         inspect = self._inspect(image.image)
-        return None if inspect is None else to_image(inspect, image)
+        return None if inspect is None else to_image(inspect, self._infra())
 
     def list_images(self, filter: ImageFilter | None) -> list[Image]:
         api = self.engine.api()
@@ -133,9 +140,10 @@ class DockerImages(ImageBackend):
                 listed = api.images(name=wanted)
                 if not listed and references.is_image_id(wanted):
                     found = self._inspect(wanted)
-                    return [] if found is None else [to_image(found)]
+                    return [] if found is None else [to_image(found, self._infra())]
             else:
                 listed = api.images()
+        infra = self._infra()
         return [
             Image(
                 id=item["Id"],
@@ -144,6 +152,9 @@ class DockerImages(ImageBackend):
                     d for d in item.get("RepoDigests") or () if d != "<none>@<none>"
                 ),
                 size=int(item.get("Size") or 0),
+                pinned=bool(infra) and infra in (
+                    *(item.get("RepoTags") or ()), *(item.get("RepoDigests") or ())
+                ),
             )
             for item in listed
         ]
@@ -240,7 +251,11 @@ class DockerImages(ImageBackend):
                     BACKEND, f"pull of {ref} made no progress for {deadline}s; cancelled"
                 ) from None
             raise
-        except NotFoundError as exc:
+        except (NotFoundError, FailedPreconditionError, InvalidArgumentError) as exc:
+            raise _pull_error(ref, exc.message) from None
+        except KubertError as exc:
+            if type(exc) is not KubertError:
+                raise
             raise _pull_error(ref, exc.message) from None
         finally:
             finished.set()

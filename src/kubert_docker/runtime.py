@@ -16,7 +16,9 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import attrs
 
 from kubert import (
     RUNTIME_READY,
@@ -361,12 +363,12 @@ class DockerRuntime(RuntimeBackend):
     def sandbox_status(self, sandbox_id: str) -> PodSandboxStatus:
         status = self._sandbox(sandbox_id).status
         assert isinstance(status, PodSandboxStatus)
-        return status
+        return _copy_maps(status)
 
     def list_sandboxes(self, filter: PodSandboxFilter | None) -> list[PodSandbox]:
         entries = [r.entry for r in self.state.all(naming.TYPE_SANDBOX)]
         return [
-            e for e in entries
+            _copy_maps(e) for e in entries
             if isinstance(e, PodSandbox) and (filter is None or filter.matches(e))
         ]
 
@@ -451,12 +453,12 @@ class DockerRuntime(RuntimeBackend):
     def container_status(self, container_id: str) -> ContainerStatus:
         status = self._container(container_id).status
         assert isinstance(status, ContainerStatus)
-        return status
+        return _copy_maps(status)
 
     def list_containers(self, filter: ContainerFilter | None) -> list[Container]:
         entries = [r.entry for r in self.state.all(naming.TYPE_CONTAINER)]
         return [
-            e for e in entries
+            _copy_maps(e) for e in entries
             if isinstance(e, Container) and (filter is None or filter.matches(e))
         ]
 
@@ -706,6 +708,14 @@ class DockerRuntime(RuntimeBackend):
             with self._lock:
                 if inbox in self._subscribers:
                     self._subscribers.remove(inbox)
+
+
+_T = TypeVar("_T", PodSandbox, PodSandboxStatus, Container, ContainerStatus)
+
+
+def _copy_maps(answer: _T) -> _T:
+    """The prebuilt answer with its own label and annotation dicts (callers may change them)."""
+    return attrs.evolve(answer, labels=dict(answer.labels), annotations=dict(answer.annotations))
 
 
 def _write_resolv_conf(path: str, dns: dict[str, list[str]]) -> None:

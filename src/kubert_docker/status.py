@@ -156,7 +156,11 @@ def build_record(
             image_id=image_id,
         )
         started = parse_time(state.get("StartedAt"))
+        # The engine stamps StartedAt after it set the process going, so a process that exits
+        # at once can show FinishedAt before StartedAt; the CRI wants them ordered.
         finished = parse_time(state.get("FinishedAt"))
+        if finished and finished < started:
+            finished = started
         status = ContainerStatus(
             id=cid, metadata=cmd, state=cri_state, created_at=created,
             started_at=started if cri_state != ContainerState.CONTAINER_CREATED else 0,
