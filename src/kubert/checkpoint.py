@@ -116,6 +116,15 @@ class FileCheckpointStore(CheckpointStore):
         self.directory = Path(context.option("directory", context.root_dir / "checkpoints"))
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock = threading.Lock()
+        self._remove_stale_temp_files()
+
+    def _remove_stale_temp_files(self) -> None:
+        """Delete temp files of writes a crash cut short: their rename never happened, so the
+        checkpoint they were to replace (or its absence) is still the truth."""
+        for entry in os.scandir(self.directory):
+            if entry.name.startswith(".") and f"{SUFFIX}.tmp-" in entry.name:
+                log.info("removing %s, left by a checkpoint write that did not finish", entry.path)
+                Path(entry.path).unlink(missing_ok=True)
 
     def _path(self, sandbox_id: str) -> Path:
         check_id("sandbox_id", sandbox_id)

@@ -26,6 +26,7 @@ from kubert.backends import (
     PodNetwork,
     RuntimeBackend,
 )
+from kubert.crashpoint import crash_point
 from kubert.errors import KubertError, NotFoundError, UnavailableError
 from kubert.hookspecs import hookimpl
 from kubert.model import (
@@ -65,6 +66,7 @@ from kubert.model import (
     VersionInfo,
 )
 from kubert.model.enums import CgroupDriver
+from kubert.recovery import Recovery, RunGate
 
 if TYPE_CHECKING:
     from kubert.streaming.server import StreamingServer
@@ -128,17 +130,23 @@ class KubertService:
     #: Serves Exec/Attach/PortForward URLs; set by ``kubert serve`` once it listens.
     streaming: StreamingServer | None = None
     _locks: LockTable = field(init=False, factory=LockTable)
+    #: RunPodSandbox calls share it; start-up recovery's garbage collection holds it alone.
+    run_gate: RunGate = field(init=False, factory=RunGate)
+    recovery: Recovery | None = field(init=False, default=None)
 
     # ---- start-up and shutdown ---------------------------------------------------------
 
     def start(self) -> None:
-        """Let the network backend release what sandboxes that are gone still hold."""
-        live = {sandbox.id for sandbox in self.runtime.list_sandboxes(None)}
-        live.update(self.checkpoints.list())
-        self.network.garbage_collect(live)
+        """Recover from a restart or crash (see :mod:`kubert.recovery`): settle unfinished
+        sandboxes and let the network backend release what no sandbox owns."""
+        if self.recovery is None:
+            self.recovery = Recovery(self)
+        self.recovery.start()
 
     def close(self) -> None:
         """Close every backend once (one object may serve as runtime and image backend)."""
+        if self.recovery is not None:
+            self.recovery.close()
         seen: set[int] = set()
         for backend in (self.network, self.images, self.runtime, self.checkpoints):
             if id(backend) in seen:
@@ -182,7 +190,8 @@ class KubertService:
     def run_pod_sandbox(self, config: PodSandboxConfig, runtime_handler: str = "") -> str:
         """Ensure image, create, checkpoint, start, set up network; undo all on failure."""
         meta = config.metadata
-        with self._locks.hold(f"run:{meta.namespace}/{meta.name}/{meta.uid}/{meta.attempt}"):
+        run_key = f"run:{meta.namespace}/{meta.name}/{meta.uid}/{meta.attempt}"
+        with self.run_gate.shared(), self._locks.hold(run_key):
             undo: list[tuple[str, Callable[[], None]]] = []
             step = "ensure sandbox image"
             try:
@@ -191,23 +200,28 @@ class KubertService:
                 created = self.runtime.create_sandbox(config, runtime_handler)
                 sandbox_id = created.id
                 undo.append(("remove sandbox", lambda: self.runtime.remove_sandbox(sandbox_id)))
+                crash_point("run:created")
                 step = "write checkpoint"
                 checkpoint = _checkpoint(config, sandbox_id, created.netns_path, runtime_handler)
                 self.checkpoints.write(checkpoint)
                 undo.append(("delete checkpoint", lambda: self.checkpoints.delete(sandbox_id)))
+                crash_point("run:checkpointed")
                 step = "start sandbox"
                 self.runtime.start_sandbox(sandbox_id)
                 undo.append(("stop sandbox", lambda: self.runtime.stop_sandbox(sandbox_id)))
+                crash_point("run:started")
                 if not checkpoint.host_network:
                     step = "set up network"
                     netns = self.runtime.sandbox_netns_path(sandbox_id) or created.netns_path
                     pod = _pod_network(checkpoint, netns, config.linux.cgroup_parent)
                     network = self.network.setup_pod(pod)
                     undo.append(("tear down network", lambda: self.network.teardown_pod(pod)))
+                    crash_point("run:network")
                     step = "record network in checkpoint"
                     self.checkpoints.write(
                         attrs.evolve(checkpoint, netns_path=netns, network=network)
                     )
+                crash_point("run:recorded")
             except BaseException as error:
                 _step_failed(error, step)
                 self._undo(undo, error)
@@ -230,6 +244,7 @@ class KubertService:
             except Exception as undo_error:  # keep undoing; the original error is what matters
                 log.exception("undo step %r after a failed RunPodSandbox failed", name)
                 error.add_note(f"undo step {name!r} also failed: {undo_error}")
+            crash_point("run:undoing")
 
     def stop_pod_sandbox(self, sandbox_id: str) -> None:
         """Tear down the network, then stop; an unknown sandbox is already stopped."""
@@ -251,6 +266,7 @@ class KubertService:
                 self.network.teardown_pod(pod)
             except Exception as error:  # still stop the sandbox; the kubelet retries teardown
                 teardown_error = error
+            crash_point("stop:torn-down")
         if status is not None:
             with suppress(NotFoundError):
                 self.runtime.stop_sandbox(sandbox_id)
@@ -261,8 +277,10 @@ class KubertService:
         """Stop (if needed), remove the sandbox and its containers, delete the checkpoint."""
         with self._locks.hold(sandbox_id):
             self._stop(sandbox_id)
+            crash_point("remove:stopped")
             with suppress(NotFoundError):
                 self.runtime.remove_sandbox(sandbox_id)
+            crash_point("remove:removed")
             self.checkpoints.delete(sandbox_id)
 
     def pod_sandbox_status(self, sandbox_id: str) -> PodSandboxStatus:
