@@ -19,8 +19,10 @@ from kubert import (
     PodSandboxConfig,
     PodSandboxMetadata,
     PodSandboxState,
+    UnavailableError,
     hookimpl,
 )
+from kubert.cri.client import CriClient
 from kubert.model import NamespaceMode, NamespaceOption
 from kubert.model.sandbox import LinuxPodSandboxConfig, LinuxSandboxSecurityContext
 from kubert.service import LockTable
@@ -227,3 +229,41 @@ def test_wrapper_plugins_see_every_call_as_models(
     assert isinstance(run_request["config"], PodSandboxConfig)
     assert run_request["config"].metadata.name == "seen"
     assert sandbox_id
+
+
+def test_stop_drains_in_flight_calls_and_refuses_new_ones(recording: RunningServer) -> None:
+    entered, release = threading.Event(), threading.Event()
+
+    def hold(pod: PodNetwork) -> None:
+        entered.set()
+        release.wait(30)
+
+    recording.service.network.before_setup = hold
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        with recording.client() as client:
+            try:
+                result["id"] = client.run_pod_sandbox(_config("slow"))
+            except Exception as error:
+                result["error"] = error
+
+    caller = threading.Thread(target=run)
+    caller.start()
+    assert entered.wait(20)
+    stopper = threading.Thread(target=recording.server.stop, kwargs={"grace": 60})
+    stopper.start()
+    refused = False
+    for _ in range(100):  # bounded: the stop begins within moments
+        try:
+            with CriClient.connect(recording.address, timeout=0.2) as late:
+                late.version()
+        except UnavailableError:
+            refused = True
+            break
+    release.set()
+    caller.join(30)
+    stopper.join(30)
+    assert refused, "new calls were still served while draining"
+    assert "id" in result, result  # the in-flight RunPodSandbox finished
+    assert not recording.socket_path.exists()
