@@ -38,6 +38,7 @@ def _pids_of_plugin(marker: str) -> list[int]:
                             "code 7: injected failure (failOn=ADD)"),
         ({"garbageOn": "ADD"}, "printed output that is not JSON: 'this is not json {'"),
         ({"crashOn": "ADD"}, "exited 3 without an error result (segfault-ish: injected crash)"),
+        ({"floodOn": "ADD"}, "printed more than 4194304 bytes"),
     ],
 )
 def test_failing_plugin_gives_clear_error_and_leaves_nothing(
