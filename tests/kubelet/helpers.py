@@ -36,8 +36,13 @@ def pod(yaml_text: str) -> Pod:
 
 
 def sandbox(
-    p: Pod, *, ready: bool = True, attempt: int = 0, ip: str = "10.0.0.2",
-    host_network: bool | None = None, spec_hash: str | None = None,
+    p: Pod,
+    *,
+    ready: bool = True,
+    attempt: int = 0,
+    ip: str = "10.0.0.2",
+    host_network: bool | None = None,
+    spec_hash: str | None = None,
 ) -> PodSandboxStatus:
     host = p.spec.host_network if host_network is None else host_network
     return PodSandboxStatus(
@@ -46,16 +51,26 @@ def sandbox(
         state=PodSandboxState.SANDBOX_READY if ready else PodSandboxState.SANDBOX_NOTREADY,
         created_at=next(_ids),
         network=PodSandboxNetworkStatus(ip="" if host else ip),
-        linux=LinuxPodSandboxStatus(namespaces=Namespace(options=NamespaceOption(
-            network=NamespaceMode.NODE if host else NamespaceMode.POD))),
+        linux=LinuxPodSandboxStatus(
+            namespaces=Namespace(
+                options=NamespaceOption(network=NamespaceMode.NODE if host else NamespaceMode.POD)
+            )
+        ),
         labels={labels.POD_UID: p.uid},
         annotations={labels.POD_SPEC_HASH: spec_hash or pod_spec_hash(p)},
     )
 
 
 def container(
-    p: Pod, name: str, sb: PodSandboxStatus, state: ContainerState, *, exit_code: int = 0,
-    restarts: int = 0, hash_: str | None = None, kind: str | None = None,
+    p: Pod,
+    name: str,
+    sb: PodSandboxStatus,
+    state: ContainerState,
+    *,
+    exit_code: int = 0,
+    restarts: int = 0,
+    hash_: str | None = None,
+    kind: str | None = None,
 ) -> ContainerRuntimeStatus:
     spec = p.find_container(name)
     if kind is None:
@@ -64,23 +79,32 @@ def container(
             kind = "sidecar" if spec.is_sidecar else "init"
     cid = f"c{next(_ids):06d}"
     return ContainerRuntimeStatus(
-        id=cid, sandbox_id=sb.id,
+        id=cid,
+        sandbox_id=sb.id,
         status=ContainerStatus(
-            id=cid, metadata=ContainerMetadata(name=name, attempt=restarts), state=state,
-            created_at=next(_ids), exit_code=exit_code, image=ImageSpec(image="busybox"),
+            id=cid,
+            metadata=ContainerMetadata(name=name, attempt=restarts),
+            state=state,
+            created_at=next(_ids),
+            exit_code=exit_code,
+            image=ImageSpec(image="busybox"),
             annotations={
                 labels.CONTAINER_HASH: hash_ or (container_hash(spec) if spec else "x"),
-                labels.RESTART_COUNT: str(restarts), labels.CONTAINER_TYPE: kind,
+                labels.RESTART_COUNT: str(restarts),
+                labels.CONTAINER_TYPE: kind,
             },
         ),
     )
 
 
-def status(p: Pod, sandboxes: list[PodSandboxStatus],
-           containers: list[ContainerRuntimeStatus]) -> PodRuntimeStatus:
+def status(
+    p: Pod, sandboxes: list[PodSandboxStatus], containers: list[ContainerRuntimeStatus]
+) -> PodRuntimeStatus:
     """Newest first, as observe_pod orders them (later-built objects are newer)."""
     return PodRuntimeStatus(
-        uid=p.uid, name=p.name, namespace=p.namespace,
+        uid=p.uid,
+        name=p.name,
+        namespace=p.namespace,
         sandboxes=sorted(sandboxes, key=lambda s: s.created_at, reverse=True),
         containers=sorted(containers, key=lambda c: c.status.created_at, reverse=True),
     )

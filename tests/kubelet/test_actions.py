@@ -97,8 +97,9 @@ def test_changed_container_is_killed_and_restarted_in_the_same_sandbox() -> None
     assert actions.containers_to_start == ("a",)
 
 
-@pytest.mark.parametrize(("policy", "restarted"), [("Always", True), ("OnFailure", True),
-                                                    ("Never", False)])
+@pytest.mark.parametrize(
+    ("policy", "restarted"), [("Always", True), ("OnFailure", True), ("Never", False)]
+)
 def test_liveness_failure_kills_and_restarts_per_policy(policy: str, restarted: bool) -> None:
     p = pod(TWO % policy)
     sb = sandbox(p)
@@ -111,8 +112,14 @@ def test_liveness_failure_kills_and_restarts_per_policy(policy: str, restarted: 
 
 @pytest.mark.parametrize(
     ("policy", "code", "restarted"),
-    [("Always", 0, True), ("Always", 1, True), ("OnFailure", 0, False), ("OnFailure", 2, True),
-     ("Never", 0, False), ("Never", 1, False)],
+    [
+        ("Always", 0, True),
+        ("Always", 1, True),
+        ("OnFailure", 0, False),
+        ("OnFailure", 2, True),
+        ("Never", 0, False),
+        ("Never", 1, False),
+    ],
 )
 def test_exited_container_restarts_per_policy_and_exit_code(
     policy: str, code: int, restarted: bool
@@ -176,8 +183,9 @@ def test_sidecar_waits_for_its_startup_probe_before_the_next_init_container() ->
     sb = sandbox(p)
     setup = container(p, "setup", sb, EXITED)
     side = container(p, "side", sb, RUNNING)
-    actions = compute_pod_actions(p, status(p, [sb], [setup, side]),
-                                  ProbeVerdicts(not_started={side.id}))
+    actions = compute_pod_actions(
+        p, status(p, [sb], [setup, side]), ProbeVerdicts(not_started={side.id})
+    )
     assert actions.is_noop
 
 
@@ -218,11 +226,21 @@ def test_resource_change_is_a_resize_not_a_restart() -> None:
     a = container(p, "a", sb, RUNNING)
     b = container(p, "b", sb, RUNNING)
     assert compute_pod_actions(p, status(p, [sb], [a, b])).is_noop
-    bigger = attrs.evolve(p.spec.containers[0], resources=attrs.evolve(
-        p.spec.containers[0].resources, limits={"memory": "64Mi"}))
+    bigger = attrs.evolve(
+        p.spec.containers[0],
+        resources=attrs.evolve(p.spec.containers[0].resources, limits={"memory": "64Mi"}),
+    )
     p2 = attrs.evolve(p, spec=attrs.evolve(p.spec, containers=(bigger, p.spec.containers[1])))
-    a_with = attrs.evolve(a, status=attrs.evolve(a.status, annotations={
-        **a.status.annotations, "kubert.io/resources": '{"memory_limit_in_bytes": 0}'}))
+    a_with = attrs.evolve(
+        a,
+        status=attrs.evolve(
+            a.status,
+            annotations={
+                **a.status.annotations,
+                "kubert.io/resources": '{"memory_limit_in_bytes": 0}',
+            },
+        ),
+    )
     actions = compute_pod_actions(p2, status(p2, [sb], [a_with, b]))
     assert actions.containers_to_kill == ()
     assert [r.container.name for r in actions.containers_to_resize] == ["a"]

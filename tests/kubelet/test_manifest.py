@@ -55,15 +55,20 @@ def test_message_starts_with_the_file_and_lists_every_problem() -> None:
     [
         ("    readinessProbe: {exec: {command: [true]}}", "spec.containers[0].readinessProbe"),
         ("    livenessProbe: {httpGet: {port: 80}}", "spec.containers[0].livenessProbe.httpGet"),
-        ("    volumeMounts: [{name: v, mountPath: /v, bogus: 1}]",
-         "spec.containers[0].volumeMounts[0].bogus"),
-        ("    resources: {limits: {nvidia.com/gpu: '1'}}",
-         "spec.containers[0].resources.limits['nvidia.com/gpu']"),
+        (
+            "    volumeMounts: [{name: v, mountPath: /v, bogus: 1}]",
+            "spec.containers[0].volumeMounts[0].bogus",
+        ),
+        (
+            "    resources: {limits: {nvidia.com/gpu: '1'}}",
+            "spec.containers[0].resources.limits['nvidia.com/gpu']",
+        ),
     ],
 )
 def test_unknown_or_unsupported_fields_are_refused(snippet: str, path: str) -> None:
-    text = BASE.replace("  - {name: app, image: busybox:1.36}",
-                        "  - name: app\n    image: busybox:1.36\n" + snippet)
+    text = BASE.replace(
+        "  - {name: app, image: busybox:1.36}", "  - name: app\n    image: busybox:1.36\n" + snippet
+    )
     found = [p for p, _ in problems(text)]
     assert path in found or any(p.startswith(path) for p in found), found
 
@@ -116,9 +121,14 @@ def test_multi_document_files() -> None:
 
 @pytest.mark.parametrize(
     ("image", "policy"),
-    [("busybox", "Always"), ("busybox:latest", "Always"), ("busybox:1.36", "IfNotPresent"),
-     ("127.0.0.1:5000/busybox", "Always"), ("127.0.0.1:5000/busybox:1", "IfNotPresent"),
-     ("busybox@sha256:" + "a" * 64, "IfNotPresent")],
+    [
+        ("busybox", "Always"),
+        ("busybox:latest", "Always"),
+        ("busybox:1.36", "IfNotPresent"),
+        ("127.0.0.1:5000/busybox", "Always"),
+        ("127.0.0.1:5000/busybox:1", "IfNotPresent"),
+        ("busybox@sha256:" + "a" * 64, "IfNotPresent"),
+    ],
 )
 def test_default_pull_policy(image: str, policy: str) -> None:
     assert default_pull_policy(image) == policy
@@ -142,26 +152,47 @@ container = st.fixed_dictionaries(
         "command": st.lists(st.text("abc -$()", min_size=1, max_size=5), max_size=3),
         "args": st.lists(st.text("xyz", min_size=1, max_size=4), max_size=3),
         "imagePullPolicy": st.sampled_from(["Always", "IfNotPresent", "Never"]),
-        "env": st.lists(st.fixed_dictionaries({"name": st.sampled_from(["A", "B"]),
-                                               "value": st.text("vw", max_size=3)}), max_size=2),
-        "resources": st.fixed_dictionaries({}, optional={
-            "limits": st.fixed_dictionaries({}, optional={"cpu": st.sampled_from(["100m", "1"]),
-                                                          "memory": st.sampled_from(["32Mi"])}),
-        }),
+        "env": st.lists(
+            st.fixed_dictionaries(
+                {"name": st.sampled_from(["A", "B"]), "value": st.text("vw", max_size=3)}
+            ),
+            max_size=2,
+        ),
+        "resources": st.fixed_dictionaries(
+            {},
+            optional={
+                "limits": st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "cpu": st.sampled_from(["100m", "1"]),
+                        "memory": st.sampled_from(["32Mi"]),
+                    },
+                ),
+            },
+        ),
     },
 )
-manifests = st.fixed_dictionaries({
-    "apiVersion": st.just("v1"),
-    "kind": st.just("Pod"),
-    "metadata": st.fixed_dictionaries({"name": names},
-                                      optional={"labels": st.dictionaries(names, names, max_size=2)}),
-    "spec": st.fixed_dictionaries(
-        {"containers": st.lists(container, min_size=1, max_size=3, unique_by=lambda c: c["name"])},
-        optional={"restartPolicy": st.sampled_from(["Always", "OnFailure", "Never"]),
-                  "hostNetwork": st.booleans(),
-                  "terminationGracePeriodSeconds": st.integers(0, 60)},
-    ),
-})
+manifests = st.fixed_dictionaries(
+    {
+        "apiVersion": st.just("v1"),
+        "kind": st.just("Pod"),
+        "metadata": st.fixed_dictionaries(
+            {"name": names}, optional={"labels": st.dictionaries(names, names, max_size=2)}
+        ),
+        "spec": st.fixed_dictionaries(
+            {
+                "containers": st.lists(
+                    container, min_size=1, max_size=3, unique_by=lambda c: c["name"]
+                )
+            },
+            optional={
+                "restartPolicy": st.sampled_from(["Always", "OnFailure", "Never"]),
+                "hostNetwork": st.booleans(),
+                "terminationGracePeriodSeconds": st.integers(0, 60),
+            },
+        ),
+    }
+)
 
 
 @settings(max_examples=60, deadline=None)

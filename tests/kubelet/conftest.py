@@ -1,0 +1,44 @@
+"""Fixtures of the kubelet tests: one in-memory CRI server per module, a manager per test."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fixtures.server import RunningServer, start_server
+from kubert.cri.client import CriClient
+from kubert.kubelet import FakeClock, KubeletConfig, RuntimeManager
+
+_names = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def memory_server() -> Iterator[RunningServer]:
+    """A real kubert CRI server on a unix socket, memory runtime, noop network."""
+    workdir = Path(tempfile.mkdtemp(prefix="kubert-kl-", dir="/tmp"))
+    server = start_server(workdir)
+    yield server
+    server.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def memory_cri(memory_server: RunningServer) -> Iterator[CriClient]:
+    client = memory_server.client()
+    yield client
+    client.close()
+
+
+def new_manager(cri: CriClient, root: Path) -> tuple[RuntimeManager, FakeClock]:
+    clock = FakeClock()
+    config = KubeletConfig(root_dir=root / "kubelet", log_root=root / "logs")
+    return RuntimeManager(cri, config, clock), clock
+
+
+def unique_name(prefix: str) -> str:
+    return f"{prefix}-{next(_names)}"

@@ -1,0 +1,213 @@
+"""Property tests over a real CRI socket (memory backend): random container exits and probe
+failures converge to what the kubelet would do: restart or not by policy and exit code, after
+exactly the CrashLoopBackOff delay, with the right restart counts and phase.
+
+Time is a FakeClock: the backoff counts from when the manager first saw an exit, and the tests
+sync at exact instants around each expected restart.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from attrs import define
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fixtures.server import RunningServer
+from kubert.cri.client import CriClient
+from kubert.errors import DeadlineExceededError
+from kubert.kubelet import Pod, RuntimeManager, load_pods
+from kubert.kubelet.podstatus import pod_view
+from kubert.model import ExecSyncResult
+
+from .conftest import new_manager, unique_name
+
+INITIAL, MAXIMUM, RESET = 10.0, 300.0, 600.0
+
+
+@define
+class ReferenceBackoff:
+    """The kubelet's CrashLoopBackOff for one container, written out independently."""
+
+    delay: float = 0.0
+    last_update: float | None = None
+
+    def restart_time(self, exited: float) -> float:
+        """When a container seen exited at ``exited`` is started again."""
+        if self.last_update is None or exited - self.last_update > RESET:
+            return exited
+        # in back-off until the delay passed, or until the entry expires (quiet > 2 * max)
+        return min(exited + self.delay, self.last_update + RESET + 0.001)
+
+    def restarted(self, exited: float) -> None:
+        if self.last_update is None or exited - self.last_update > RESET:
+            self.delay = INITIAL
+        else:
+            self.delay = min(self.delay * 2, MAXIMUM)
+        self.last_update = exited
+
+
+def sleeper_pod(name: str, policy: str, count: int, extra: str = "") -> Pod:
+    containers = "".join(
+        f"  - {{name: c{i}, image: 'busybox:1.36', command: [sleep, '9999']{extra}}}\n"
+        for i in range(count)
+    )
+    return load_pods(
+        f"metadata: {{name: {name}}}\nspec:\n  restartPolicy: {policy}\n  containers:\n{containers}"
+    )[0]
+
+
+def running(manager: RuntimeManager, pod: Pod, name: str) -> bool:
+    current = manager.observe(pod.uid).find(name)
+    return current is not None and current.running
+
+
+events = st.lists(
+    st.tuples(st.integers(0, 2), st.integers(0, 2), st.sampled_from([0, 0, 5, 100, 700])),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    policy=st.sampled_from(["Always", "OnFailure", "Never"]), count=st.integers(1, 3), script=events
+)
+def test_random_exits_restart_by_policy_after_the_backoff(
+    memory_server: RunningServer,
+    memory_cri: CriClient,
+    policy: str,
+    count: int,
+    script: list[tuple[int, int, int]],
+) -> None:
+    manager, clock = new_manager(memory_cri, Path(tempfile.mkdtemp(prefix="kubert-kl-")))
+    pod = sleeper_pod(unique_name("exits"), policy, count)
+    names = [c.name for c in pod.spec.containers]
+    manager.sync_pod(pod)
+    assert all(running(manager, pod, n) for n in names)
+    backoff = {n: ReferenceBackoff() for n in names}
+    restarts = dict.fromkeys(names, 0)
+    final_code: dict[str, int] = {}
+    try:
+        for index, code, run_for in script:
+            name = names[index % count]
+            if name in final_code:
+                continue
+            clock.advance(run_for)
+            current = manager.observe(pod.uid).find(name)
+            assert current is not None and current.running
+            memory_server.runtime.exit_container(current.id, code)
+            exited = clock.now()
+            manager.sync_pod(pod)  # the manager sees the exit now
+            restarts_by_policy = policy == "Always" or (policy == "OnFailure" and code != 0)
+            if not restarts_by_policy:
+                final_code[name] = code
+                clock.advance(MAXIMUM + 1)
+                manager.sync_pod(pod)
+                assert not running(manager, pod, name)
+                continue
+            due = backoff[name].restart_time(exited)
+            if due > exited:
+                assert not running(manager, pod, name)
+                view = pod_view(
+                    pod,
+                    manager.observe(pod.uid),
+                    {n: v for (u, n), v in manager.waiting.items() if u == pod.uid},
+                )
+                assert {c.name: c.reason for c in view.containers}[name] == "CrashLoopBackOff"
+                clock.current = due - 0.5
+                manager.sync_pod(pod)
+                assert not running(manager, pod, name), "restarted before the back-off ended"
+                clock.current = due + 0.5
+                manager.sync_pod(pod)
+            assert running(manager, pod, name), "not restarted when the back-off ended"
+            backoff[name].restarted(exited)
+            restarts[name] += 1
+        status = manager.observe(pod.uid)
+        view = pod_view(pod, status)
+        for name in names:
+            current = status.find(name)
+            assert current is not None and current.restart_count == restarts[name]
+        if len(final_code) == count:
+            expected = "Succeeded" if all(c == 0 for c in final_code.values()) else "Failed"
+            if policy == "OnFailure":
+                expected = "Succeeded"
+            assert view.phase == expected
+            assert len(status.sandboxes) == 1 and not view.sandbox_ready
+        else:
+            assert view.phase == "Running"
+            assert len(status.sandboxes) == 1 and view.sandbox_ready
+    finally:
+        manager.delete_pod(pod.uid, pod)
+
+
+class FailingExec:
+    """Fault injection: the CRI client, except that the next ``failures`` ExecSync calls time
+    out, as a hung probe would. Every other call goes to the real server."""
+
+    def __init__(self, cri: CriClient, failures: int) -> None:
+        self.cri = cri
+        self.failures = failures
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.cri, name)
+
+    def exec_sync(self, container_id: str, cmd: Sequence[str], timeout: int = 0) -> ExecSyncResult:
+        if self.failures > 0:
+            self.failures -= 1
+            raise DeadlineExceededError("ExecSync", timeout)
+        return self.cri.exec_sync(container_id, cmd, timeout)
+
+
+def test_liveness_probe_failures_restart_after_the_threshold(
+    memory_server: RunningServer, memory_cri: CriClient, tmp_path: Path
+) -> None:
+    faulty = FailingExec(memory_cri, 0)
+    manager, clock = new_manager(faulty, tmp_path)  # type: ignore[arg-type]
+    probe = ", livenessProbe: {exec: {command: ['true']}, periodSeconds: 10, failureThreshold: 3}"
+    pod = sleeper_pod(unique_name("live"), "Always", 1, probe)
+    manager.sync_pod(pod)
+    first = manager.observe(pod.uid).find("c0")
+    assert first is not None and first.running
+    faulty.failures = 3
+    for _ in range(2):
+        manager.sync_pod(pod)
+        assert manager.observe(pod.uid).find("c0") == first  # failures below the threshold
+        clock.advance(10)
+    manager.sync_pod(pod)  # third failure: killed and restarted
+    second = manager.observe(pod.uid).find("c0")
+    assert second is not None and second.id != first.id and second.running
+    assert second.restart_count == 1
+    clock.advance(10)
+    manager.sync_pod(pod)  # the new container's probe passes
+    assert manager.observe(pod.uid).find("c0") == second
+    manager.delete_pod(pod.uid, pod)
+
+
+def test_startup_probe_holds_liveness_and_kills_on_failure(
+    memory_server: RunningServer, memory_cri: CriClient, tmp_path: Path
+) -> None:
+    manager, clock = new_manager(memory_cri, tmp_path)
+    probes = (
+        ", startupProbe: {exec: {command: ['false']}, periodSeconds: 5, failureThreshold: 2}"
+        ", livenessProbe: {exec: {command: ['false']}, failureThreshold: 1}"
+    )
+    pod = sleeper_pod(unique_name("startup"), "Always", 1, probes)
+    manager.sync_pod(pod)
+    first = manager.observe(pod.uid).find("c0")
+    assert first is not None
+    view = pod_view(pod, manager.observe(pod.uid))
+    manager.sync_pod(pod)  # one startup failure; liveness must not run (it would kill at once)
+    assert manager.observe(pod.uid).find("c0") == first
+    assert view.phase == "Running"
+    clock.advance(5)
+    manager.sync_pod(pod)  # second startup failure: killed, restarted
+    second = manager.observe(pod.uid).find("c0")
+    assert second is not None and second.id != first.id and second.restart_count == 1
+    manager.delete_pod(pod.uid, pod)
