@@ -5,9 +5,9 @@ every other plugin in those chains is a real containernetworking-plugins binary)
 Config keys: ``record`` (file to append one JSON line per call to), ``failOn`` (command that
 returns an error result), ``hangOn`` (command that sleeps forever, with a forked child),
 ``garbageOn`` (command that prints non-JSON), ``floodOn`` (prints 5 MiB), ``crashOn``
-(command that exits 3 with only a stderr message), ``ip`` (address to report when there is no prevResult), ``leaseDir`` (a file
-per container while attached, removed by DEL and by GC for invalid attachments),
-``statusFailFile`` (STATUS fails while this file exists).
+(command that exits 3 with only a stderr message), ``ip`` (address to report when there is
+no prevResult), ``leaseDir`` (a file per container while attached, removed by DEL and by GC
+for invalid attachments), ``statusFailFile`` (STATUS fails while this file exists).
 """
 
 import json
