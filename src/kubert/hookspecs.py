@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 
     from kubert.backends import Backend
     from kubert.kubelet.actions import PodActions
+    from kubert.kubelet.config import KubeletConfig
     from kubert.kubelet.context import ContainerKill, ContainerStart, PodSyncContext, SyncResult
+    from kubert.kubelet.pod import Pod
     from kubert.options import ServeOption
 
 hookspec = pluggy.HookspecMarker("kubert")
@@ -129,6 +131,25 @@ def kubert_kill_container(kill: ContainerKill) -> bool | None:
     :param kill: the container, its spec, why it is killed and the grace period.
     :returns: True when the container was stopped, False when it was deliberately kept, None
         to let the next implementation decide; the first non-None result wins.
+    """
+
+
+@hookspec
+def kubert_pod_status_extra(  # type: ignore[empty-body]
+    uid: str, pod: Pod | None, config: KubeletConfig, detail: bool
+) -> dict[str, str]:
+    """Extra status a pod-sync plugin keeps about one pod, for ``kubert get`` / ``describe``.
+
+    ``kubert get pods`` shows each key as a column (upper-cased), ``kubert describe pod`` as a
+    ``Key: value`` line (a value may span several lines). Read only what the plugin recorded
+    (files under ``config.root_dir``); make no CRI calls.
+
+    :param uid: the pod's uid.
+    :param pod: its manifest, or None when only the runtime knows the pod.
+    :param config: the kubelet side's settings (where pod directories are).
+    :param detail: False for a short one-line value per key (a table cell), True for the
+        full text ``describe`` prints.
+    :returns: key -> value; every implementation's mapping is shown, an empty one adds nothing.
     """
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from kubert.cli.podctl import runtime_options, session
+from kubert.cli.podctl import plugin_status, runtime_options, session
 from kubert.kubelet.podstatus import ContainerView
 from kubert.plugins import PluginHost
 
@@ -59,6 +59,7 @@ def make_command(host: PluginHost) -> click.Command:
             view = s.view(uid, pod)
             stored = s.store.load(uid)
             status = s.manager.observe(uid)
+            extras = plugin_status(host, s, uid, pod, detail=True)
         lines = [
             f"Name:           {view.name}",
             f"Namespace:      {view.namespace}",
@@ -73,6 +74,10 @@ def make_command(host: PluginHost) -> click.Command:
         lines.append(f"Sandbox:        {view.sandbox_id or '<none>'} "
                      f"({'ready' if view.sandbox_ready else 'not ready'})")
         lines.append(f"Sandboxes:      {len(status.sandboxes)}")
+        for key, value in extras.items():  # from plugins (kubert_pod_status_extra)
+            first, *rest = value.splitlines() or [""]
+            lines.append(f"{key + ':':<16}{first}")
+            lines += [f"  {line}" for line in rest]
         if pod is not None:
             lines.append(f"Restart Policy: {pod.spec.restart_policy}")
             if pod.metadata.labels:

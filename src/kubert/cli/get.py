@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 import click
 
-from kubert.cli.podctl import age, runtime_options, session, table
+from kubert.cli.podctl import age, plugin_status, runtime_options, session, table
 from kubert.plugins import PluginHost
 
 
@@ -27,6 +27,7 @@ def make_command(host: PluginHost) -> click.Command:
         """List pods with their status as the kubelet side computes it from CRI state."""
         with session(host, **options) as s:
             views = []
+            extras: dict[str, dict[str, str]] = {}
             for uid, pod in s.all_pods().items():
                 view = s.view(uid, pod)
                 if not all_namespaces and view.namespace != namespace:
@@ -34,6 +35,7 @@ def make_command(host: PluginHost) -> click.Command:
                 if names and view.name not in names:
                     continue
                 views.append(view)
+                extras[uid] = plugin_status(host, s, uid, pod, detail=False)
         views.sort(key=lambda v: (v.namespace, v.name))
         if output == "json":
             click.echo(json.dumps([attrs.asdict(v) for v in views], indent=2))
@@ -45,6 +47,9 @@ def make_command(host: PluginHost) -> click.Command:
         header = ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP"]
         if output == "wide":
             header += ["SANDBOX", "UID"]
+        # Columns plugins add (kubert_pod_status_extra), in the order they first appear.
+        extra_keys = list(dict.fromkeys(k for uid in extras for k in extras[uid]))
+        header += [k.upper() for k in extra_keys]
         if all_namespaces:
             header = ["NAMESPACE", *header]
         rows = [header]
@@ -53,6 +58,7 @@ def make_command(host: PluginHost) -> click.Command:
                    v.ips[0] if v.ips else "<none>"]
             if output == "wide":
                 row += [v.sandbox_id[:13] or "<none>", v.uid]
+            row += [extras.get(v.uid, {}).get(k, "<none>") for k in extra_keys]
             rows.append([v.namespace, *row] if all_namespaces else row)
         click.echo(table(rows))
 

@@ -124,6 +124,19 @@ def session(
         cri.close()
 
 
+def plugin_status(host: PluginHost | None, s: Session, uid: str, pod: Pod | None,
+                  detail: bool) -> dict[str, str]:
+    """What pod-sync plugins report about a pod (``kubert_pod_status_extra``), merged."""
+    if host is None:
+        return {}
+    merged: dict[str, str] = {}
+    for extra in host.pm.hook.kubert_pod_status_extra(
+        uid=uid, pod=pod, config=s.manager.config, detail=detail
+    ):
+        merged.update(extra or {})
+    return merged
+
+
 def age(created_ns: int, now: float | None = None) -> str:
     """kubectl-style age: 45s, 3m, 2h, 4d."""
     if not created_ns:
