@@ -187,7 +187,7 @@ def _interpret(
     err_text = stderr[:2000].decode(errors="replace").strip()
     text = stdout.strip()
     if returncode != 0:
-        error = _error_result(text)
+        error = _error_result(_json_or_none(text))
         if error is not None:
             code, msg, details = error
             raise CNIPluginError(plugin_type, command, network, code, msg, details)
@@ -206,18 +206,22 @@ def _interpret(
     if not isinstance(doc, dict):
         raise CNIPluginError(plugin_type, command, network, 0,
                              f"printed JSON that is not an object: {type(doc).__name__}", err_text)
-    error = _error_result(text) if "code" in doc and "msg" in doc else None
+    error = _error_result(doc) if "msg" in doc else None
     if error is not None:
         # An error result with exit status 0 is still an error (some plugins get this wrong).
         raise CNIPluginError(plugin_type, command, network, *error)
     return doc
 
 
-def _error_result(text: bytes) -> tuple[int, str, str] | None:
+def _json_or_none(text: bytes) -> Any:
     try:
-        doc = json.loads(text)
+        return json.loads(text)
     except (ValueError, UnicodeDecodeError):
         return None
+
+
+def _error_result(doc: Any) -> tuple[int, str, str] | None:
+    """(code, msg, details) of a CNI error result, None when ``doc`` is not one."""
     if not isinstance(doc, dict) or "code" not in doc:
         return None
     code = doc.get("code")
