@@ -189,3 +189,26 @@ def test_add_cut_short_by_a_crash_is_cleared_and_redone(
     assert addresses_in(p.netns_path, "eth0") == [f"{again}/24"]
     restarted.teardown_pod(p)
     assert testnet.leases() == [] and testnet.cache_files() == []
+
+
+def test_dual_stack_pod_gets_ipv4_primary_and_ipv6_additional(
+    testnet: PrivateNet, netns: Callable[[], str]
+) -> None:
+    octet = testnet.subnet.split(".")[2]
+    v6 = f"fd00:6b62:{int(octet):x}::/64"
+    plugin = testnet.bridge_plugin()
+    plugin["ipam"]["ranges"] = [[{"subnet": v6}], [{"subnet": testnet.subnet}]]
+    plugin["ipam"]["routes"] = [{"dst": "0.0.0.0/0"}, {"dst": "::/0"}]
+    testnet.write_conflist("10-kbt.conflist", [plugin])
+    backend = testnet.backend()
+    p = pod(netns())
+
+    status = backend.setup_pod(p)
+
+    assert ipaddress.ip_address(status.ip) in ipaddress.ip_network(testnet.subnet)
+    (extra,) = status.additional_ips
+    assert ipaddress.ip_address(extra.ip) in ipaddress.ip_network(v6)
+    assert sorted(addresses_in(p.netns_path, "eth0")) == sorted(
+        [f"{status.ip}/24", f"{extra.ip}/64"])
+    backend.teardown_pod(p)
+    assert testnet.leases() == []
