@@ -135,6 +135,7 @@ def load_config(
                     f"{path}: {key}", value,
                     f"unknown setting; known: {', '.join(sorted(FILE_KEYS))}, [backend.<name>]",
                 )
+            _check_type(path, key, value)
             settings[FILE_KEYS[key]] = value
     settings.update({k: v for k, v in flags.items() if v is not None})
     for option_key, value in (plugin_flags or {}).items():
@@ -146,6 +147,22 @@ def load_config(
         return ServeConfig(**settings, backends=backends)
     except TypeError as error:
         raise InvalidArgumentError("config", str(path), str(error)) from None
+
+
+def _check_type(path: Path, key: str, value: Any) -> None:
+    """A file value must have the type of the setting's default (a string where it is None)."""
+    default = getattr(attrs.fields(ServeConfig), FILE_KEYS[key]).default
+    if isinstance(default, bool):
+        expected: tuple[type, ...] = (bool,)
+    elif isinstance(default, float):
+        expected = (int, float)
+    elif isinstance(default, int):
+        expected = (int,)
+    else:
+        expected = (str,)
+    if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
+        names = " or ".join(t.__name__ for t in expected)
+        raise InvalidArgumentError(f"{path}: {key}", value, f"must be a {names}")
 
 
 def option_id(option: ServeOption) -> str:

@@ -65,6 +65,9 @@ def test_plugin_option_defaults_apply() -> None:
         ('runtime = "no spaces allowed"\n', "runtime"),
         ("backend = 3\n", "backend"),
         ("runtime = \n", "config"),
+        ('shutdown-grace-period = "soon"\n', "shutdown-grace-period"),
+        ("root-directory = 5\n", "root-directory"),
+        ("runtime = true\n", "runtime"),
     ],
 )
 def test_bad_files_name_the_key(tmp_path: Path, content: str, named: str) -> None:
