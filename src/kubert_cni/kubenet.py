@@ -7,6 +7,7 @@ loopback in every pod, as the kubelet's kubenet did; a single node needs no CNI 
 from __future__ import annotations
 
 import ipaddress
+import threading
 from typing import Any
 
 from kubert import (
@@ -33,6 +34,8 @@ class KubenetNetwork(CNINetwork):
     def __init__(self, context: BackendContext) -> None:
         super().__init__(context)
         self._masquerading: list[str] = []
+        # Pods start in parallel; iptables' check-then-append must not add the rule twice.
+        self._masquerade_lock = threading.Lock()
 
     def _load(self) -> tuple[NetworkConfigList | None, str]:
         if not self.pod_cidrs:
@@ -51,19 +54,21 @@ class KubenetNetwork(CNINetwork):
         return super().setup_pod(pod)
 
     def _ensure_masquerade(self) -> None:
-        for cidr in self.pod_cidrs:
-            if cidr in self._masquerading:
-                continue
-            family = ipaddress.ip_network(cidr).version
-            if ipaddress.ip_network(self.settings.non_masquerade_cidr).version != family:
-                continue
-            masquerade.ensure(cidr, self.settings.non_masquerade_cidr)
-            self._masquerading.append(cidr)
+        with self._masquerade_lock:
+            for cidr in self.pod_cidrs:
+                if cidr in self._masquerading:
+                    continue
+                family = ipaddress.ip_network(cidr).version
+                if ipaddress.ip_network(self.settings.non_masquerade_cidr).version != family:
+                    continue
+                masquerade.ensure(cidr, self.settings.non_masquerade_cidr)
+                self._masquerading.append(cidr)
 
     def close(self) -> None:
-        for cidr in self._masquerading:
-            masquerade.remove(cidr, self.settings.non_masquerade_cidr)
-        self._masquerading.clear()
+        with self._masquerade_lock:
+            for cidr in self._masquerading:
+                masquerade.remove(cidr, self.settings.non_masquerade_cidr)
+            self._masquerading.clear()
         super().close()
 
 
