@@ -21,17 +21,17 @@ def rule(pod_cidr: str, non_masquerade_cidr: str) -> list[str]:
     ]
 
 
-def _iptables(cidr: str) -> str:
-    tool = "ip6tables" if ipaddress.ip_network(cidr).version == 6 else "iptables"
-    path = shutil.which(tool)
-    if path is None:
-        raise UnavailableError("kubenet", f"{tool} is needed for --non-masquerade-cidr")
-    return path
+def _tool_name(cidr: str) -> str:
+    return "ip6tables" if ipaddress.ip_network(cidr).version == 6 else "iptables"
 
 
 def ensure(pod_cidr: str, non_masquerade_cidr: str) -> None:
     """Add the rule unless it is there. :raises UnavailableError: iptables is missing or failed."""
-    tool = _iptables(pod_cidr)
+    tool = shutil.which(_tool_name(pod_cidr))
+    if tool is None:
+        raise UnavailableError(
+            "kubenet", f"{_tool_name(pod_cidr)} is needed for --non-masquerade-cidr"
+        )
     spec = rule(pod_cidr, non_masquerade_cidr)
     if subprocess.run([tool, "-w", "-t", "nat", "-C", *spec], capture_output=True,
                       check=False).returncode == 0:
@@ -45,7 +45,7 @@ def ensure(pod_cidr: str, non_masquerade_cidr: str) -> None:
 
 def remove(pod_cidr: str, non_masquerade_cidr: str) -> None:
     """Delete the rule if it is there (used when the backend closes)."""
-    tool = shutil.which("ip6tables" if ipaddress.ip_network(pod_cidr).version == 6 else "iptables")
+    tool = shutil.which(_tool_name(pod_cidr))
     if tool is not None:
         subprocess.run([tool, "-w", "-t", "nat", "-D", *rule(pod_cidr, non_masquerade_cidr)],
                        capture_output=True, check=False)
