@@ -49,6 +49,7 @@ from kubert.kubelet.images import ImagePuller, ImagePullError
 from kubert.kubelet.manager import RuntimeManager, StartError
 from kubert.kubelet.manifest import (
     ManifestError,
+    derive_uid,
     load_pod_file,
     load_pods,
     pod_from_dict,
@@ -115,6 +116,7 @@ __all__ = [
     "container_config",
     "container_hash",
     "container_resources",
+    "derive_uid",
     "field_ref_values",
     "labels",
     "load_pod_file",

@@ -159,11 +159,14 @@ class RuntimeManager:
                 return SyncResult(steps=steps)
         else:
             for kill in actions.containers_to_kill:
-                steps.append(
-                    self.kill_container(
-                        pod, kill.container, kill.spec, kill.reason, kill.message, progress
-                    )
+                step = self.kill_container(
+                    pod, kill.container, kill.spec, kill.reason, kill.message, progress
                 )
+                steps.append(step)
+                if not step.ok:
+                    # As the kubelet: a container that would not stop ends this sync, so that
+                    # its replacement never runs beside it.
+                    return SyncResult(steps=steps)
         if actions.kill_pod and not actions.create_sandbox:
             return SyncResult(steps=steps)
         # Step 4: create the sandbox and read its IPs.
