@@ -54,7 +54,9 @@ def test_host_port_reaches_the_pod_through_portmap(
     ])
     backend = testnet.backend()
     host_port = 20000 + int(testnet.gateway.split(".")[2]) * 10
-    p = pod(netns(), ports=(PortMapping(container_port=8080, host_port=host_port),))
+    # hostIP limits portmap's DNAT to the test bridge's address: no other host traffic matches.
+    p = pod(netns(), ports=(PortMapping(container_port=8080, host_port=host_port,
+                                        host_ip=testnet.gateway),))
     ip = backend.setup_pod(p).ip
     server = _serve_once(p.netns_path, ip, 8080)
     try:
