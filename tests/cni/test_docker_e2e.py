@@ -5,6 +5,7 @@ the pod IP is read from inside a container, and a failing plugin leaves nothing 
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +25,7 @@ from kubert_cni import plugin as cni_plugin
 pytestmark = [pytest.mark.cni, pytest.mark.docker]
 
 
-def _server_args(engine: Any, testnet: PrivateNet) -> dict[str, Any]:
+def _server_args(engine: Any, testnet: PrivateNet, timeout: float = 20.0) -> dict[str, Any]:
     from kubert_docker import plugin as docker_plugin
 
     return {
@@ -33,13 +34,15 @@ def _server_args(engine: Any, testnet: PrivateNet) -> dict[str, Any]:
         "options": {
             "docker": engine.backend_options(),
             "cni": {"conf-dir": str(testnet.conf_dir), "bin-dir": [str(testnet.bin_dir)],
-                    "cache-dir": str(testnet.cache_dir)},
+                    "cache-dir": str(testnet.cache_dir), "plugin-timeout": timeout},
         },
     }
 
 
-def _server(cri_server_factory: Callable[..., Any], engine: Any, testnet: PrivateNet) -> Any:
-    return cri_server_factory(**_server_args(engine, testnet))
+def _server(
+    cri_server_factory: Callable[..., Any], engine: Any, testnet: PrivateNet, timeout: float = 20.0
+) -> Any:
+    return cri_server_factory(**_server_args(engine, testnet, timeout))
 
 
 def _sandbox_config(name: str) -> PodSandboxConfig:
@@ -88,21 +91,34 @@ def test_pod_ip_from_inside_the_container(
         client.close()
 
 
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        ({"failOn": "ADD"}, "CNI plugin 'kbt-test' failed ADD on network 'kbt-net' with error "
+                            "code 7: injected failure"),
+        ({"garbageOn": "ADD"}, "CNI plugin 'kbt-test' failed ADD on network 'kbt-net': printed "
+                               "output that is not JSON"),
+        ({"hangOn": "ADD"}, "CNI plugin 'kbt-test' ADD on network 'kbt-net' did not finish "
+                            "within 1s"),
+    ],
+)
 def test_failing_plugin_fails_run_pod_sandbox_and_leaves_nothing(
-    clean_engine: Any, cri_server_factory: Callable[..., Any], testnet: PrivateNet
+    clean_engine: Any, cri_server_factory: Callable[..., Any], testnet: PrivateNet,
+    fault: dict[str, str], expected: str, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    testnet.write_conflist("10-kbt.conflist",
-                           [testnet.bridge_plugin(), {"type": "kbt-test", "failOn": "ADD"}])
-    server = _server(cri_server_factory, clean_engine, testnet)
+    testnet.write_conflist("10-kbt.conflist", [testnet.bridge_plugin(), {"type": "kbt-test",
+                                                                         **fault}])
+    server = _server(cri_server_factory, clean_engine, testnet, timeout=1.0)
     client = server.client()
     docker = clean_engine.client()
     try:
         before = {c.id for c in docker.containers.list(all=True)}
-        with pytest.raises(KubertError) as caught:
+        with caplog.at_level(logging.DEBUG, logger="kubert.cri.server"), \
+                pytest.raises(KubertError):
             client.run_pod_sandbox(_sandbox_config("broken"))
-        details = str(caught.value)
-        assert "CNI plugin 'kbt-test' failed ADD on network 'kbt-net' with error code 7: " \
-               "injected failure" in details
+        # The server's own log line: CriClient keeps the server's text for most codes but not
+        # for DEADLINE_EXCEEDED, which it words as its own call timeout.
+        assert expected in caplog.text
         assert {c.id for c in docker.containers.list(all=True)} == before
         assert client.list_pod_sandbox() == []
         assert testnet.leases() == [] and testnet.cache_files() == []
