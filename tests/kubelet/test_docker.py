@@ -1,0 +1,212 @@
+"""The kubelet side on real parts: ``kubert serve``'s CRI server over a unix socket, runtime
+``docker`` (a private dockerd) and network ``cni`` (real bridge + host-local plugins).
+
+A pod with an init container, a sidecar and two containers runs and has an IP from the test's
+subnet; the init container's output is seen through an emptyDir; a crashing container is
+restarted with CrashLoopBackOff (timed by a FakeClock, so nothing sleeps for it); its log is
+read through ContainerStatus.log_path; the pod is deleted with nothing left behind.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import random
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cni.helpers import PrivateNet, run
+from kubert.cli.logs import parse_line
+from kubert.kubelet import FakeClock, KubeletConfig, Pod, RuntimeManager, load_pods
+from kubert.kubelet.podstatus import pod_view
+from kubert.model import ContainerFilter, ContainerState
+
+pytestmark = [pytest.mark.docker, pytest.mark.cni]
+
+CNI_BIN = Path("/usr/lib/cni")
+
+
+@pytest.fixture
+def kubelet_net(tmp_path: Path) -> Iterator[PrivateNet]:
+    """A private bridge and /24 for this test (10.245.x.0/24, away from the CNI tests' range)."""
+    if os.geteuid() != 0 or not (CNI_BIN / "bridge").exists() or shutil.which("ip") is None:
+        pytest.skip("needs root, iproute2 and containernetworking-plugins in /usr/lib/cni")
+    octet = random.randrange(1, 250)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for plugin in ("bridge", "host-local", "loopback", "portmap"):
+        (bin_dir / plugin).symlink_to(CNI_BIN / plugin)
+    net = PrivateNet(
+        bridge=f"kbtkl{octet:03d}",
+        subnet=f"10.245.{octet}.0/24",
+        gateway=f"10.245.{octet}.1",
+        conf_dir=tmp_path / "net.d",
+        cache_dir=tmp_path / "cache",
+        ipam_dir=tmp_path / "ipam",
+        bin_dir=bin_dir,
+        root=tmp_path / "root",
+    )
+    net.conf_dir.mkdir()
+    net.write_conflist("10-kubelet.conflist", [net.bridge_plugin()])
+    yield net
+    run("ip", "link", "del", net.bridge, check=False)
+
+
+def manifest(busybox: str) -> Pod:
+    return load_pods(f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: shop, namespace: e2e, labels: {{tier: front}}}}
+spec:
+  terminationGracePeriodSeconds: 2
+  volumes: [{{name: shared, emptyDir: {{}}}}]
+  initContainers:
+  - name: setup
+    image: {busybox}
+    imagePullPolicy: Never
+    command: [sh, -c, "echo prepared > /shared/ready"]
+    volumeMounts: [{{name: shared, mountPath: /shared}}]
+  - name: proxy
+    image: {busybox}
+    imagePullPolicy: Never
+    restartPolicy: Always
+    command: [sleep, "3600"]
+  containers:
+  - name: app
+    image: {busybox}
+    imagePullPolicy: Never
+    command: [sleep, "3600"]
+    env:
+    - {{name: POD, valueFrom: {{fieldRef: {{fieldPath: metadata.name}}}}}}
+    - {{name: TIER, valueFrom: {{fieldRef: {{fieldPath: "metadata.labels['tier']"}}}}}}
+    - {{name: GREETING, value: "hello $(POD)"}}
+    volumeMounts: [{{name: shared, mountPath: /shared, readOnly: true}}]
+    livenessProbe: {{exec: {{command: [test, -f, /shared/ready]}}, periodSeconds: 1}}
+  - name: crasher
+    image: {busybox}
+    imagePullPolicy: Never
+    command: [sh, -c, "echo crash number $RANDOM; exit 3"]
+""")[0]
+
+
+def until(condition: Callable[[], bool], what: str, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def test_pod_with_init_sidecar_and_crasher_runs_restarts_and_is_deleted(
+    clean_engine: Any,
+    cri_server_factory: Callable[..., Any],
+    kubelet_net: PrivateNet,
+    tmp_path: Path,
+) -> None:
+    from kubert_cni import plugin as cni_plugin
+    from kubert_docker import plugin as docker_plugin
+
+    server = cri_server_factory(
+        runtime="docker",
+        network="cni",
+        plugins=(docker_plugin, cni_plugin),
+        pod_infra_image=clean_engine.pause,
+        options={
+            "docker": clean_engine.backend_options(),
+            "cni": {
+                "conf-dir": str(kubelet_net.conf_dir),
+                "bin-dir": [str(kubelet_net.bin_dir)],
+                "cache-dir": str(kubelet_net.cache_dir),
+            },
+        },
+    )
+    cri = server.client()
+    clock = FakeClock()
+    manager = RuntimeManager(
+        cri, KubeletConfig(root_dir=tmp_path / "kubelet", log_root=tmp_path / "logs"), clock
+    )
+    pod = manifest(clean_engine.busybox)
+    lines: list[str] = []
+
+    def sync() -> None:
+        manager.sync_pod(pod, progress=lines.append)
+        clock.advance(1)
+
+    def running(name: str) -> bool:
+        current = manager.observe(pod.uid).find(name)
+        return current is not None and current.running
+
+    try:
+        sync()  # sandbox + init container
+        until(
+            lambda: manager.observe(pod.uid).find("setup").state == ContainerState.CONTAINER_EXITED,
+            "the init container to finish",
+        )
+        sync()  # sidecar
+        assert running("proxy")
+        sync()  # regular containers
+        assert running("app")
+        status = manager.observe(pod.uid)
+        assert len(status.sandboxes) == 1
+        ip = status.ips[0]
+        assert ipaddress.ip_address(ip) in ipaddress.ip_network(kubelet_net.subnet)
+        assert any(f"created, IP {ip}" in line for line in lines)
+
+        app = status.find("app")
+        env = cri.exec_sync(app.id, ["env"], timeout=10).stdout.decode()
+        assert "POD=shop" in env and "TIER=front" in env and "GREETING=hello shop" in env
+        shared = cri.exec_sync(app.id, ["cat", "/shared/ready"], timeout=10)
+        assert shared.stdout.decode().strip() == "prepared"
+        seen = cri.exec_sync(app.id, ["ip", "-o", "-4", "addr", "show", "eth0"], timeout=10)
+        assert f"inet {ip}/" in seen.stdout.decode()
+        hosts = cri.exec_sync(app.id, ["cat", "/etc/hosts"], timeout=10).stdout.decode()
+        assert f"{ip}\tshop" in hosts
+
+        # The crasher: first restart at once, then CrashLoopBackOff for 10 s, then 20 s.
+        def crasher_exited() -> bool:
+            current = manager.observe(pod.uid).find("crasher")
+            return current is not None and current.state == ContainerState.CONTAINER_EXITED
+
+        until(crasher_exited, "the crasher to exit")
+        sync()
+        first_restart = manager.observe(pod.uid).find("crasher")
+        assert first_restart.restart_count == 1
+        until(crasher_exited, "the crasher to exit again")
+        sync()
+        view = pod_view(
+            pod,
+            manager.observe(pod.uid),
+            {n: v for (u, n), v in manager.waiting.items() if u == pod.uid},
+        )
+        crasher = next(c for c in view.containers if c.name == "crasher")
+        assert crasher.state == "waiting" and crasher.reason == "CrashLoopBackOff"
+        assert view.status == "CrashLoopBackOff" and view.phase == "Running"
+        assert manager.observe(pod.uid).find("crasher").restart_count == 1
+        clock.advance(10)
+        sync()
+        assert manager.observe(pod.uid).find("crasher").restart_count == 2
+
+        log_path = Path(manager.observe(pod.uid).find("crasher").status.log_path)
+        until(lambda: log_path.exists() and log_path.read_text(), "the crasher's log")
+        stream, text = parse_line(log_path.read_text().splitlines()[0])[1::2]
+        assert stream == "stdout" and text.startswith("crash number")
+        assert str(log_path).startswith(str(tmp_path / "logs" / f"e2e_shop_{pod.uid}"))
+
+        # Everything else kept running in the same sandbox through all of this.
+        assert manager.observe(pod.uid).find("app").id == app.id
+        assert len(manager.observe(pod.uid).sandboxes) == 1
+    finally:
+        manager.delete_pod(pod.uid, pod)
+    assert manager.observe(pod.uid).sandboxes == ()
+    assert (
+        cri.list_containers(ContainerFilter(label_selector={"io.kubernetes.pod.uid": pod.uid}))
+        == []
+    )
+    assert kubelet_net.leases() == []
+    assert not (tmp_path / "kubelet" / "pods" / pod.uid).exists()
+    cri.close()
