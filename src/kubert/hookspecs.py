@@ -126,7 +126,8 @@ def kubert_kill_container(kill: ContainerKill) -> bool | None:
 
     The core's implementation (``trylast``) calls StopContainer with ``kill.grace_period``.
     A plugin may pre-pull the replacement's image before the old container stops, or refuse
-    to stop it (return False: the container keeps running and the sync reports it).
+    to stop it (return False: the container keeps running, the sync reports it and ends
+    there, so that no replacement runs beside it; a raised KubertError does the same).
 
     :param kill: the container, its spec, why it is killed and the grace period.
     :returns: True when the container was stopped, False when it was deliberately kept, None
