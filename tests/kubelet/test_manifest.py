@@ -186,6 +186,12 @@ manifests = st.fixed_dictionaries(
                 )
             },
             optional={
+                "volumes": st.lists(
+                    st.sampled_from(
+                        [{"name": "v", "emptyDir": {}}, {"name": "v", "hostPath": {"path": "/t"}}]
+                    ),
+                    max_size=1,
+                ),
                 "restartPolicy": st.sampled_from(["Always", "OnFailure", "Never"]),
                 "hostNetwork": st.booleans(),
                 "terminationGracePeriodSeconds": st.integers(0, 60),

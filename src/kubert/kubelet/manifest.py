@@ -400,10 +400,13 @@ def to_manifest(value: Any) -> Any:
     if attrs.has(type(value)):
         out: dict[str, Any] = {}
         for attribute in attrs.fields(type(value)):
-            item = to_manifest(getattr(value, attribute.name))
-            if item in (None, "", (), [], {}) or (item is False and attribute.default is False):
+            raw = getattr(value, attribute.name)
+            # An empty nested object means something (``emptyDir: {}``); empty scalars do not.
+            if not attrs.has(type(raw)) and (
+                raw is None or raw in ("", (), {}) or (raw is False and attribute.default is False)
+            ):
                 continue
-            out[_yaml_name(attribute)] = item
+            out[_yaml_name(attribute)] = to_manifest(raw)
         return out
     if isinstance(value, tuple):
         return [to_manifest(v) for v in value]
