@@ -10,8 +10,10 @@ lines.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import socket
 import struct
 import threading
 import time
@@ -90,6 +92,7 @@ class LogFollower:
         self.tty = tty
         self.file = CriLogFile(path)
         self._response: Any = None
+        self._stopping = False
         self.done = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name=f"kubert-docker-log-{container_id[:12]}", daemon=True
@@ -106,12 +109,11 @@ class LogFollower:
         return self.done.wait(timeout)
 
     def stop(self) -> None:
+        """Stop copying now (the container is being removed, or the backend closes)."""
+        self._stopping = True
         response = self._response
         if response is not None:
-            try:
-                response.close()
-            except Exception:  # the stream may already be gone; stopping is best effort
-                log.debug("closing log stream failed", exc_info=True)
+            _shutdown(response)
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
@@ -135,7 +137,8 @@ class LogFollower:
             finally:
                 client.close()
         except Exception as exc:  # a log copier must never take the backend down
-            log.warning("log of container %s stopped: %s", self.container_id[:12], exc)
+            if not self._stopping:
+                log.warning("log of container %s stopped: %s", self.container_id[:12], exc)
         finally:
             self.file.close()
             self.done.set()
@@ -172,6 +175,19 @@ class LogFollower:
                 pending = pending[_TTY_MAX_LINE:]
         if pending:
             self.file.write(format_time(time.time_ns()), b"stdout", True, pending)
+
+
+def _shutdown(response: Any) -> None:
+    """Interrupt a thread blocked reading ``response``: shut its socket down (closing the
+    response instead would wait for that very read)."""
+    raw = getattr(response, "raw", None)
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    if sock is None:
+        fp = getattr(getattr(raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(fp, "raw", None), "_sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _read_exactly(raw: Any, size: int) -> bytes | None:

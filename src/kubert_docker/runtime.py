@@ -433,10 +433,15 @@ class DockerRuntime(RuntimeBackend):
         try:
             with translate("container", container_id):
                 self.engine.api().start(record.id)
-        finally:
-            started = self.state.refresh(record.id)
-        if started is not None:
-            self._start_log(started)
+        except BaseException:
+            self.state.refresh(record.id)
+            raise
+        # Follow the log before reading the state back, so that a container that is already
+        # gone is reported EXITED only once its output is in the file.
+        self._start_log(record)
+        started = self.state.refresh(record.id)
+        if started is not None and not started.running:
+            self._drain_log(record.id)
 
     def stop_container(self, container_id: str, timeout: int) -> None:
         record = self._container(container_id)

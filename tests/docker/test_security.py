@@ -1,0 +1,119 @@
+"""Security contexts on the real engine, observed from inside the container."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import kubert as k
+
+pytestmark = pytest.mark.docker
+
+CAP_NET_RAW = 13
+CAP_NET_ADMIN = 12
+
+
+def _run(pods: Any, image: str | None = None, **security: Any) -> str:
+    sc = k.LinuxContainerSecurityContext(**security)
+    kwargs: dict[str, Any] = {"linux": k.LinuxContainerConfig(security_context=sc)}
+    if image:
+        kwargs["image"] = k.ImageSpec(image=image)
+    return pods.run("sleep", "60", **kwargs)
+
+
+def _status_field(pods: Any, cid: str, name: str) -> str:
+    for line in pods.exec(cid, "cat /proc/self/status").splitlines():
+        if line.startswith(name + ":"):
+            return line.split(":", 1)[1].strip()
+    raise AssertionError(f"{name} not in /proc/self/status")
+
+
+def test_run_as_user_group_and_supplemental_groups(pods: Any) -> None:
+    cid = _run(pods, run_as_user=1234, run_as_group=2345, supplemental_groups=(5555, 6666))
+    assert pods.exec(cid, "id -u").strip() == "1234"
+    assert pods.exec(cid, "id -g").strip() == "2345"
+    groups = set(pods.exec(cid, "id -G").split())
+    assert {"5555", "6666"} <= groups
+
+
+def test_run_as_username_and_group_without_user(pods: Any, docker_engine: Any) -> None:
+    by_name = _run(pods, run_as_username="kubert")
+    assert pods.exec(by_name, "id -u").strip() == "1234"
+    # A group alone keeps the image's user (USER 1234 in busybox:user).
+    group_only = _run(pods, image=docker_engine.busybox_user, run_as_group=4321)
+    assert pods.exec(group_only, "id -u; id -g").split() == ["1234", "4321"]
+
+
+def test_readonly_rootfs(pods: Any) -> None:
+    cid = _run(pods, readonly_rootfs=True)
+    result = pods.runtime.exec_sync(cid, ["touch", "/made-here"], 10)
+    assert result.exit_code != 0 and b"Read-only file system" in result.stderr
+
+
+def test_capabilities_add_and_drop(pods: Any) -> None:
+    cid = _run(pods, capabilities=k.Capability(add_capabilities=("NET_ADMIN",),
+                                                drop_capabilities=("NET_RAW",)))
+    effective = int(_status_field(pods, cid, "CapEff"), 16)
+    assert effective >> CAP_NET_ADMIN & 1
+    assert not effective >> CAP_NET_RAW & 1
+    plain = _run(pods)
+    assert int(_status_field(pods, plain, "CapEff"), 16) >> CAP_NET_RAW & 1
+
+
+def test_no_new_privs(pods: Any) -> None:
+    assert _status_field(pods, _run(pods, no_new_privs=True), "NoNewPrivs") == "1"
+    assert _status_field(pods, _run(pods), "NoNewPrivs") == "0"
+
+
+def test_masked_and_readonly_paths(pods: Any) -> None:
+    cid = _run(pods, masked_paths=("/etc/group",), readonly_paths=("/tmp",))
+    assert pods.exec(cid, "cat /etc/group") == ""
+    result = pods.runtime.exec_sync(cid, ["touch", "/tmp/x"], 10)
+    assert result.exit_code != 0 and b"Read-only" in result.stderr
+
+
+def test_seccomp_unconfined_runtime_default_and_localhost(pods: Any, tmp_path: Path) -> None:
+    unconfined = _run(pods, seccomp=k.SecurityProfile(profile_type=k.ProfileType.Unconfined))
+    assert _status_field(pods, unconfined, "Seccomp") == "0"
+    default = _run(pods, seccomp=k.SecurityProfile(profile_type=k.ProfileType.RuntimeDefault))
+    assert _status_field(pods, default, "Seccomp") == "2"
+    profile = tmp_path / "deny-mkdir.json"
+    profile.write_text(json.dumps({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}],
+    }))
+    local = _run(pods, seccomp=k.SecurityProfile(profile_type=k.ProfileType.Localhost,
+                                                   localhost_ref=str(profile)))
+    result = pods.runtime.exec_sync(local, ["mkdir", "/tmp/denied"], 10)
+    assert result.exit_code != 0
+    pods.exec(local, "touch /tmp/allowed")
+
+
+def test_missing_localhost_seccomp_profile_names_the_field(pods: Any) -> None:
+    sandbox_id = pods.sandbox()
+    sc = k.LinuxContainerSecurityContext(seccomp=k.SecurityProfile(
+        profile_type=k.ProfileType.Localhost, localhost_ref="/no/such/profile.json"))
+    config = pods.container_config("true", linux=k.LinuxContainerConfig(security_context=sc))
+    with pytest.raises(k.InvalidArgumentError, match="seccomp.localhost_ref"):
+        pods.runtime.create_container(sandbox_id, config, pods.configs[sandbox_id])
+
+
+def test_apparmor_profile_without_apparmor_is_refused(pods: Any) -> None:
+    if pods.runtime.facts.apparmor:
+        pytest.skip("AppArmor is enabled on this host")
+    sandbox_id = pods.sandbox()
+    sc = k.LinuxContainerSecurityContext(apparmor=k.SecurityProfile(
+        profile_type=k.ProfileType.Localhost, localhost_ref="localhost/some-profile"))
+    config = pods.container_config("true", linux=k.LinuxContainerConfig(security_context=sc))
+    with pytest.raises(k.InvalidArgumentError, match="AppArmor"):
+        pods.runtime.create_container(sandbox_id, config, pods.configs[sandbox_id])
+
+
+def test_privileged_container(pods: Any, docker_engine: Any) -> None:
+    if not docker_engine.privileged_works:
+        pytest.skip("this host refuses privileged containers (runc: unable to apply caps)")
+    cid = _run(pods, privileged=True)
+    assert int(_status_field(pods, cid, "CapEff"), 16) >> CAP_NET_ADMIN & 1
