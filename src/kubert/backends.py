@@ -29,6 +29,7 @@ from kubert.model import (
     ContainerStats,
     ContainerStatsFilter,
     ContainerStatus,
+    DNSConfig,
     ExecRequest,
     ExecSyncResult,
     Image,
@@ -114,6 +115,8 @@ class PodNetwork:
     labels: Mapping[str, str] = field(factory=dict)
     cgroup_parent: str = ""
     host_network: bool = False
+    #: The pod's DNS settings, for plugins declaring the ``dns`` capability (ADD only).
+    dns_config: DNSConfig | None = None
 
 
 StreamHandler = Callable[..., Any]

@@ -213,7 +213,10 @@ class KubertService:
                 if not checkpoint.host_network:
                     step = "set up network"
                     netns = self.runtime.sandbox_netns_path(sandbox_id) or created.netns_path
-                    pod = _pod_network(checkpoint, netns, config.linux.cgroup_parent)
+                    pod = attrs.evolve(
+                        _pod_network(checkpoint, netns, config.linux.cgroup_parent),
+                        dns_config=config.dns_config,
+                    )
                     network = self.network.setup_pod(pod)
                     undo.append(("tear down network", lambda: self.network.teardown_pod(pod)))
                     crash_point("run:network")

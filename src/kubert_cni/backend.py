@@ -18,7 +18,6 @@ from kubert import (
     NETWORK_READY,
     BackendContext,
     DeadlineExceededError,
-    DNSConfig,
     InvalidArgumentError,
     NetworkBackend,
     NotFoundError,
@@ -127,7 +126,7 @@ class CNINetwork(NetworkBackend):
         if network is None:
             raise UnavailableError(self.name or "cni", f"cni config uninitialized: {problem}")
         # Checked before anything is created, so a bad annotation leaves nothing behind.
-        caps = capability_args(pod, self.pod_cidrs, _dns_config(pod))
+        caps = capability_args(pod, self.pod_cidrs, pod.dns_config)
         attachment = Attachment(
             container_id=pod.sandbox_id, netns=pod.netns_path, ifname=POD_IFNAME,
             args=cni_args(pod), capability_args=caps,
@@ -192,7 +191,7 @@ class CNINetwork(NetworkBackend):
         if network is None:
             return
         try:
-            caps = capability_args(pod, self.pod_cidrs, _dns_config(pod))
+            caps = capability_args(pod, self.pod_cidrs, pod.dns_config)
         except InvalidArgumentError:
             # A bad annotation refused ADD; it must not also keep DEL from releasing.
             caps = capability_args(evolve(pod, annotations={}), self.pod_cidrs)
@@ -327,9 +326,4 @@ def _dir_key(conf_dir: os.PathLike[str]) -> tuple[Any, ...]:
     return tuple(sorted(entries, key=repr))
 
 
-def _dns_config(pod: PodNetwork) -> DNSConfig | None:
-    # The sandbox's DNS config reaches the network backend only when the core's PodNetwork
-    # carries it (field ``dns_config``); plugins declaring ``dns`` then receive it.
-    dns = getattr(pod, "dns_config", None)
-    return dns if isinstance(dns, DNSConfig) else None
 
