@@ -97,7 +97,7 @@ def test_missing_localhost_seccomp_profile_names_the_field(pods: Any) -> None:
     sc = k.LinuxContainerSecurityContext(seccomp=k.SecurityProfile(
         profile_type=k.ProfileType.Localhost, localhost_ref="/no/such/profile.json"))
     config = pods.container_config("true", linux=k.LinuxContainerConfig(security_context=sc))
-    with pytest.raises(k.InvalidArgumentError, match="seccomp.localhost_ref"):
+    with pytest.raises(k.InvalidArgumentError, match=r"seccomp\.localhost_ref"):
         pods.runtime.create_container(sandbox_id, config, pods.configs[sandbox_id])
 
 

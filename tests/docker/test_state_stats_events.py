@@ -1,0 +1,141 @@
+"""The event-fed state view, stats from cgroup files, and GetContainerEvents."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import kubert as k
+from conftest import wait_until
+
+pytestmark = pytest.mark.docker
+
+
+def test_changes_made_outside_kubert_reach_the_view_through_events(
+    pods: Any, docker_client: Any
+) -> None:
+    cid = pods.run("sleep", "60")
+    docker_client.api.kill(cid)
+    status = wait_until(lambda: (s := pods.runtime.container_status(cid)).state
+                        == k.ContainerState.CONTAINER_EXITED and s)
+    assert status and status.exit_code == 137
+    docker_client.api.remove_container(cid)
+    assert wait_until(lambda: not pods.runtime.list_containers(k.ContainerFilter(id=cid)))
+    with pytest.raises(k.NotFoundError):
+        pods.runtime.container_status(cid)
+
+
+def test_relists_are_served_without_engine_calls(pods: Any, monkeypatch: Any) -> None:
+    """Fault injection: the engine client is replaced by one that fails every call, so a
+    list or status that reached the engine would raise."""
+    cid = pods.run("sleep", "60")
+    sandbox_id = pods.runtime.container_status(cid)  # warm
+    del sandbox_id
+
+    class NoEngine:
+        def __getattr__(self, name: str) -> Any:
+            raise AssertionError(f"engine called: {name}")
+
+    monkeypatch.setattr(pods.runtime.engine, "_client", NoEngine())
+    assert [c.id for c in pods.runtime.list_containers(k.ContainerFilter(id=cid))] == [cid]
+    assert pods.runtime.container_status(cid).state == k.ContainerState.CONTAINER_RUNNING
+    assert pods.runtime.list_sandboxes(None)
+    assert pods.runtime.list_container_stats(None)
+
+
+def test_container_and_pod_stats_from_cgroups(pods: Any) -> None:
+    sandbox_id = pods.sandbox(linux=k.LinuxPodSandboxConfig(cgroup_parent="/kubert-stats"))
+    burner = pods.container(sandbox_id, "sh", "-c", "i=0; while [ $i -lt 200000 ]; do "
+                            "i=$((i+1)); done; head -c 4m /dev/zero > /tmp/blob; sleep 60")
+    idle = pods.container(sandbox_id, "sleep", "60", name="idle")
+    assert wait_until(lambda: pods.exec(burner, "ls /tmp/blob 2>/dev/null || true").strip(), 30)
+    stats = pods.runtime.container_stats(burner)
+    assert stats.cpu.usage_core_nano_seconds > 10_000_000
+    assert stats.memory.working_set_bytes > 0
+    assert stats.writable_layer.used_bytes >= 4 * 1024 * 1024
+    assert stats.writable_layer.fs_id.mountpoint.endswith("overlay2")
+    listed = pods.runtime.list_container_stats(k.ContainerStatsFilter(pod_sandbox_id=sandbox_id))
+    assert {s.attributes.id for s in listed} == {burner, idle}
+    assert pods.runtime.list_container_stats(k.ContainerStatsFilter(id=idle))[0].attributes.id == (
+        idle
+    )
+    pod = pods.runtime.pod_sandbox_stats(sandbox_id)
+    assert pod.linux.cpu.usage_core_nano_seconds >= stats.cpu.usage_core_nano_seconds
+    assert pod.linux.process.process_count >= 3
+    assert {c.attributes.id for c in pod.linux.containers} == {burner, idle}
+    assert [p.attributes.id for p in pods.runtime.list_pod_sandbox_stats(
+        k.PodSandboxStatsFilter(id=sandbox_id))] == [sandbox_id]
+
+
+def test_container_events_follow_the_lifecycle(pods: Any) -> None:
+    seen: list[k.ContainerEvent] = []
+    events = pods.runtime.container_events()
+    sandbox_id = pods.sandbox()
+
+    def collect() -> None:
+        for event in events:
+            seen.append(event)
+            if event.container_event_type == k.ContainerEventType.CONTAINER_DELETED_EVENT and (
+                event.container_id != sandbox_id
+            ):
+                return
+
+    reader = threading.Thread(target=collect, daemon=True)
+    reader.start()
+    cid = pods.container(sandbox_id, "sleep", "60")
+    pods.runtime.stop_container(cid, 0)
+    pods.runtime.remove_container(cid)
+    reader.join(20)
+    mine = [e.container_event_type for e in seen if e.container_id == cid]
+    assert mine == [k.ContainerEventType.CONTAINER_CREATED_EVENT,
+                    k.ContainerEventType.CONTAINER_STARTED_EVENT,
+                    k.ContainerEventType.CONTAINER_STOPPED_EVENT,
+                    k.ContainerEventType.CONTAINER_DELETED_EVENT]
+    started = next(e for e in seen if e.container_id == cid and e.container_event_type
+                   == k.ContainerEventType.CONTAINER_STARTED_EVENT)
+    assert started.pod_sandbox_status.id == sandbox_id
+    assert cid in {s.id for s in started.containers_statuses}
+
+
+def test_engine_down_then_back(docker_engine: Any, docker_client: Any, tmp_path: Path) -> None:
+    """A second private engine is stopped under a backend and started again on the same root:
+    status and calls say UNAVAILABLE while it is gone, and all is well once it is back."""
+    from conftest import make_runtime
+    from fixtures.engine import _start_dockerd, _stop_pid
+
+    root = Path(docker_engine.root.parent / f"{docker_engine.root.name}-down")
+    root.mkdir()
+    engine = _start_dockerd(root)
+    try:
+        client = engine.client()
+        rootfs = docker_client.api.get_image(docker_engine.pause)
+        client.api.load_image(b"".join(rootfs))
+        runtime = make_runtime(engine, tmp_path / "root")
+        try:
+            assert runtime.status().status
+            _stop_pid(engine.proc, 30)
+            condition = runtime.status()
+            assert not condition.status and condition.reason == "DockerDaemonNotReady"
+            with pytest.raises(k.UnavailableError):
+                runtime.list_containers(None)
+            config = k.PodSandboxConfig(
+                metadata=k.PodSandboxMetadata(name="back", uid="back", namespace="t")
+            )
+            with pytest.raises(k.UnavailableError):
+                runtime.create_sandbox(config, "")
+            engine = _start_dockerd(root)
+            assert wait_until(lambda: runtime.status().status, 20)
+            created = runtime.create_sandbox(config, "")
+            runtime.start_sandbox(created.id)
+            assert runtime.sandbox_status(created.id).state == k.PodSandboxState.SANDBOX_READY
+            runtime.remove_sandbox(created.id)
+        finally:
+            runtime.close()
+        client.close()
+    finally:
+        _stop_pid(engine.proc, 30)
+        shutil.rmtree(root, ignore_errors=True)
