@@ -211,3 +211,24 @@ def test_startup_probe_holds_liveness_and_kills_on_failure(
     second = manager.observe(pod.uid).find("c0")
     assert second is not None and second.id != first.id and second.restart_count == 1
     manager.delete_pod(pod.uid, pod)
+
+
+def test_run_as_non_root_is_verified_before_create(
+    memory_server: RunningServer, memory_cri: CriClient, tmp_path: Path
+) -> None:
+    manager, _ = new_manager(memory_cri, tmp_path)
+    name = unique_name("nonroot")
+    text = (
+        f"metadata: {{name: {name}}}\nspec:\n  securityContext: {{runAsNonRoot: true}}\n"
+        "  containers:\n"
+        "  - {name: root, image: 'busybox:1.36', command: [sleep, '9']}\n"
+        "  - {name: user, image: 'busybox:1.36', command: [sleep, '9'],"
+        " securityContext: {runAsUser: 1000}}\n"
+    )
+    pod = load_pods(text)[0]
+    result = manager.sync_pod(pod)
+    errors = {s.target: s.error for s in result.steps if s.action == "StartContainer"}
+    assert errors == {"root": "CreateContainerConfigError", "user": ""}
+    assert "will run as root" in manager.waiting[(pod.uid, "root")][1]
+    assert running(manager, pod, "user") and manager.observe(pod.uid).find("root") is None
+    manager.delete_pod(pod.uid, pod)

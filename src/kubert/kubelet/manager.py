@@ -320,6 +320,7 @@ class RuntimeManager:
             config = self.container_config(start)
         except (KubertError, OSError) as exc:
             raise StartError(CREATE_CONFIG_ERROR, str(exc)) from exc
+        self._verify_run_as_non_root(start, config)
         log_dir = pod_log_dir(self.config, start.pod) / spec.name
         log_dir.mkdir(parents=True, exist_ok=True)
         try:
@@ -333,6 +334,31 @@ class RuntimeManager:
         except KubertError as exc:
             raise StartError(RUN_ERROR, str(exc)) from exc
         return container_id
+
+    def _verify_run_as_non_root(self, start: ContainerStart, config: ContainerConfig) -> None:
+        """The kubelet's verifyRunAsNonRoot: refuse to start a runAsNonRoot container as root."""
+        spec, pod_sc = start.spec, start.pod.spec.security_context
+        wanted = spec.security_context.run_as_non_root if spec.security_context else None
+        if wanted is None and pod_sc is not None:
+            wanted = pod_sc.run_as_non_root
+        if not wanted:
+            return
+        uid = config.linux.security_context.run_as_user
+        if uid is None:
+            image = self.runtime.image_status(config.image)
+            if image is not None and image.uid is not None:
+                uid = image.uid
+            elif image is not None and image.username not in ("", "root"):
+                raise StartError(CREATE_CONFIG_ERROR, (
+                    f"container has runAsNonRoot and image has non-numeric user "
+                    f"({image.username}), cannot verify user is non-root"
+                ))
+            else:
+                uid = 0
+        if uid == 0:
+            raise StartError(
+                CREATE_CONFIG_ERROR, "container has runAsNonRoot and image will run as root"
+            )
 
     # ---- killing -------------------------------------------------------------------------
 

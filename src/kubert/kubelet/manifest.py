@@ -43,6 +43,7 @@ _HINTS = {
     "grpc": "kubert runs exec probes only",
     "lifecycle": "postStart / preStop hooks are not run by kubert",
     "medium": "only the default (disk) medium is supported",
+    "sizeLimit": "kubert does not evict, so it cannot enforce an emptyDir size limit",
 }
 
 
@@ -231,10 +232,6 @@ def validate(pod: m.Pod) -> list[tuple[str, str]]:
             out.append((path, "must set exactly one of hostPath or emptyDir"))
         if volume.host_path is not None and not volume.host_path.path.startswith("/"):
             out.append((f"{path}.hostPath.path", "must be an absolute path"))
-        if volume.empty_dir is not None and volume.empty_dir.size_limit:
-            out.extend(
-                _quantity(f"{path}.emptyDir.sizeLimit", volume.empty_dir.size_limit, "memory")
-            )
     names: set[str] = set()
     host_ports: set[tuple[int, str]] = set()
     lists = (

@@ -202,7 +202,7 @@ class HostPathVolumeSource:
 @frozen(kw_only=True)
 class EmptyDirVolumeSource:
     medium: str = field(default="", metadata={"choices": ("",)})
-    size_limit: str = ""
+    size_limit: str = field(default="", metadata={"choices": ("",)})
 
 
 @frozen(kw_only=True)
