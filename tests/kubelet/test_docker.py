@@ -197,6 +197,10 @@ def test_pod_with_init_sidecar_and_crasher_runs_restarts_and_is_deleted(
         assert stream == "stdout" and text.startswith("crash number")
         assert str(log_path).startswith(str(tmp_path / "logs" / f"e2e_shop_{pod.uid}"))
 
+        # Garbage collection keeps the newest instance and the newest dead one per name.
+        crashers = manager.observe(pod.uid).all_named("crasher")
+        assert [c.restart_count for c in crashers] == [2, 1]
+
         # Everything else kept running in the same sandbox through all of this.
         assert manager.observe(pod.uid).find("app").id == app.id
         assert len(manager.observe(pod.uid).sandboxes) == 1
@@ -209,4 +213,5 @@ def test_pod_with_init_sidecar_and_crasher_runs_restarts_and_is_deleted(
     )
     assert kubelet_net.leases() == []
     assert not (tmp_path / "kubelet" / "pods" / pod.uid).exists()
+    assert not (tmp_path / "logs" / f"e2e_shop_{pod.uid}").exists()
     cri.close()

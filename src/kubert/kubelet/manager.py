@@ -490,6 +490,11 @@ class RuntimeManager:
             self.runtime.remove_pod_sandbox(sandbox.id)
             progress(f"Removed sandbox {sandbox.id[:13]}")
         shutil.rmtree(self.config.pod_dir(uid), ignore_errors=True)
+        namespace = pod.namespace if pod is not None else status.namespace
+        name = pod.name if pod is not None else status.name
+        if namespace and name:
+            # The pod's logs go with it, as the kubelet's pod log GC does.
+            shutil.rmtree(self.config.log_root / f"{namespace}_{name}_{uid}", ignore_errors=True)
         for key in [k for k in self.waiting if k[0] == uid]:
             del self.waiting[key]
         return steps
@@ -497,13 +502,18 @@ class RuntimeManager:
     # ---- garbage -------------------------------------------------------------------------
 
     def collect_garbage(self, pod: Pod, status: PodRuntimeStatus) -> None:
-        """Keep the newest dead container per name (its logs and exit code), remove older
-        ones, and remove old sandboxes left without containers."""
-        seen: set[str] = set()
+        """Per container name keep the newest instance and the newest dead one (the kubelet's
+        MaxPerPodContainer of 1: its logs, exit code and ``logs --previous``), remove older
+        dead ones, and remove old sandboxes left without containers."""
+        newest: set[str] = set()
+        dead_kept: set[str] = set()
         removed: set[str] = set()
         for container in status.containers:
-            if container.name not in seen:
-                seen.add(container.name)
+            if container.name not in newest:
+                newest.add(container.name)
+                continue
+            if container.name not in dead_kept and not container.running:
+                dead_kept.add(container.name)
                 continue
             if container.state in (
                 ContainerState.CONTAINER_EXITED,
