@@ -53,8 +53,10 @@ class ManifestError(InvalidArgumentError):
     def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
         lines = [f"{path}: {reason}" for path, reason in problems]
         super().__init__(problems[0][0] if problems else source, source, "; ".join(lines))
-        head = f"{source}: " if source else ""
-        self.message = head + ("\n  " if len(lines) > 1 else "") + "\n  ".join(lines)
+        if len(lines) > 1:
+            self.message = f"{source or 'manifest'}:\n  " + "\n  ".join(lines)
+        else:
+            self.message = f"{source}: {lines[0]}" if source else "".join(lines)
         self.args = (self.message,)
         self.source = source
         self.problems = problems
