@@ -232,3 +232,72 @@ def test_run_as_non_root_is_verified_before_create(
     assert "will run as root" in manager.waiting[(pod.uid, "root")][1]
     assert running(manager, pod, "user") and manager.observe(pod.uid).find("root") is None
     manager.delete_pod(pod.uid, pod)
+
+
+init_codes = st.lists(st.sampled_from([0, 0, 0, 1, 3]), max_size=3)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    policy=st.sampled_from(["Always", "OnFailure", "Never"]),
+    codes=init_codes,
+    sidecar_at=st.one_of(st.none(), st.integers(0, 3)),
+    regular=st.integers(1, 2),
+)
+def test_random_init_sequences_converge(
+    memory_cri: CriClient, policy: str, codes: list[int], sidecar_at: int | None, regular: int
+) -> None:
+    """Init containers run once each, in order, before any regular container; a failing one
+    is retried (or fails the pod under Never) and nothing after it ever starts."""
+    manager, clock = new_manager(memory_cri, Path(tempfile.mkdtemp(prefix="kubert-kl-")))
+    inits = [
+        f"  - {{name: i{n}, image: 'busybox:1.36', command: [sh, -c, 'exit {code}']}}\n"
+        for n, code in enumerate(codes)
+    ]
+    if sidecar_at is not None:
+        inits.insert(
+            min(sidecar_at, len(inits)),
+            "  - {name: side, image: 'busybox:1.36', "
+            "restartPolicy: Always, command: [sleep, '9999']}\n",
+        )
+    regulars = "".join(
+        f"  - {{name: r{n}, image: 'busybox:1.36', command: [sleep, '9999']}}\n"
+        for n in range(regular)
+    )
+    text = (
+        f"metadata: {{name: {unique_name('init')}}}\nspec:\n  restartPolicy: {policy}\n"
+        + ("  initContainers:\n" + "".join(inits) if inits else "")
+        + f"  containers:\n{regulars}"
+    )
+    pod = load_pods(text)[0]
+    try:
+        for _ in range(len(inits) + 4):
+            manager.sync_pod(pod)
+            clock.advance(MAXIMUM + 1)  # past any back-off, short of its reset
+        status = manager.observe(pod.uid)
+        view = pod_view(pod, status)
+        order = [c.name for c in sorted(status.containers, key=lambda c: c.status.created_at)]
+        failing = next((n for n, code in enumerate(codes) if code), None)
+        regular_names = {f"r{n}" for n in range(regular)}
+        if failing is None:
+            assert view.phase == "Running" and view.status == "Running"
+            assert {c.name for c in status.running_containers()} >= regular_names
+            assert all(c.restart_count == 0 for c in status.containers)
+            first_regular = min(order.index(n) for n in regular_names)
+            assert all(order.index(f"i{n}") < first_regular for n in range(len(codes)))
+            if sidecar_at is not None:
+                assert order.index("side") < first_regular and status.find("side").running
+            return
+        assert not regular_names & set(order), "a regular container ran before init finished"
+        assert all(f"i{n}" not in order for n in range(failing + 1, len(codes)))
+        failed = status.find(f"i{failing}")
+        if policy == "Never":
+            assert view.phase == "Failed" and failed.restart_count == 0
+            assert not view.sandbox_ready
+        else:
+            assert view.phase == "Pending" and failed.restart_count >= 1
+            assert view.status.startswith("Init:")
+    finally:
+        manager.delete_pod(pod.uid, pod)
