@@ -7,6 +7,8 @@ What a crash can leave, and what recovery does about it:
   torn down, so the kubelet sees it NOTREADY and replaces it, instead of a ready pod without IP;
 * the same, but the network was set up before the crash: its IPs are written into the
   checkpoint, as RunPodSandbox would have;
+* a ready sandbox whose StopPodSandbox had begun (the checkpoint says so, see
+  :func:`mark_stopping`): stopped, so that it does not stay ready with its network half gone;
 * a checkpoint whose sandbox the engine no longer has, or a sandbox without a checkpoint: left
   alone; the service lists both (NOTREADY from the checkpoint, or from the engine's labels) and
   stop/remove clean them up from whichever record is left;
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING
 import attrs
 from attrs import frozen
 
+from kubert.backends import CheckpointStore
 from kubert.errors import NotFoundError, UnavailableError
 from kubert.model import Checkpoint, PodSandboxState
 
@@ -41,6 +44,14 @@ __all__ = ["Recovery", "RecoveryReport", "RunGate"]
 
 #: Seconds between attempts while the engine is unreachable at start-up.
 RETRY_SECONDS = 2.0
+#: Checkpoint ``extra`` key set before a stop tears the network down.
+STOPPING = "kubert.stopping"
+
+
+def mark_stopping(store: CheckpointStore, checkpoint: Checkpoint) -> None:
+    """Record in the checkpoint that the sandbox is being stopped (once)."""
+    if checkpoint.extra.get(STOPPING) != "1":
+        store.write(attrs.evolve(checkpoint, extra={**checkpoint.extra, STOPPING: "1"}))
 
 
 @frozen
@@ -52,6 +63,7 @@ class RecoveryReport:
     :ivar checkpoint_only: checkpoints whose sandbox the engine no longer has.
     :ivar unrecorded: sandboxes the engine has without a (readable) checkpoint.
     :ivar interrupted: ready sandboxes of an unfinished RunPodSandbox, now stopped.
+    :ivar stopped: ready sandboxes of an unfinished StopPodSandbox, now stopped.
     :ivar completed: unfinished RunPodSandbox calls whose network was up; now recorded.
     """
 
@@ -60,6 +72,7 @@ class RecoveryReport:
     checkpoint_only: tuple[str, ...] = ()
     unrecorded: tuple[str, ...] = ()
     interrupted: tuple[str, ...] = ()
+    stopped: tuple[str, ...] = ()
     completed: tuple[str, ...] = ()
 
 
@@ -142,15 +155,17 @@ class Recovery:
             sandboxes = {s.id: s for s in service.runtime.list_sandboxes(None)}
             checkpoints = self._read_checkpoints()
             interrupted: list[str] = []
+            stopped: list[str] = []
             completed: list[str] = []
             for sandbox_id, checkpoint in checkpoints.items():
                 sandbox = sandboxes.get(sandbox_id)
-                if (
-                    sandbox is None
-                    or sandbox.state != PodSandboxState.SANDBOX_READY
-                    or checkpoint.network is not None
-                    or checkpoint.host_network
-                ):
+                if sandbox is None or sandbox.state != PodSandboxState.SANDBOX_READY:
+                    continue
+                if checkpoint.extra.get(STOPPING) == "1":
+                    if self._finish_stop(sandbox_id):
+                        stopped.append(sandbox_id)
+                    continue
+                if checkpoint.network is not None or checkpoint.host_network:
                     continue
                 outcome = self._finish_run(checkpoint)
                 if outcome == "interrupted":
@@ -165,14 +180,17 @@ class Recovery:
             checkpoint_only=tuple(sorted(set(checkpoints) - set(sandboxes))),
             unrecorded=tuple(sorted(set(sandboxes) - set(checkpoints))),
             interrupted=tuple(sorted(interrupted)),
+            stopped=tuple(sorted(stopped)),
             completed=tuple(sorted(completed)),
         )
         self.last_report = report
         log.info(
             "recovered %d sandboxes and %d checkpoints: %d known only by checkpoint, %d without "
-            "checkpoint, %d unfinished RunPodSandbox stopped, %d completed",
+            "checkpoint, %d unfinished RunPodSandbox stopped, %d completed, %d unfinished "
+            "StopPodSandbox finished",
             report.sandboxes, report.checkpoints, len(report.checkpoint_only),
             len(report.unrecorded), len(report.interrupted), len(report.completed),
+            len(report.stopped),
         )
         return report
 
@@ -185,6 +203,17 @@ class Recovery:
             except NotFoundError as error:
                 log.warning("recovery skips checkpoint %s: %s", sandbox_id, error.message)
         return found
+
+    def _finish_stop(self, sandbox_id: str) -> bool:
+        """Stop a sandbox whose StopPodSandbox a crash cut short. :returns: whether it did."""
+        log.warning("sandbox %s was being stopped when kubert stopped; finishing", sandbox_id)
+        try:
+            with self.service._locks.hold(sandbox_id):
+                self.service._stop(sandbox_id)
+        except Exception:  # the kubelet retries the stop; recovery goes on
+            log.exception("finishing the stop of sandbox %s failed", sandbox_id)
+            return False
+        return True
 
     def _finish_run(self, checkpoint: Checkpoint) -> str:
         """Settle a ready sandbox whose RunPodSandbox did not record its network.

@@ -66,7 +66,7 @@ from kubert.model import (
     VersionInfo,
 )
 from kubert.model.enums import CgroupDriver
-from kubert.recovery import Recovery, RunGate
+from kubert.recovery import Recovery, RunGate, mark_stopping
 
 if TYPE_CHECKING:
     from kubert.streaming.server import StreamingServer
@@ -265,6 +265,10 @@ class KubertService:
         teardown_error: Exception | None = None
         pod = self._pod_for(sandbox_id, status, checkpoint)
         if pod is not None and not pod.host_network:
+            if checkpoint is not None and status is not None:
+                # A crash during teardown must not leave a ready sandbox without its network:
+                # recovery finishes the stops the checkpoint says were begun.
+                mark_stopping(self.checkpoints, checkpoint)
             try:
                 self.network.teardown_pod(pod)
             except Exception as error:  # still stop the sandbox; the kubelet retries teardown

@@ -91,7 +91,10 @@ def error_from_rpc(error: grpc.RpcError, method: str, timeout: float | None) -> 
     if code == grpc.StatusCode.UNAVAILABLE:
         return UnavailableError("the CRI server", details)
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return DeadlineExceededError(method, timeout or 0.0)
+        exceeded = DeadlineExceededError(method, timeout or 0.0)
+        # grpc's own text means our deadline passed; anything else is the server's precise
+        # answer (a CNI plugin or exec that timed out) and must not be replaced.
+        return exceeded if details == "Deadline Exceeded" else _with_message(exceeded, details)
     if code == grpc.StatusCode.UNIMPLEMENTED:
         return _with_message(UnimplementedError(method, "?"), details)
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:

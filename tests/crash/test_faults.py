@@ -1,0 +1,240 @@
+"""Engine and plugin faults with real parts: a private dockerd stopped (by its pid) in the middle
+of calls and started again on the same roots, and CNI plugins that fail, crash or hang in the
+middle of ADD behind a full RunPodSandbox.
+
+The engine here is a dockerd of this test's own, not the session's: stopping that one would
+break every other test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crash.harness import (
+    CrashNet,
+    Figures,
+    KubertProcess,
+    check_nothing_left,
+    is_internal,
+    remove_everything,
+)
+from fixtures.engine import DockerEngine, _build_images, _start_dockerd, _stop_pid
+from kubert import (
+    ContainerConfig,
+    ContainerMetadata,
+    ImageSpec,
+    KubertError,
+    PodSandboxConfig,
+    PodSandboxMetadata,
+    PodSandboxState,
+    UnavailableError,
+)
+from kubert.cri.client import CriClient
+
+pytestmark = pytest.mark.docker
+
+TEST_PLUGIN = Path(__file__).parent.parent / "cni" / "testplugin.py"
+
+
+@pytest.fixture
+def own_engine() -> Iterator[DockerEngine]:
+    """A private dockerd for this test alone, with the test images."""
+    root = Path(tempfile.mkdtemp(prefix="kubert-ownd-", dir="/tmp"))
+    engine = _start_dockerd(root)
+    try:
+        _build_images(engine)
+        yield engine
+    finally:
+        with contextlib.suppress(Exception):
+            engine.remove_all_containers()
+        _stop_pid(engine.proc, 30)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _restart(engine: DockerEngine) -> DockerEngine:
+    """Start dockerd again on the same data root, exec root and socket."""
+    again = _start_dockerd(engine.root)
+    engine.proc, engine.pid = again.proc, again.pid
+    return engine
+
+
+def _pod(name: str, attempt: int = 0) -> PodSandboxConfig:
+    return PodSandboxConfig(
+        metadata=PodSandboxMetadata(name=name, namespace="faults", uid=f"uid-{name}",
+                                    attempt=attempt)
+    )
+
+
+def _runtime_ready(client: CriClient) -> bool:
+    return {c.type: c.status for c in client.status().conditions}["RuntimeReady"]
+
+
+def _wait(predicate: Callable[[], bool], seconds: float = 30.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return predicate()
+
+
+def test_engine_stopped_mid_calls_gives_unavailable_and_recovers(
+    own_engine: DockerEngine, cri_server_factory: Callable[..., Any]
+) -> None:
+    from kubert_docker import plugin as docker_plugin
+
+    server = cri_server_factory(
+        runtime="docker", plugins=(docker_plugin,), pod_infra_image=own_engine.pause,
+        options={"docker": own_engine.backend_options()},
+    )
+    client = server.client()
+    answers: dict[str, int] = {}
+    internal: list[str] = []
+    stop_traffic = threading.Event()
+
+    def traffic() -> None:
+        """Calls of every kind, one after the other, through the engine's stop and start."""
+        number = 0
+        with server.client() as busy:
+            while not stop_traffic.is_set():
+                number += 1
+                calls: list[Callable[[], object]] = [
+                    busy.list_pod_sandbox, busy.list_containers, busy.version,
+                    lambda n=number: busy.run_pod_sandbox(_pod("busy", n)),
+                ]
+                for call in calls:
+                    try:
+                        call()
+                        outcome = "OK"
+                    except KubertError as error:
+                        outcome = type(error).__name__
+                        if is_internal(error):
+                            internal.append(str(error))
+                    answers[outcome] = answers.get(outcome, 0) + 1
+
+    try:
+        sandbox_id = client.run_pod_sandbox(_pod("steady"))
+        container_id = client.create_container(
+            sandbox_id,
+            ContainerConfig(metadata=ContainerMetadata(name="app"),
+                            image=ImageSpec(image=own_engine.busybox), command=("sleep", "3600")),
+            _pod("steady"),
+        )
+        client.start_container(container_id)
+        worker = threading.Thread(target=traffic, daemon=True)
+        worker.start()
+        time.sleep(1.0)
+        _stop_pid(own_engine.proc, 30)  # the engine goes away in the middle of the traffic
+
+        assert _wait(lambda: not _runtime_ready(client))
+        condition = {c.type: c for c in client.status().conditions}["RuntimeReady"]
+        assert condition.reason and condition.message
+        with pytest.raises(UnavailableError):
+            client.run_pod_sandbox(_pod("while-down"))
+        with pytest.raises(UnavailableError):
+            client.list_pod_sandbox()
+        time.sleep(1.0)
+
+        _restart(own_engine)
+        assert _wait(lambda: _runtime_ready(client)), server.service.runtime.state.last_error
+        stop_traffic.set()
+        worker.join(60)
+        assert not worker.is_alive()
+        # dockerd stopped the pod's containers on its way down; kubert sees that now.
+        listed = {s.id: s.state for s in client.list_pod_sandbox()}
+        assert listed[sandbox_id] == PodSandboxState.SANDBOX_NOTREADY
+        assert client.container_status(container_id).state.name == "CONTAINER_EXITED"
+        # Everything works again: a new pod, and cleaning up the old ones.
+        fresh = client.run_pod_sandbox(_pod("after"))
+        assert client.pod_sandbox_status(fresh).state == PodSandboxState.SANDBOX_READY
+        for sandbox in client.list_pod_sandbox():
+            client.stop_pod_sandbox(sandbox.id)
+            client.remove_pod_sandbox(sandbox.id)
+        assert client.list_pod_sandbox() == [] and client.list_containers() == []
+    finally:
+        stop_traffic.set()
+        client.close()
+    assert answers.get("UnavailableError", 0) > 0, answers
+    assert answers.get("OK", 0) > 0, answers
+    assert internal == [], internal
+
+
+# ---- CNI plugins failing in the middle of ADD -------------------------------------------
+
+
+@pytest.fixture
+def fault_server(clean_engine: Any) -> Iterator[KubertProcess]:
+    """``kubert serve`` on docker + cni whose chain is bridge + the fault-injecting test plugin
+    of tests/cni, on a network of its own."""
+    workdir = Path(tempfile.mkdtemp(prefix="kubert-fault-", dir="/tmp"))
+    from crash.conftest import make_server
+
+    server = make_server(workdir, clean_engine, 2)
+    script = server.net.bin_dir / "kbt-test"
+    script.write_text(f"#!{sys.executable} -S\n" + TEST_PLUGIN.read_text())
+    script.chmod(0o755)
+    server.config_path.write_text(
+        server.config_path.read_text().replace("plugin-timeout = 20.0", "plugin-timeout = 3.0")
+    )
+    yield server
+    server.kill()
+    clean_engine.remove_all_containers()
+    server.net.destroy()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _chain(net: CrashNet, fault: dict[str, str] | None) -> None:
+    import json
+
+    path = net.conf_dir / "10-crash.conflist"
+    document = json.loads(path.read_text())
+    document["plugins"] = document["plugins"][:1] + ([{"type": "kbt-test", **fault}]
+                                                     if fault else [])
+    path.write_text(json.dumps(document))
+
+
+@pytest.mark.cni
+@pytest.mark.parametrize(
+    "fault", [{"failOn": "ADD"}, {"crashOn": "ADD"}, {"hangOn": "ADD"}],
+    ids=["fails", "crashes", "hangs"],
+)
+def test_plugin_failing_mid_add_rolls_back_everything(
+    fault_server: KubertProcess, clean_engine: Any, fault: dict[str, str]
+) -> None:
+    """The bridge plugin has attached the pod (veth, lease) when the next plugin fails: the
+    sandbox, its checkpoint, lease, veth, cache entry and netns link all go, and the same
+    RunPodSandbox retried once the plugin is fixed starts clean."""
+    _chain(fault_server.net, fault)
+    fault_server.start()
+    engine_client = clean_engine.client()
+    try:
+        with fault_server.client() as client:
+            with pytest.raises(KubertError) as caught:
+                client.run_pod_sandbox(_pod("victim"))
+            assert "kbt-test" in str(caught.value), fault_server.log_tail()
+            assert "set up network" in str(caught.value)
+            print(type(caught.value).__name__, caught.value)
+            assert client.list_pod_sandbox() == []
+            assert check_nothing_left(fault_server, engine_client) == []
+
+            _chain(fault_server.net, None)
+            sandbox_id = client.run_pod_sandbox(_pod("victim"))
+            status = client.pod_sandbox_status(sandbox_id)
+            assert status.network is not None and status.network.ip.startswith("10.247.")
+            assert list(fault_server.net.leases().values()) == [sandbox_id]
+        figures = Figures(name="plugin fault")
+        remove_everything(fault_server, figures)
+        assert figures.failures == []
+        assert check_nothing_left(fault_server, engine_client) == []
+    finally:
+        engine_client.close()
