@@ -71,6 +71,11 @@ class EngineStream(ProcessStream):
             self.sock.sendall(data)
 
     def close_stdin(self) -> None:
+        # With a TTY the engine answers a half-close by ending the output streams too
+        # (moby's attach ends stdout with stdin unless it may close the process's stdin),
+        # so the terminal keeps its input open and this client just stops typing.
+        if self.tty:
+            return
         with self._write_lock, contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_WR)
 

@@ -45,7 +45,9 @@ def _flag(query: dict[str, list[str]], name: str) -> bool:
     return query.get(name, ["false"])[-1].lower() in ("1", "true")
 
 
-def requests_for(container_id: str, sandbox_id: str) -> Callable[[str, dict[str, list[str]]], object]:
+def requests_for(
+    container_id: str, sandbox_id: str
+) -> Callable[[str, dict[str, list[str]]], object]:
     """Map a kubectl request (kind, query) to the CRI request the kubelet would make."""
 
     def build(kind: str, query: dict[str, list[str]]) -> object:

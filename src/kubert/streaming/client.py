@@ -40,10 +40,12 @@ def _ws_url(url: str) -> str:
 
 def _connect(url: str, protocols: list[str], tls: ssl.SSLContext | None) -> ClientConnection:
     kwargs: dict[str, Any] = {"ssl": tls} if url.startswith("https://") else {}
+    # Entered by hand: the session outlives this call (the caller closes it), and entering
+    # is how every websockets version from 12 on hands out an open connection.
     ws = connect(
         _ws_url(url), subprotocols=[Subprotocol(p) for p in protocols], compression=None,
         proxy=None, max_size=None, ping_interval=None, open_timeout=30, **kwargs,
-    )
+    ).__enter__()
     assert isinstance(ws, ClientConnection)
     return ws
 

@@ -101,8 +101,30 @@ def _pump_resize(process: ProcessStream, resize: Duplex) -> None:
         log.debug("resize stopped: %s", exc)
 
 
+def _close_on(hung_up: threading.Event, close: Callable[[], None]) -> None:
+    hung_up.wait()
+    close()
+
+
 def _start(target: Callable[..., None], *args: object) -> None:
     threading.Thread(target=target, args=args, daemon=True).start()
+
+
+class _Closer:
+    """Closes the process stream once: when the client hangs up (to end a blocked read of an
+    attach that would otherwise outlive its client), or when the session ends."""
+
+    def __init__(self, process: ProcessStream) -> None:
+        self._process = process
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def __call__(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._process.close()
 
 
 def run_command(
@@ -110,11 +132,13 @@ def run_command(
     streams: CommandStreams,
     version: int,
     cmd: tuple[str, ...] = (),
+    hung_up: threading.Event | None = None,
 ) -> None:
     """Run one session to its end; the caller closes the connection afterwards.
 
     :param open_process: starts the exec or attaches (the backend call).
     :param version: the remote-command protocol version (4 and up report JSON status).
+    :param hung_up: set by the transport when the client's connection ends.
     """
     try:
         process = open_process()
@@ -122,6 +146,9 @@ def run_command(
         log.info("streaming session failed to start: %s", exc)
         _report(streams, internal_error_status(str(exc)), version)
         return
+    close = _Closer(process)
+    if hung_up is not None:
+        _start(_close_on, hung_up, close)
     try:
         if streams.stdin is not None:
             _start(_pump_stdin, process, streams.stdin)
@@ -140,7 +167,7 @@ def run_command(
         _report(streams, internal_error_status(str(exc)), version)
         return
     finally:
-        process.close()
+        close()
     _report(streams, exit_status(code, cmd), version)
 
 

@@ -319,14 +319,18 @@ class StreamingServer:
             if isinstance(request, PortForwardRequest):
                 self._websocket_port_forward(mux, request, ports)
             else:
-                self._websocket_command(mux, request, version)
+                self._websocket_command(mux, request, version, ws.done)
         except ConnectionError as exc:
             log.info("WebSocket client left: %s", exc)
         finally:
             ws.close()
 
     def _websocket_command(
-        self, mux: ChannelMux, request: ExecRequest | AttachRequest, version: int
+        self,
+        mux: ChannelMux,
+        request: ExecRequest | AttachRequest,
+        version: int,
+        hung_up: threading.Event,
     ) -> None:
         ch = mux.channels
         # The kubelet's first message: an empty one on the lowest channel the client reads.
@@ -339,7 +343,7 @@ class StreamingServer:
             stderr=ch[STDERR] if request.stderr else None,
             resize=ch[RESIZE] if request.tty else None,
         )
-        self._run_command(request, streams, version)
+        self._run_command(request, streams, version, hung_up)
 
     def _websocket_port_forward(
         self, mux: ChannelMux, request: PortForwardRequest, ports: list[int]
@@ -428,7 +432,7 @@ class StreamingServer:
             error=got["error"], stdin=got.get("stdin"), stdout=got.get("stdout"),
             stderr=got.get("stderr"), resize=got.get("resize"),
         )
-        self._run_command(request, streams, version)
+        self._run_command(request, streams, version, session.done)
 
     def _spdy_port_forward(self, session: SpdySession, request: PortForwardRequest) -> None:
         pending: dict[str, dict[str, SpdyStream]] = {}
@@ -479,12 +483,18 @@ class StreamingServer:
     # ---- backend calls -----------------------------------------------------------------
 
     def _run_command(
-        self, request: ExecRequest | AttachRequest, streams: CommandStreams, version: int
+        self,
+        request: ExecRequest | AttachRequest,
+        streams: CommandStreams,
+        version: int,
+        hung_up: threading.Event,
     ) -> None:
         if isinstance(request, ExecRequest):
-            run_command(lambda: self.runtime.exec_stream(request), streams, version, request.cmd)
+            run_command(lambda: self.runtime.exec_stream(request), streams, version,
+                        request.cmd, hung_up)
         else:
-            run_command(lambda: self.runtime.attach_stream(request), streams, version)
+            run_command(lambda: self.runtime.attach_stream(request), streams, version,
+                        hung_up=hung_up)
 
     def _dialer(self, request: PortForwardRequest) -> Callable[[int], socket.socket]:
         return lambda port: self.runtime.port_forward_stream(request, port)

@@ -126,7 +126,7 @@ class SpdySession:
         self._last_activity = time.monotonic()
         self._goaway_sent = False
         self.closed = False
-        self._done = threading.Event()
+        self.done = threading.Event()
         self._reader = threading.Thread(target=self._read_loop, name="spdy-reader", daemon=True)
 
     def start(self, initial: bytes = b"") -> None:
@@ -281,7 +281,7 @@ class SpdySession:
         for stream in streams:
             stream._end_input()
         self._incoming.put(None)
-        self._done.set()
+        self.done.set()
 
     def close(self, linger: float = 2.0) -> None:
         """GOAWAY, then half-close and wait up to ``linger`` s for the client to hang up.
@@ -293,6 +293,6 @@ class SpdySession:
         with self._write_lock:
             shutdown_quietly(self._sock, socket.SHUT_WR)
         if self._reader.is_alive():
-            self._done.wait(linger)
+            self.done.wait(linger)
         self._end()
         self._sock.close()

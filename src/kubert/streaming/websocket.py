@@ -89,7 +89,7 @@ class WebSocketSession:
         self._parts: list[bytes] = []
         self._text = False
         self._last_activity = time.monotonic()
-        self._done = threading.Event()
+        self.done = threading.Event()
         self.closed = False
         self._reader = threading.Thread(target=self._read_loop, name="ws-reader", daemon=True)
 
@@ -145,7 +145,7 @@ class WebSocketSession:
             log.debug("WebSocket connection ended: %s", exc)
         finally:
             self.closed = True
-            self._done.set()
+            self.done.set()
             self._on_end()
 
     def _frame(self, frame: Frame) -> None:
@@ -170,7 +170,7 @@ class WebSocketSession:
                 with contextlib.suppress(ConnectionError):
                     self._flush()
         if self._reader.is_alive():
-            self._done.wait(linger)
+            self.done.wait(linger)
         self.closed = True
         shutdown_quietly(self._sock)
         self._sock.close()
