@@ -32,21 +32,23 @@ def parse_line(line: str) -> tuple[str, str, bool, str]:
     return parts[0], parts[1], parts[2] == "P", text
 
 
-def _entries(handle: IO[str]) -> Iterator[tuple[str, str]]:
-    """Complete lines (stream, text) from what is in ``handle`` now."""
+def _entries(handle: IO[str]) -> Iterator[tuple[str, str, str]]:
+    """Complete entries (time, stream, text) from what is in ``handle`` now; an entry whose
+    last piece has not been written yet is left to the next call."""
     pending = ""
+    start = handle.tell()
     while True:
         line = handle.readline()
         if not line or not line.endswith("\n"):
-            if line:
-                handle.seek(handle.tell() - len(line.encode()))
+            handle.seek(start)
             return
-        _, stream, partial, text = parse_line(line)
+        stamp, stream, partial, text = parse_line(line)
         pending += text
         if partial:
             continue
-        yield stream, pending
+        yield stamp, stream, pending
         pending = ""
+        start = handle.tell()
 
 
 def _log_file(s: Session, uid: str, current: ContainerRuntimeStatus) -> Path:
@@ -105,8 +107,9 @@ def make_command(host: PluginHost) -> click.Command:
 
 
 def _print(handle: IO[str], timestamps: bool) -> None:
-    for stream, text in _entries(handle):
-        click.echo(text, err=stream == "stderr" and not timestamps)
+    for stamp, stream, text in _entries(handle):
+        line = f"{stamp} {text}" if timestamps and stamp else text
+        click.echo(line, err=stream == "stderr")
 
 
 def _running(s: Session, container_id: str) -> bool:
