@@ -1,0 +1,157 @@
+"""Fixtures of the in-place upgrade tests: real dockerd, real CNI bridge, real registry.
+
+``app_images`` builds three images from the test busybox (``docker commit``, so each has its
+own ID and config): ``v1`` stays local, ``v2`` and ``crash`` are pushed to the test registry and
+removed locally so that the upgrade's pre-pull really pulls them; ``missing`` names a tag the
+registry does not have. ``inplace_env`` starts kubert's CRI server (runtime ``docker``, network
+``cni``) and runs the ``kubert`` command line against it in a subprocess, with the plugins
+loaded from their entry points as an installed kubert does.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from attrs import frozen
+
+from cni.helpers import PrivateNet, run
+from kubert.cri.client import CriClient
+from kubert.kubelet import KubeletConfig, PodRuntimeStatus, observe_pod
+
+CNI_BIN = Path("/usr/lib/cni")
+#: Busybox's init ignores SIGTERM as PID 1; the trap makes a stop take milliseconds.
+SERVE = "trap 'exit 0' TERM; echo serving $(cat /version); sleep 3600 & wait"
+
+
+@frozen
+class AppImages:
+    v1: str
+    v2: str
+    crash: str
+    missing: str
+
+
+def _commit(client: Any, base: str, version: str, cmd: str, repository: str, tag: str) -> None:
+    container = client.containers.create(
+        base, ["sh", "-c", f"echo {version} > /version"], network_mode="none"
+    )
+    try:
+        container.start()
+        container.wait(timeout=30)
+        quoted = cmd.replace('"', '\\"')
+        container.commit(repository=repository, tag=tag,
+                         changes=[f'CMD ["sh", "-c", "{quoted}"]', f"LABEL version={version}"])
+    finally:
+        container.remove(force=True)
+
+
+@pytest.fixture(scope="session")
+def app_images(docker_engine: Any, docker_registry: Any) -> AppImages:
+    client = docker_engine.client()
+    try:
+        remote = f"{docker_registry.host}/kubert/inplace-app"
+        _commit(client, docker_engine.busybox, "v1", SERVE, "kubert-test/inplace-app", "v1")
+        _commit(client, docker_engine.busybox, "v2", SERVE, remote, "v2")
+        _commit(client, docker_engine.busybox, "crash", "echo crashing; exit 3", remote, "crash")
+        for tag in ("v2", "crash"):
+            for message in client.api.push(remote, tag=tag, stream=True, decode=True):
+                if "error" in message:
+                    pytest.fail(f"pushing {remote}:{tag}: {message['error']}", pytrace=False)
+            client.api.remove_image(f"{remote}:{tag}")
+    finally:
+        client.close()
+    return AppImages(v1="kubert-test/inplace-app:v1", v2=f"{remote}:v2",
+                     crash=f"{remote}:crash", missing=f"{remote}:missing")
+
+
+@pytest.fixture
+def inplace_net(tmp_path: Path) -> Iterator[PrivateNet]:
+    """A private bridge and /24 for this test (10.246.x.0/24, a range no other test uses)."""
+    if os.geteuid() != 0 or not (CNI_BIN / "bridge").exists() or shutil.which("ip") is None:
+        pytest.skip("needs root, iproute2 and containernetworking-plugins in /usr/lib/cni")
+    octet = random.randrange(1, 250)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for plugin in ("bridge", "host-local", "loopback"):
+        (bin_dir / plugin).symlink_to(CNI_BIN / plugin)
+    net = PrivateNet(
+        bridge=f"kbtip{octet:03d}{random.randrange(100):02d}", subnet=f"10.246.{octet}.0/24",
+        gateway=f"10.246.{octet}.1", conf_dir=tmp_path / "net.d", cache_dir=tmp_path / "cache",
+        ipam_dir=tmp_path / "ipam", bin_dir=bin_dir, root=tmp_path / "root",
+    )
+    net.conf_dir.mkdir()
+    net.write_conflist("10-inplace.conflist", [net.bridge_plugin()])
+    yield net
+    run("ip", "link", "del", net.bridge, check=False)
+
+
+@frozen
+class InPlaceEnv:
+    """A CRI server on docker + CNI, and the ``kubert`` command line pointed at it."""
+
+    address: str
+    root: Path
+    cri: CriClient
+    images: AppImages
+
+    @property
+    def config(self) -> KubeletConfig:
+        return KubeletConfig(root_dir=self.root / "kubelet", log_root=self.root / "logs")
+
+    def kubert(self, *args: str, env: dict[str, str] | None = None,
+               check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run ``kubert ARGS`` in a new process (entry-point plugins on, as installed)."""
+        environ = {
+            **os.environ,
+            "KUBERT_DISABLE_PLUGIN_AUTOLOAD": "0",
+            "CONTAINER_RUNTIME_ENDPOINT": self.address,
+            "KUBERT_KUBELET_ROOT": str(self.root / "kubelet"),
+            "KUBERT_LOG_ROOT": str(self.root / "logs"),
+            **(env or {}),
+        }
+        done = subprocess.run(
+            [sys.executable, "-c", "from kubert.cli import main; main()", *args],
+            env=environ, capture_output=True, text=True, timeout=120, check=False,
+        )
+        if check and done.returncode != 0:
+            pytest.fail(f"kubert {' '.join(args)} exited {done.returncode}:\n"
+                        f"{done.stdout}\n{done.stderr}", pytrace=False)
+        return done
+
+    def observe(self, uid: str) -> PodRuntimeStatus:
+        return observe_pod(self.cri, uid)
+
+
+@pytest.fixture
+def inplace_env(
+    clean_engine: Any,
+    app_images: AppImages,
+    inplace_net: PrivateNet,
+    cri_server_factory: Callable[..., Any],
+    tmp_path: Path,
+) -> Iterator[InPlaceEnv]:
+    from kubert_cni import plugin as cni_plugin
+    from kubert_docker import plugin as docker_plugin
+
+    server = cri_server_factory(
+        runtime="docker", network="cni", plugins=(docker_plugin, cni_plugin),
+        pod_infra_image=clean_engine.pause,
+        options={
+            "docker": clean_engine.backend_options(),
+            "cni": {"conf-dir": str(inplace_net.conf_dir), "bin-dir": [str(inplace_net.bin_dir)],
+                    "cache-dir": str(inplace_net.cache_dir)},
+        },
+    )
+    client = server.client()
+    try:
+        yield InPlaceEnv(address=server.address, root=tmp_path, cri=client, images=app_images)
+    finally:
+        client.close()
