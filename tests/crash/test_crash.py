@@ -38,6 +38,7 @@ CI_PROFILE = (10, 6)
 LONG_PROFILE = (80, 12)
 
 
+@pytest.mark.timeout(3600)  # the long profile; the CI one takes well under a minute
 def test_kill_anywhere_leaks_nothing(
     crash_server: KubertProcess, clean_engine: Any, request: pytest.FixtureRequest
 ) -> None:

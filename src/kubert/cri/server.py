@@ -10,6 +10,7 @@ traceback and answered INTERNAL, and the server keeps serving.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -651,10 +652,16 @@ class CriServer:
         if self.endpoint.scheme == "unix":
             assert self.endpoint.path is not None
             cri_socket.prepare_unix_socket(self.endpoint.path)
+        # Until secure_socket sets 0660, the socket has the mode the umask leaves: keep others
+        # out from the start (a umask of 0 would let anyone connect in that window).
+        umask = os.umask(0o007) if self.endpoint.scheme == "unix" else None
         try:
             port = self.server.add_insecure_port(self.endpoint.grpc_target)
         except RuntimeError as error:
             raise FailedPreconditionError(f"cannot listen on {self.endpoint}: {error}") from None
+        finally:
+            if umask is not None:
+                os.umask(umask)
         if self.endpoint.scheme == "tcp" and port == 0:
             raise FailedPreconditionError(f"cannot listen on {self.endpoint}")
         if self.endpoint.scheme == "unix":
