@@ -23,6 +23,8 @@ CONTAINER_PORTS = "io.kubernetes.container.ports"
 CONTAINER_TYPE = "kubert.io/container-type"
 #: JSON map of fieldRef path -> value the container's env was built with.
 FIELD_REFS = "kubert.io/field-refs"
+#: JSON of the LinuxContainerResources a container was created with (for resize decisions).
+RESOURCES = "kubert.io/resources"
 #: Hash of the pod-level spec the sandbox was built from; a change recreates the sandbox.
 POD_SPEC_HASH = "kubert.io/pod-spec-hash"
 #: Where the pod came from: "apply" or "file:<path>" (static pod).
@@ -50,6 +52,3 @@ def json_annotation(annotations: Mapping[str, str], key: str) -> dict[str, str]:
         return {}
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
-
-#: JSON of the LinuxContainerResources a container was created with (for resize decisions).
-RESOURCES = "kubert.io/resources"
