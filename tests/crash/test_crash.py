@@ -28,7 +28,7 @@ from crash.harness import (
     thorough,
     timed,
 )
-from kubert import UnavailableError
+from kubert import ContainerConfig, ContainerMetadata, ImageSpec, UnavailableError
 from kubert.crashpoint import CRASH_POINTS
 
 pytestmark = [pytest.mark.docker, pytest.mark.cni]
@@ -142,5 +142,49 @@ def test_retried_run_pod_sandbox_after_a_crash_starts_clean(
                 client.stop_pod_sandbox(sandbox.id)  # idempotent on a gone sandbox
         assert check_nothing_left(crash_server, engine_client) == []
         assert list_engine(engine_client) == {}
+    finally:
+        engine_client.close()
+
+
+def test_lost_and_corrupt_checkpoints_leave_everything_removable(
+    crash_server: KubertProcess, clean_engine: Any
+) -> None:
+    """One pod's checkpoint deleted and another's corrupted while kubert was down: both pods
+    and their containers are still listed and removable, their network is released, and the
+    corrupt file is kept aside for a human, never deleted."""
+    workload = Workload(engine=clean_engine, log_directory=crash_server.workdir / "logs",
+                        rng=random.Random(2), figures=Figures(name="lost"))
+    crash_server.start()
+    with crash_server.client() as client:
+        pods = []
+        for name in ("lost", "corrupt"):
+            config = workload.sandbox_config(name)
+            sandbox_id = client.run_pod_sandbox(config)
+            container_id = client.create_container(
+                sandbox_id,
+                ContainerConfig(metadata=ContainerMetadata(name="app"),
+                                image=ImageSpec(image=clean_engine.busybox),
+                                command=("sleep", "3600")),
+                config,
+            )
+            client.start_container(container_id)
+            pods.append((sandbox_id, container_id))
+    crash_server.kill()
+    checkpoints = crash_server.state_root / "checkpoints"
+    (checkpoints / f"{pods[0][0]}.json").unlink()
+    (checkpoints / f"{pods[1][0]}.json").write_text('{"version": 1, "checksum": "sha256:0"')
+    crash_server.start()
+    engine_client = clean_engine.client()
+    try:
+        with crash_server.client() as client:
+            listed = {s.id for s in client.list_pod_sandbox()}
+            assert {p[0] for p in pods} <= listed
+            assert {p[1] for p in pods} <= {c.id for c in client.list_containers()}
+        figures = Figures(name="lost")
+        remove_everything(crash_server, figures)
+        assert figures.failures == []
+        left = check_nothing_left(crash_server, engine_client)
+        # Only the corrupt checkpoint, moved aside and kept for inspection.
+        assert len(left) == 1 and ".json.corrupt-" in left[0], left
     finally:
         engine_client.close()
