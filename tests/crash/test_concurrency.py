@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,8 +46,8 @@ POD_NAMES = ("shared-a", "shared-b", "shared-c")
 class Lifecycles:
     """The threads' common state: attempts per pod name and the figures, under one lock."""
 
-    def __init__(self, engine: Any, workload: Workload, figures: Figures) -> None:
-        self.engine = engine
+    def __init__(self, image: str, workload: Workload, figures: Figures) -> None:
+        self.image = image
         self.workload = workload
         self.figures = figures
         self.lock = threading.Lock()
@@ -96,7 +97,7 @@ class Lifecycles:
         for index in range(rng.randrange(0, 3)):
             container = ContainerConfig(
                 metadata=ContainerMetadata(name=f"c{number}-{index}"),
-                image=ImageSpec(image=self.engine.busybox), command=("sleep", "3600"),
+                image=ImageSpec(image=self.image), command=("sleep", "3600"),
                 log_path=f"c{number}-{index}.log",
             )
             container_id = self.call(
@@ -129,7 +130,7 @@ def test_many_threads_on_overlapping_pods(
     figures = Figures(name="concurrency", seed=seed)
     workload = Workload(engine=clean_engine, log_directory=busy_server.workdir / "logs",
                         rng=random.Random(seed), figures=figures)
-    shared = Lifecycles(clean_engine, workload, figures)
+    shared = Lifecycles(clean_engine.busybox, workload, figures)
     engine_client = clean_engine.client()
 
     def worker(index: int) -> None:
@@ -165,3 +166,44 @@ def test_many_threads_on_overlapping_pods(
     assert not figures.failures, "\n".join(figures.failures)
     assert not figures.leaks, "\n".join(figures.leaks)
     assert figures.operations > threads_count * per_thread
+
+
+def test_many_threads_in_memory(
+    cri_server_factory: Callable[..., Any], tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The same on the in-memory runtime, with many more threads and calls: the core's locks
+    (per sandbox, per pod attempt, the run gate) under pressure."""
+    server = cri_server_factory()
+    threads_count, per_thread = (32, 40) if thorough(request.config) else (16, 12)
+    seed = random.randrange(2**32)
+    figures = Figures(name="concurrency (memory)", seed=seed)
+    workload = Workload(engine=None, log_directory=tmp_path / "logs", rng=random.Random(seed),
+                        figures=figures)
+    shared = Lifecycles("busybox:latest", workload, figures)
+
+    def worker(index: int) -> None:
+        rng = random.Random(seed + index)
+        with server.client() as client:
+            for number in range(per_thread):
+                shared.lifecycle(client, rng, index * 1000 + number)
+
+    with timed(figures):
+        threads = [threading.Thread(target=worker, args=(i,), daemon=True)
+                   for i in range(threads_count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(CALL_TIMEOUT * per_thread)
+        assert not any(thread.is_alive() for thread in threads), "deadlock?"
+        with server.client() as client:
+            for sandbox in client.list_pod_sandbox():
+                client.stop_pod_sandbox(sandbox.id)
+                client.remove_pod_sandbox(sandbox.id)
+            assert client.list_pod_sandbox() == [] and client.list_containers() == []
+    line = (f"{figures.line()}; {threads_count} threads, {shared.calls} calls, "
+            f"{shared.answered} answered")
+    REPORTS.append(line)
+    assert shared.calls == shared.answered, "\n".join(figures.failures)
+    assert not figures.failures, "\n".join(figures.failures)
+    assert server.service.checkpoints.list() == []
+    assert len(server.service._locks) == 0  # every per-sandbox lock was released
