@@ -136,6 +136,9 @@ class WebSocketSession:
                         self._protocol.receive_eof()
                     events = self._protocol.events_received()
                     self._flush()  # pongs and the reply to a close
+                    if self._protocol.close_expected():
+                        # The closing handshake is done: the server closes TCP first (RFC 6455).
+                        shutdown_quietly(self._sock, socket.SHUT_WR)
                 for event in events:
                     if isinstance(event, Frame):
                         self._frame(event)
