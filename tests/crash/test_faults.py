@@ -169,6 +169,45 @@ def test_engine_stopped_mid_calls_gives_unavailable_and_recovers(
     assert internal == [], internal
 
 
+def test_kubert_started_while_the_engine_is_down_serves_and_recovers_later(
+    own_engine: DockerEngine, cri_server_factory: Callable[..., Any]
+) -> None:
+    """kubert (re)started while dockerd is stopped: it serves at once with RuntimeReady=false,
+    does no garbage collection blind, and recovers when the engine is back."""
+    from fixtures.server import start_server
+    from kubert_docker import plugin as docker_plugin
+
+    args: dict[str, Any] = {
+        "runtime": "docker", "plugins": (docker_plugin,), "pod_infra_image": own_engine.pause,
+        "options": {"docker": own_engine.backend_options()},
+    }
+    first = cri_server_factory(**args)
+    with first.client() as client:
+        sandbox_id = client.run_pod_sandbox(_pod("survivor"))
+    first.stop()
+    _stop_pid(own_engine.proc, 30)
+
+    second = start_server(first.socket_path.parent, **args)
+    try:
+        assert second.service.recovery is not None
+        assert second.service.recovery.last_report is None  # waiting for the engine
+        with second.client() as client:
+            assert not _runtime_ready(client)
+            with pytest.raises(UnavailableError):
+                client.list_pod_sandbox()
+            _restart(own_engine)
+            assert _wait(lambda: _runtime_ready(client))
+            assert _wait(lambda: second.service.recovery.last_report is not None)
+            report = second.service.recovery.last_report
+            assert report.checkpoints == 1 and report.sandboxes == 1
+            assert [s.id for s in client.list_pod_sandbox()] == [sandbox_id]
+            client.stop_pod_sandbox(sandbox_id)
+            client.remove_pod_sandbox(sandbox_id)
+            assert client.list_pod_sandbox() == []
+    finally:
+        second.stop()
+
+
 # ---- CNI plugins failing in the middle of ADD -------------------------------------------
 
 
