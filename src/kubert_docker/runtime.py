@@ -322,10 +322,13 @@ class DockerRuntime(RuntimeBackend):
 
     def stop_sandbox(self, sandbox_id: str) -> None:
         record = self._sandbox(sandbox_id)
+        members = self.state.in_sandbox(record.id)
+        if not record.running and not any(c.running for c in members):
+            return  # stopped already: the view is current, the engine has nothing to do
         api = self.engine.api()
         # The kubelet has given the containers their grace period already (containerd too
         # stops them at once here).
-        for container in self.state.in_sandbox(record.id):
+        for container in members:
             if container.running:
                 with contextlib.suppress(NotFoundError), translate("container", container.id):
                     api.stop(container.id, timeout=0)
@@ -338,15 +341,8 @@ class DockerRuntime(RuntimeBackend):
 
     def remove_sandbox(self, sandbox_id: str) -> None:
         record = self._sandbox(sandbox_id)
-        api = self.engine.api()
-        with translate("sandbox", sandbox_id):
-            members = api.containers(
-                all=True, quiet=True,
-                filters={"label": f"{naming.SANDBOX_ID_LABEL}={record.id}"},
-            )
-        ids = {m["Id"] for m in members} | {c.id for c in self.state.in_sandbox(record.id)}
-        for cid in ids:
-            self._remove(cid)
+        for container in self.state.in_sandbox(record.id):
+            self._remove(container.id)
         self._remove(record.id)
         self._unlink_netns(record.id)
 
