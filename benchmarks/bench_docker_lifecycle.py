@@ -26,12 +26,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from cri_api.v1 import api_pb2 as pb  # noqa: E402
-from cri_api.v1 import api_pb2_grpc as rpc  # noqa: E402
-from fixtures.engine import _build_images, _start_dockerd, _stop_pid  # noqa: E402
-from fixtures.server import start_server  # noqa: E402
+from cri_api.v1 import api_pb2 as pb
+from cri_api.v1 import api_pb2_grpc as rpc
 
-import kubert_docker.plugin  # noqa: E402
+import kubert_docker.plugin
+from fixtures.engine import _build_images, _start_dockerd, _stop_pid
+from fixtures.server import start_server
 
 STEPS = ("RunPodSandbox", "CreateContainer", "StartContainer", "StopPodSandbox",
          "RemovePodSandbox")
@@ -154,12 +154,11 @@ def main() -> None:
                 for round_ in range(args.concurrent_rounds):
                     base = 1000 * (round_ + 1)
                     started = time.perf_counter()
-                    list(pool.map(lambda i: kubert_pod(stub, image, log_dir, base + i),
-                                  range(args.pods)))
+                    numbers = range(base, base + args.pods)
+                    list(pool.map(lambda i: kubert_pod(stub, image, log_dir, i), numbers))
                     k_walls.append(time.perf_counter() - started)
                     started = time.perf_counter()
-                    list(pool.map(lambda i: raw_pod(client.api, engine.pause, image, base + i),
-                                  range(args.pods)))
+                    list(pool.map(lambda i: raw_pod(client.api, engine.pause, image, i), numbers))
                     r_walls.append(time.perf_counter() - started)
             k_wall, r_wall = statistics.median(k_walls), statistics.median(r_walls)
             print(f"{args.pods} pods concurrently, {args.concurrent_rounds} rounds each "
