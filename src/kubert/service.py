@@ -360,7 +360,9 @@ class KubertService:
         self.runtime.stop_container(container_id, timeout)
 
     def remove_container(self, container_id: str) -> None:
-        self.runtime.remove_container(container_id)
+        """Idempotent, as the CRI requires: a container that is already gone is removed."""
+        with suppress(NotFoundError):
+            self.runtime.remove_container(container_id)
 
     def list_containers(self, filter: ContainerFilter | None = None) -> list[Container]:
         return self.runtime.list_containers(filter)

@@ -1,0 +1,61 @@
+"""Idempotence as CRI v1 requires it, over the real socket: stopping what is stopped and
+removing what is gone succeed, for sandboxes and containers, also for IDs never seen."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubert import (
+    ContainerConfig,
+    ContainerMetadata,
+    ContainerState,
+    ImageSpec,
+    NotFoundError,
+    PodSandboxConfig,
+    PodSandboxMetadata,
+    PodSandboxState,
+)
+from kubert.cri.client import CriClient
+
+NEVER_SEEN = "f" * 64
+
+
+def _pod(client: CriClient) -> tuple[str, str]:
+    config = PodSandboxConfig(
+        metadata=PodSandboxMetadata(name="twice", namespace="idem", uid="uid-twice")
+    )
+    sandbox_id = client.run_pod_sandbox(config)
+    container_id = client.create_container(
+        sandbox_id,
+        ContainerConfig(metadata=ContainerMetadata(name="app"),
+                        image=ImageSpec(image="busybox:latest"), command=("sleep", "3600")),
+        config,
+    )
+    client.start_container(container_id)
+    return sandbox_id, container_id
+
+
+def test_containers_stop_and_remove_twice(cri_client: CriClient) -> None:
+    _, container_id = _pod(cri_client)
+    cri_client.stop_container(container_id, 0)
+    cri_client.stop_container(container_id, 0)
+    assert cri_client.container_status(container_id).state == ContainerState.CONTAINER_EXITED
+    cri_client.remove_container(container_id)
+    cri_client.remove_container(container_id)
+    cri_client.remove_container(NEVER_SEEN)
+    with pytest.raises(NotFoundError):  # asking about it still says it is gone
+        cri_client.container_status(container_id)
+
+
+def test_sandboxes_stop_and_remove_twice(cri_client: CriClient) -> None:
+    sandbox_id, container_id = _pod(cri_client)
+    cri_client.stop_pod_sandbox(sandbox_id)
+    cri_client.stop_pod_sandbox(sandbox_id)
+    assert cri_client.pod_sandbox_status(sandbox_id).state == PodSandboxState.SANDBOX_NOTREADY
+    cri_client.remove_pod_sandbox(sandbox_id)
+    cri_client.remove_pod_sandbox(sandbox_id)
+    cri_client.stop_pod_sandbox(sandbox_id)
+    cri_client.remove_container(container_id)  # went with its sandbox
+    cri_client.stop_pod_sandbox(NEVER_SEEN)
+    cri_client.remove_pod_sandbox(NEVER_SEEN)
+    assert cri_client.list_pod_sandbox() == [] and cri_client.list_containers() == []
