@@ -25,39 +25,45 @@ def serve_options() -> list[ServeOption]:
     return [
         opt("--docker-endpoint", "endpoint", "docker engine endpoint (unix:// or tcp://)",
             envvar="DOCKER_HOST"),
-        opt("--cgroup-driver", "cgroup_driver",
+        opt("--cgroup-driver", "cgroup-driver",
             "cgroupfs or systemd; must match the engine's (empty: take the engine's)",
             default=""),
-        opt("--runtime-cgroups", "runtime_cgroups",
+        opt("--runtime-cgroups", "runtime-cgroups",
             "cgroup to report as the runtime's (informational, as cri-dockerd)", default=""),
-        opt("--image-pull-progress-deadline", "image_pull_progress_deadline",
+        opt("--image-pull-progress-deadline", "image-pull-progress-deadline",
             "cancel a pull that shows no progress for this many seconds", type="int",
             default=60),
-        opt("--registry-mirror", "registry_mirrors",
+        opt("--registry-mirror", "registry-mirrors",
             "REGISTRY=MIRROR (or MIRROR for docker.io): pull through a mirror first; repeatable",
             type="list", default=[]),
-        opt("--restrict-oom-score-adj", "restrict_oom_score_adj",
+        opt("--restrict-oom-score-adj", "restrict-oom-score-adj",
             "auto, true or false: clamp oom_score_adj to what the host lets runc set",
             default="auto"),
-        opt("--default-cpuset-cpus", "default_cpuset_cpus",
+        opt("--default-cpuset-cpus", "default-cpuset-cpus",
             "cpuset.cpus for containers that do not set one", default=""),
-        opt("--default-cpuset-mems", "default_cpuset_mems",
+        opt("--default-cpuset-mems", "default-cpuset-mems",
             "cpuset.mems for containers that do not set one", default=""),
-        opt("--memory-swap", "memory_swap",
+        opt("--memory-swap", "memory-swap",
             "disabled (swap = memory limit), unlimited, or limited (the CRI's swap limit)",
             default="disabled"),
-        opt("--docker-state-resync", "resync_period",
+        opt("--docker-state-resync", "resync-period",
             "seconds between full re-reads of the engine behind the event-fed state view",
             type="float", default=60.0),
-        opt("--exec-output-limit", "exec_output_limit",
+        opt("--exec-output-limit", "exec-output-limit",
             "bytes of ExecSync output kept per stream", type="int", default=16 * 1024 * 1024),
+        opt("--docker-runtime-handler", "runtime-handlers",
+            "HANDLER=RUNTIME: serve CRI runtime handler HANDLER with docker runtime RUNTIME; "
+            "repeatable (an unlisted handler is the docker runtime of the same name)",
+            type="list", default=[]),
     ]
 
 
 def _choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
     text = str(value).lower()
     if text not in choices:
-        raise InvalidArgumentError(f"docker.{key}", value, f"must be one of {', '.join(choices)}")
+        raise InvalidArgumentError(
+            f"docker.{key.replace('_', '-')}", value, f"must be one of {', '.join(choices)}"
+        )
     return text
 
 
@@ -73,7 +79,7 @@ def _mirrors(value: Any) -> dict[str, str]:
             registry, mirror = "docker.io", registry
         if not mirror or "/" in registry:
             raise InvalidArgumentError(
-                "docker.registry_mirrors", item, "must be REGISTRY=MIRROR or MIRROR"
+                "docker.registry-mirrors", item, "must be REGISTRY=MIRROR or MIRROR"
             )
         mirrors[registry.strip()] = mirror.strip().removeprefix("http://").removeprefix(
             "https://").rstrip("/")
@@ -100,17 +106,28 @@ class DockerConfig:
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> DockerConfig:
+        """Parse backend options; keys as the config file spells them (``cgroup-driver``),
+        or with underscores as Python callers may."""
+        given = {key.replace("_", "-"): value for key, value in options.items()}
+
         def get(key: str, default: Any) -> Any:
-            value = options.get(key)
+            value = given.get(key.replace("_", "-"))
             return default if value is None else value
 
         driver = str(get("cgroup_driver", "")).lower()
         if driver not in ("", "cgroupfs", "systemd"):
-            raise InvalidArgumentError("docker.cgroup_driver", driver,
+            raise InvalidArgumentError("docker.cgroup-driver", driver,
                                        "must be cgroupfs or systemd")
         handlers = get("runtime_handlers", {})
+        if isinstance(handlers, str):
+            handlers = handlers.split(",")
         if isinstance(handlers, (list, tuple)):
-            handlers = dict(item.split("=", 1) for item in handlers)
+            pairs = [item.strip() for item in handlers if item.strip()]
+            for item in pairs:
+                if "=" not in item:
+                    raise InvalidArgumentError("docker.runtime-handlers", item,
+                                               "must be HANDLER=RUNTIME")
+            handlers = dict(item.split("=", 1) for item in pairs)
         return cls(
             endpoint=str(get("endpoint", "") or os.environ.get("DOCKER_HOST", "")),
             cgroup_driver=driver,
