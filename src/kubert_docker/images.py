@@ -82,7 +82,8 @@ def _pull_error(ref: str, message: str) -> KubertError:
         return NotFoundError("image", ref, message)
     if any(s in text for s in ("connection refused", "no such host", "i/o timeout", "dial tcp")):
         return UnavailableError(f"registry of {ref}", message)
-    if "unauthorized" in text or "authentication required" in text or "denied" in text:
+    if any(s in text for s in ("unauthorized", "authentication required", "denied",
+                               "credentials")):
         return FailedPreconditionError(f"pulling image {ref!r} was refused: {message}")
     return KubertError(f"pulling image {ref!r} failed: {message}")
 

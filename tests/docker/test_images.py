@@ -50,7 +50,7 @@ def test_auth_pull_needs_and_uses_credentials(
     images: DockerImages, docker_auth_registry: Any
 ) -> None:
     ref = docker_auth_registry.tiny[1]
-    with pytest.raises(k.KubertError, match=r"(?i)auth|denied|unauthorized"):
+    with pytest.raises(k.FailedPreconditionError, match=r"(?i)auth|denied|unauthorized"):
         images.pull_image(k.ImageSpec(image=ref), None, None)
     wrong = k.AuthConfig(username=docker_auth_registry.username, password="wrong")
     with pytest.raises(k.KubertError):
