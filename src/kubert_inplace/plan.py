@@ -67,7 +67,7 @@ class Target:
 class Plan:
     """What the plugin does in one sync.
 
-    :ivar targets: containers to upgrade, in upgrade order.
+    :ivar targets: containers to upgrade (put them in upgrade order with :func:`ordered`).
     :ivar held: containers whose upgrade to this revision failed: kept as they run.
     :ivar notes: why changes are not made in place, one sentence each.
     """
@@ -112,7 +112,6 @@ def make_plan(
     status: PodRuntimeStatus,
     actions: PodActions,
     record: UpgradeRecord | None,
-    settings: Settings,
 ) -> Plan:
     """The in-place part of this sync (see the module docstring)."""
     if actions.kill_pod:
@@ -151,7 +150,7 @@ def make_plan(
         if _matches(pod, spec, newest, here.ips):
             continue
         image = running_image(newest)
-        if newest.hash != container_hash(attrs.evolve(spec, image=image)):
+        if not _only_image_differs(spec, image, newest.hash):
             notes.append(
                 f"Container {spec.name} is not upgraded in place: its spec changed beyond the "
                 "image (command, args, env, ports, mounts, probes or security context); the "
@@ -172,7 +171,7 @@ def make_plan(
     return Plan(
         revision=rev,
         sandbox_id=actions.sandbox_id,
-        targets=_ordered(targets, settings),
+        targets=targets,
         held=held,
         notes=notes,
         resumed=interrupted and bool(targets),
@@ -195,6 +194,30 @@ def _target(
     )
 
 
+def _default_pull_policy(image: str) -> str:
+    """The API server's defaulting rule: Always for ``:latest`` or untagged, else IfNotPresent."""
+    if "@" in image:
+        return "IfNotPresent"
+    last = image.rsplit("/", 1)[-1]
+    return "Always" if last.partition(":")[2] in ("", "latest") else "IfNotPresent"
+
+
+def _only_image_differs(spec: Container, old_image: str, old_hash: str) -> bool:
+    """Whether ``spec`` with ``old_image`` is what the running container was made from.
+
+    Manifests are defaulted on every load, so a pull policy left unset follows the image's
+    tag (``:latest`` -> Always); that change comes with the image and does not count.
+    """
+    if old_hash == container_hash(attrs.evolve(spec, image=old_image)):
+        return True
+    if spec.image_pull_policy != _default_pull_policy(spec.image):
+        return False
+    before = attrs.evolve(
+        spec, image=old_image, image_pull_policy=_default_pull_policy(old_image)
+    )
+    return old_hash == container_hash(before)
+
+
 def _matches(
     pod: Pod, spec: Container, container: ContainerRuntimeStatus, ips: tuple[str, ...]
 ) -> bool:
@@ -207,7 +230,7 @@ def _matches(
         return True  # an unsupported fieldRef fails the start itself, with its own error
 
 
-def _ordered(targets: list[Target], settings: Settings) -> list[Target]:
+def ordered(targets: Iterable[Target], settings: Settings) -> list[Target]:
     """Targets in upgrade order: sidecars first (or last), or the names the settings list."""
     if settings.order == (SIDECARS_LAST,):
         return sorted(targets, key=lambda t: t.kind == "sidecar")

@@ -16,7 +16,7 @@ import attrs
 from kubert import hookimpl
 from kubert.kubelet import KubeletConfig, Pod, PodActions, PodSyncContext, SyncResult
 from kubert_inplace import status
-from kubert_inplace.plan import Plan, make_plan
+from kubert_inplace.plan import Plan, make_plan, ordered
 from kubert_inplace.record import RecordStore
 from kubert_inplace.settings import Settings, settings_for, switched_off
 from kubert_inplace.upgrade import Upgrader
@@ -25,16 +25,20 @@ from kubert_inplace.upgrade import Upgrader
 def _plan(context: PodSyncContext, actions: PodActions) -> tuple[Plan, Settings] | None:
     """This sync's in-place plan, or None when the plugin stays out of it.
 
-    Computed again, from the same inputs, by both hooks: nothing is carried between them.
+    Computed again, from the same inputs, by both hooks: nothing is carried between them. The
+    pod's settings are read only when there is something to do or say, so a pod that needs no
+    upgrade never fails on them.
     """
     if switched_off():
+        return None
+    record = RecordStore(context.manager.config).load(context.pod.uid)
+    plan = make_plan(context.pod, context.status, actions, record)
+    if not (plan.targets or plan.held or plan.notes):
         return None
     settings = settings_for(context.pod)
     if not settings.enabled:
         return None
-    store = RecordStore(context.manager.config)
-    record = store.load(context.pod.uid)
-    return make_plan(context.pod, context.status, actions, record, settings), settings
+    return attrs.evolve(plan, targets=ordered(plan.targets, settings)), settings
 
 
 @hookimpl

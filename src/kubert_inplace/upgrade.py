@@ -308,7 +308,10 @@ class Upgrader:
             self._update(target.name, phase=FAILED, new_id=old_id,
                          message=f"{why}; the previous image failed too: {again}")
             return
-        self._update(target.name, phase=ROLLED_BACK, new_id=old_id, message=f"rolled back: {why}")
+        entry = self.record.containers[target.name]
+        downtime = round(now() - entry.stop_started, 3) if entry.stop_started else None
+        self._update(target.name, phase=ROLLED_BACK, new_id=old_id, downtime=downtime,
+                     message=f"rolled back: {why}")
         progress(f"Container {target.name} rolled back to {target.old_image} ({old_id[:13]})")
 
     # ---- CRI steps ------------------------------------------------------------------------

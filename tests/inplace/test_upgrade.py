@@ -107,6 +107,7 @@ def test_image_change_replaces_only_that_container_in_the_same_sandbox(
     try:
         write_pod(path, "web", env.images.v2)
         out = env.kubert("apply", "-f", str(path)).stdout
+        print(out)
         assert "Starting in-place upgrade #1" in out and "upgraded in place" in out, out
         assert "Killing pod" not in out and "Creating sandbox" not in out, out
 
@@ -134,6 +135,7 @@ def test_image_change_replaces_only_that_container_in_the_same_sandbox(
         table = env.kubert("get", "pods").stdout
         assert "UPGRADE" in table.splitlines()[0] and "Succeeded #1 1/1" in table, table
         described = env.kubert("describe", "pod", "web").stdout
+        print(table, described, sep="\n")
         assert "Upgrade:        Succeeded (#1" in described, described
         assert f"app (regular): Upgraded: {env.images.v1} -> {env.images.v2}" in described
 
@@ -187,6 +189,7 @@ def test_an_image_that_crashes_is_rolled_back(inplace_env: InPlaceEnv, tmp_path:
     try:
         write_pod(path, "crashy", env.images.crash)
         out = env.kubert("apply", "-f", str(path)).stdout
+        print(out)
         assert "the new container exited with code 3" in out and "rolling back" in out, out
         after = env.observe(uid)
         assert sandbox_of(after) == sandbox_of(before)
