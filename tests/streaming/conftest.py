@@ -2,7 +2,7 @@
 
 A private dockerd (``docker_engine``), a kubert CRI server on a unix socket with the docker
 backend, and the streaming server attached to it as ``kubert serve`` attaches it. One pod is
-made through the CRI for the module: ``main`` sleeps, ``echo`` runs busybox ``nc`` as a
+made through the CRI for the session: ``main`` sleeps, ``echo`` runs busybox ``nc`` as a
 persistent echo server on port 7000 of the pod's loopback, ``console`` reads its stdin.
 """
 
@@ -39,7 +39,7 @@ def _wait(predicate: Callable[[], bool], what: str, seconds: float = 20.0) -> No
         time.sleep(0.05)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stack(docker_engine: Any) -> Iterator[Stack]:
     workdir = Path(tempfile.mkdtemp(prefix="kubert-", dir="/tmp"))
     cri = start_server(

@@ -269,14 +269,16 @@ class StreamingServer:
                         "portforward": PortForwardRequest}[kind]
             if request is None or not isinstance(request, expected):
                 raise _Refusal(404, "unknown, used or expired token")
-            self._active += 1
+            with self._conns_lock:
+                self._active += 1
             try:
                 if "websocket" in upgrade:
                     self._websocket(conn, head, rest, request, parse_qs(target.query))
                 else:
                     self._spdy(conn, rest, request, headers)
             finally:
-                self._active -= 1
+                with self._conns_lock:
+                    self._active -= 1
         finally:
             self._sessions.release()
 
