@@ -23,8 +23,14 @@ pytestmark = [pytest.mark.docker, pytest.mark.cni]
 SIDE_CMD = "trap 'exit 0' TERM; sleep 3600 & wait"
 
 
-def write_pod(path: Path, name: str, app_image: str, release: str = "r1") -> Path:
-    """Two containers: ``app`` runs ``app_image``; ``side`` reads an annotation via fieldRef."""
+def write_pod(path: Path, name: str, app_image: str, release: str = "r1",
+              side_cpu: str = "100m", probe: str = "") -> Path:
+    """Two containers: ``app`` runs ``app_image`` (with a startup probe running ``probe``);
+    ``side`` reads an annotation via fieldRef and requests ``side_cpu``."""
+    startup = (
+        f"    startupProbe: {{exec: {{command: [sh, -c, '{probe}']}}, periodSeconds: 1, "
+        "failureThreshold: 2}\n" if probe else ""
+    )
     path.write_text(f"""
 apiVersion: v1
 kind: Pod
@@ -40,10 +46,11 @@ spec:
   - name: app
     image: "{app_image}"
     imagePullPolicy: IfNotPresent
-  - name: side
+{startup}  - name: side
     image: kubert-test/busybox:latest
     imagePullPolicy: Never
     command: [sh, -c, "{SIDE_CMD}"]
+    resources: {{requests: {{cpu: "{side_cpu}"}}}}
     env:
     - name: RELEASE
       valueFrom: {{fieldRef: {{fieldPath: "metadata.annotations['release']"}}}}
@@ -86,8 +93,10 @@ def report_downtime(rec: dict[str, Any], what: str) -> None:
           "(StopContainer of the old one to StartContainer of the new one)")
 
 
-def apply_v1(env: InPlaceEnv, tmp_path: Path, name: str) -> tuple[Path, PodRuntimeStatus]:
-    path = write_pod(tmp_path / "pod.yaml", name, env.images.v1)
+def apply_v1(
+    env: InPlaceEnv, tmp_path: Path, name: str, probe: str = ""
+) -> tuple[Path, PodRuntimeStatus]:
+    path = write_pod(tmp_path / "pod.yaml", name, env.images.v1, probe=probe)
     out = env.kubert("apply", "-f", str(path)).stdout
     assert f"pod/{name} Running: 2/2 ready" in out, out
     status = env.observe(uid_of(path))
@@ -105,7 +114,8 @@ def test_image_change_replaces_only_that_container_in_the_same_sandbox(
     assert ips, "the CNI bridge gave the pod no IP"
     app, side = running(before, "app"), running(before, "side")
     try:
-        write_pod(path, "web", env.images.v2)
+        # app's image changes, and side's CPU request: side is resized, not restarted.
+        write_pod(path, "web", env.images.v2, side_cpu="250m")
         out = env.kubert("apply", "-f", str(path)).stdout
         print(out)
         assert "Starting in-place upgrade #1" in out and "upgraded in place" in out, out
@@ -115,6 +125,9 @@ def test_image_change_replaces_only_that_container_in_the_same_sandbox(
         assert sandbox_of(after) == (sandbox_id, ips)
         new_app, same_side = running(after, "app"), running(after, "side")
         assert (same_side.id, same_side.restart_count) == (side.id, side.restart_count)
+        assert side.resources is not None and side.resources.cpu_shares == 102
+        assert same_side.resources is not None and same_side.resources.cpu_shares == 256
+        assert "Resized container side" in out, out
         assert new_app.id != app.id and new_app.sandbox_id == sandbox_id
         assert new_app.restart_count == app.restart_count + 1
         assert new_app.status.image.user_specified_image == env.images.v2
@@ -140,7 +153,7 @@ def test_image_change_replaces_only_that_container_in_the_same_sandbox(
         assert f"app (regular): Upgraded: {env.images.v1} -> {env.images.v2}" in described
 
         # An annotation the side container reads through fieldRef: it restarts in place.
-        write_pod(path, "web", env.images.v2, release="r2")
+        write_pod(path, "web", env.images.v2, release="r2", side_cpu="250m")
         out = env.kubert("apply", "-f", str(path)).stdout
         assert "side (fieldRef values changed)" in out, out
         again = env.observe(uid)
@@ -211,6 +224,26 @@ def test_an_image_that_crashes_is_rolled_back(inplace_env: InPlaceEnv, tmp_path:
         assert "RolledBack #1 0/1" in env.kubert("get", "pods").stdout
     finally:
         env.kubert("delete", "pod", "crashy", check=False)
+
+
+def test_a_new_image_failing_its_startup_probe_is_rolled_back(
+    inplace_env: InPlaceEnv, tmp_path: Path
+) -> None:
+    env = inplace_env
+    probe = "grep -q v1 /version"  # true in v1, false in v2
+    path, before = apply_v1(env, tmp_path, "probed", probe=probe)
+    uid = uid_of(path)
+    try:
+        write_pod(path, "probed", env.images.v2, probe=probe)
+        out = env.kubert("apply", "-f", str(path)).stdout
+        assert "startup probe failed 2 times" in out and "rolling back" in out, out
+        after = env.observe(uid)
+        assert sandbox_of(after) == sandbox_of(before)
+        assert exec_out(env, running(after, "app").id, "cat", "/version") == "v1"
+        assert running(after, "side").id == running(before, "side").id
+        assert record(env, uid)["result"] == "RolledBack"
+    finally:
+        env.kubert("delete", "pod", "probed", check=False)
 
 
 @pytest.mark.parametrize(
