@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
 import shutil
 import signal
 import subprocess
@@ -13,11 +15,20 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import click
 import pytest
 from click.testing import CliRunner
 
-from kubert import PodSandboxConfig, PodSandboxMetadata, hookimpl
+from kubert import (
+    ContainerConfig,
+    ContainerEvent,
+    ContainerMetadata,
+    ImageSpec,
+    PodSandboxConfig,
+    PodSandboxMetadata,
+    hookimpl,
+)
 from kubert.cli import build_cli
 from kubert.cri.client import CriClient
 from kubert.cri.socket import socket_answers
@@ -70,18 +81,35 @@ def test_serve_memory_then_signal(workdir: Path, signum: signal.Signals) -> None
             assert [s.id for s in client.list_pod_sandbox()] == [sandbox_id]
             # A watch is in flight when the signal comes; it must end, not hold the server.
             events = client.container_events()
+            seen: queue.SimpleQueue[object] = queue.SimpleQueue()
             ended = threading.Event()
 
             def watch() -> None:
-                for _ in events:
-                    pass
-                ended.set()
+                try:
+                    for event in events:
+                        seen.put(event)
+                    ended.set()
+                except Exception as error:  # shown by the assertion below
+                    seen.put(error)
 
-            watcher = threading.Thread(target=watch, daemon=True)
-            watcher.start()
+            threading.Thread(target=watch, daemon=True).start()
+            container = ContainerConfig(
+                metadata=ContainerMetadata(name="w"), image=ImageSpec(image="busybox:latest")
+            )
+            first: object = None
+            for attempt in range(40):  # until the watch demonstrably receives events
+                client.create_container(
+                    sandbox_id,
+                    attrs.evolve(container, metadata=ContainerMetadata(name="w", attempt=attempt)),
+                    config,
+                )
+                with contextlib.suppress(queue.Empty):
+                    first = seen.get(timeout=0.25)
+                    break
+            assert isinstance(first, ContainerEvent), first
             process.send_signal(signum)
-            _, stderr = process.communicate(timeout=30)
-            assert ended.wait(10)
+            _, stderr = process.communicate(timeout=60)
+            assert ended.wait(10), [seen.get() for _ in range(seen.qsize())]
     finally:
         if process.poll() is None:
             process.kill()

@@ -143,6 +143,9 @@ def run(host: PluginHost, config: Any) -> int:
     except KubertError as error:
         click.echo(f"kubert serve: {error.message}", err=True)
         return 2
+    # Handlers go in before anything listens: a signal that arrives while starting up must
+    # still end in an orderly stop (the wait below then returns at once).
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         service.start()
         service.streaming = start_streaming(service.runtime, config)
@@ -152,16 +155,19 @@ def run(host: PluginHost, config: Any) -> int:
         if service.streaming is not None:
             service.streaming.stop()
         service.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         click.echo(f"kubert serve: {error}", err=True)
         return 1
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     log.info(
         "serving CRI on %s (runtime %s, images %s, network %s)",
         config.container_runtime_endpoint, config.runtime, config.image_backend,
         config.network_plugin,
     )
     try:
-        while not stop.wait(3600):
+        # Short waits: a signal may land on one of grpc's threads, and Python runs its handler
+        # only when the main thread next executes bytecode, so the main thread must wake up.
+        while not stop.wait(0.2):
             pass
         log.info(
             "received %s; draining in-flight calls (up to %gs)",
