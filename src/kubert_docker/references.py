@@ -12,9 +12,9 @@ def split(ref: str) -> tuple[str, str, str]:
     if at:
         suffix = "@" + digest
     else:
-        slash = name.rfind("/")
+        last_slash = name.rfind("/")
         colon = name.rfind(":")
-        if colon > slash:
+        if colon > last_slash:
             name, suffix = name[:colon], name[colon:]
     first, slash, rest = name.partition("/")
     if slash and ("." in first or ":" in first or first == "localhost"):

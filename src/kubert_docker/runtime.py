@@ -504,9 +504,10 @@ class DockerRuntime(RuntimeBackend):
         """Copy what a previous kubert (or a lost engine connection) left uncopied."""
         if not record.log_path:
             return
+        started = isinstance(record.status, ContainerStatus) and record.status.started_at
         if record.running or (
-            record.finished_at and last_timestamp(Path(record.log_path)) < record.finished_at
-            and record.status.started_at
+            started and record.finished_at
+            and last_timestamp(Path(record.log_path)) < record.finished_at
         ):
             self._start_log(record)
 
