@@ -60,6 +60,8 @@ def kubert_compute_pod_actions(context: PodSyncContext, actions: PodActions) -> 
         init_containers_to_start=[
             n for n in actions.init_containers_to_start if n not in names
         ],
+        # A container restarted in place gets its new resources when it is created.
+        containers_to_resize=[r for r in actions.containers_to_resize if r.spec.name not in names],
     )
 
 

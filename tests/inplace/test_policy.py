@@ -244,3 +244,34 @@ def test_node_default_from_the_environment(
         manager.sync_pod(make_pod(name, NEW))
     manager.delete_pod(make_pod(name, OLD).uid)
 
+
+
+def test_field_ref_restart_takes_new_resources_without_a_resize(
+    memory_cri: CriClient, tmp_path: Path
+) -> None:
+    manager = manager_for(memory_cri, tmp_path)
+
+    def pod(tier: str, cpu: str) -> Pod:
+        return load_pods(f"""
+metadata: {{name: refs, labels: {{tier: {tier}}},
+           annotations: {{"inplace.kubert.io/verify-seconds": "0"}}}}
+spec:
+  containers:
+  - name: reader
+    image: busybox:1.36
+    command: [sleep, "9999"]
+    resources: {{requests: {{cpu: "{cpu}"}}}}
+    env: [{{name: TIER, valueFrom: {{fieldRef: {{fieldPath: "metadata.labels['tier']"}}}}}}]
+""")[0]
+
+    manager.sync_pod(pod("gold", "100m"))
+    before = manager.observe(pod("gold", "100m").uid).find("reader")
+    result = manager.sync_pod(pod("silver", "200m"), progress=print)
+    assert not result.errors, result.errors
+    assert [s.action for s in result.steps] == ["InPlaceUpgrade"]
+    reader = manager.observe(pod("silver", "200m").uid).find("reader")
+    assert before is not None and reader is not None and reader.id != before.id
+    assert reader.field_refs == {"metadata.labels['tier']": "silver"}
+    assert reader.resources is not None and reader.resources.cpu_shares == 204
+    assert manager.sync_pod(pod("silver", "200m")).steps == ()
+    manager.delete_pod(pod("silver", "200m").uid)
