@@ -63,7 +63,9 @@ class Fuzzer:
         self.tried = 0
         self.codes: dict[str, int] = {}
 
-    def call(self, service: str, method: MethodDescriptor, request: Message) -> None:
+    def call(self, service: str, method: MethodDescriptor, request: Message) -> tuple[
+        grpc.StatusCode, str
+    ]:
         response_cls = getattr(pb, method.output_type.name)
         rpc: Callable[..., Any] = self.channel.unary_unary(
             f"/runtime.v1.{service}/{method.name}",
@@ -83,6 +85,7 @@ class Fuzzer:
             assert details != "Deadline Exceeded", f"{method.name} did not answer in time"
         if code == grpc.StatusCode.INVALID_ARGUMENT:
             assert details, f"{method.name}: INVALID_ARGUMENT without saying what is wrong"
+        return code, details
 
     def still_serving(self) -> None:
         stub = self.channel.unary_unary(
@@ -277,3 +280,43 @@ def test_log_and_mount_paths_that_escape_are_refused(cri_server: Any) -> None:
         fuzzer.still_serving()
     finally:
         fuzzer.close()
+
+
+@pytest.mark.docker
+def test_image_references_cannot_reach_other_engine_endpoints(
+    cri_server_factory: Callable[..., Any], clean_engine: Any
+) -> None:
+    """The engine API puts references into URL paths: ``a/..`` was GET /images/json (a list,
+    answered INTERNAL), and ``x/../../containers/<id>`` in RemoveImage would be DELETE
+    /containers/<id>. Such references are refused before any backend sees them."""
+    from kubert_docker import plugin as docker_plugin
+
+    server = cri_server_factory(
+        runtime="docker", plugins=(docker_plugin,), pod_infra_image=clean_engine.pause,
+        options={"docker": clean_engine.backend_options()},
+    )
+    with server.client() as client:
+        sandbox_id, container_id = _real_objects(client, clean_engine.busybox, "/tmp")[:2]
+    fuzzer = Fuzzer(server.address)
+    references = ["a/..", "/", ".", f"x/../../containers/{container_id}", "busybox?force=1",
+                  "busybox#x", "a//b", "%2e%2e", "busybox\n"]
+    calls = {
+        "ImageStatus": lambda ref: pb.ImageStatusRequest(image=pb.ImageSpec(image=ref)),
+        "RemoveImage": lambda ref: pb.RemoveImageRequest(image=pb.ImageSpec(image=ref)),
+        "PullImage": lambda ref: pb.PullImageRequest(image=pb.ImageSpec(image=ref)),
+    }
+    methods = {m.name: (s, m) for s, m in unary_methods()}
+    try:
+        for reference in references:
+            for name, build in calls.items():
+                service, method = methods[name]
+                code, details = fuzzer.call(service, method, build(reference))
+                assert code == grpc.StatusCode.INVALID_ARGUMENT, (name, reference, details)
+                assert "image.image" in details, details
+        fuzzer.still_serving()
+        assert fuzzer.codes == {"INVALID_ARGUMENT": len(references) * len(calls)}
+    finally:
+        fuzzer.close()
+    with server.client() as client:
+        assert client.container_status(container_id).state.name == "CONTAINER_RUNNING"
+        assert client.pod_sandbox_status(sandbox_id).state.name == "SANDBOX_READY"

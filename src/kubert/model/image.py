@@ -12,7 +12,7 @@ from kubert.model.common import FilesystemUsage, labels_field, strings_field, tu
 class ImageSpec:
     """An image reference: a name[:tag], name@digest or image ID."""
 
-    image: str = field(default="", validator=v.bounded_string(4096))
+    image: str = field(default="", validator=[v.bounded_string(4096), v.image_reference])
     annotations: dict[str, str] = labels_field()
     user_specified_image: str = field(default="", validator=v.bounded_string(4096))
     runtime_handler: str = field(default="", validator=v.bounded_string(256))

@@ -144,6 +144,24 @@ def string_map(_: Any, attribute: attrs.Attribute[Any], value: Mapping[str, str]
         )
 
 
+# Characters no image reference has; engines put references into URL paths, where these (and
+# "." or ".." segments) would reach other endpoints: "a/.." is GET /images/json, a list.
+_IMAGE_FORBIDDEN_RE = re.compile(r"[\s?#%\\\x00-\x1f\x7f]")
+
+
+def image_reference(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """A name[:tag][@digest] or image ID; empty is allowed (filters, unset specs)."""
+    if not value:
+        return
+    segments = value.split("/")
+    if _IMAGE_FORBIDDEN_RE.search(value) or any(s in ("", ".", "..") for s in segments):
+        raise InvalidArgumentError(
+            attribute.name, value[:80],
+            "is not an image reference (name[:tag][@digest] or an image ID; no empty, '.' or "
+            "'..' path segments, whitespace, '?', '#', '%' or '\\')",
+        )
+
+
 def check_absolute_path(field: str, value: str) -> None:
     if not value.startswith("/"):
         raise InvalidArgumentError(field, value, "must be an absolute path")
