@@ -3,7 +3,8 @@
 A private dockerd (``docker_engine``), a kubert CRI server on a unix socket with the docker
 backend, and the streaming server attached to it as ``kubert serve`` attaches it. One pod is
 made through the CRI for the session: ``main`` sleeps, ``echo`` runs busybox ``nc`` as a
-persistent echo server on port 7000 of the pod's loopback, ``console`` reads its stdin.
+persistent echo server on port 7000 of the pod's loopback, ``hold`` accepts on 7001 and never
+hangs up, ``console`` reads its stdin.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import ECHO_PORT, FakeClock, Stack
+from harness import ECHO_PORT, HOLD_PORT, FakeClock, Stack
 
 import kubert_docker.plugin
 from fixtures.server import start_server
@@ -71,10 +72,11 @@ def stack(docker_engine: Any) -> Iterator[Stack]:
         echo = container("echo", "nc", "-ll", "-p", str(ECHO_PORT), "-e", "cat")
         console = container("console", "sh", "-c",
                             'while read -r line; do echo "got:$line"; done', stdin=True)
+        hold = container("hold", "nc", "-ll", "-p", str(HOLD_PORT), "-e", "sleep", "600")
         stack = Stack(cri=cri, client=client, streaming=streaming, clock=clock,
-                      sandbox_id=sandbox_id, main=main, echo=echo, console=console,
+                      sandbox_id=sandbox_id, main=main, echo=echo, console=console, hold=hold,
                       engine=docker_engine)
-        _wait(lambda: b"LISTEN" in _netstat(stack), "the echo server to listen")
+        _wait(lambda: _netstat(stack).count(b"LISTEN") >= 2, "the pod's servers to listen")
         yield stack
     finally:
         client.close()

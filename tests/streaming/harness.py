@@ -14,6 +14,8 @@ from kubert.streaming.config import StreamingConfig
 from kubert.streaming.server import StreamingServer
 
 ECHO_PORT = 7000
+#: A server in the pod that never closes a connection itself.
+HOLD_PORT = 7001
 
 
 class FakeClock:
@@ -36,6 +38,7 @@ class Stack:
     main: str
     echo: str
     console: str
+    hold: str
     engine: Any
 
     def exec_url(self, *cmd: str, container: str | None = None, **flags: bool) -> str:

@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from harness import ECHO_PORT, Stack
+from harness import ECHO_PORT, HOLD_PORT, Stack
 from spdyclient import SpdyClient, UpgradeRefused, run_exec, status_of
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
@@ -134,6 +134,28 @@ def test_port_forward_client_relays_a_local_connection(stack: Stack) -> None:
     assert got == payload and not relay.is_alive()
 
 
+def _sessions_drain(stack: Stack) -> bool:
+    deadline = time.monotonic() + 20
+    while stack.streaming.active_sessions and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return stack.streaming.active_sessions == 0
+
+
+def test_client_leaving_cuts_pod_connections_that_stay_open(stack: Stack) -> None:
+    assert _sessions_drain(stack)
+    client = SpdyClient(pf_url(stack), ["portforward.k8s.io"])
+    client.open(streamtype="error", port=str(HOLD_PORT), requestid="0")
+    data = client.open(streamtype="data", port=str(HOLD_PORT), requestid="0")
+    data.write(b"anyone there?")
+    ws = connect(pf_url(stack, HOLD_PORT).replace("http://", "ws://"),
+                 subprotocols=["v4.channel.k8s.io"], proxy=None).__enter__()
+    assert len({ws.recv(), ws.recv()}) == 2  # both channels open with their port
+    assert stack.streaming.active_sessions == 2
+    client.close()  # abruptly, without a FIN on the data stream
+    ws.close()
+    assert _sessions_drain(stack)
+
+
 # ---- tokens, refusals, limits ----------------------------------------------------------
 
 
@@ -247,7 +269,4 @@ def test_many_concurrent_sessions_both_protocols(stack: Stack) -> None:
         expected = (i % 3, f"ws-{i}\n".encode()) if i % 2 else ("Success", f"spdy-{i}\n".encode())
         assert results.get(i) == expected, i
     # Server-side ends trail the clients' a little (and earlier tests' sessions may linger).
-    deadline = time.monotonic() + 20
-    while stack.streaming.active_sessions and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert stack.streaming.active_sessions == 0
+    assert _sessions_drain(stack)

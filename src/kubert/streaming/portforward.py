@@ -13,7 +13,7 @@ from kubert.errors import KubertError
 from kubert.streaming.netio import shutdown_quietly
 from kubert.streaming.remotecommand import Duplex
 
-__all__ = ["forward"]
+__all__ = ["PodConnections", "forward"]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,34 @@ def _client_to_pod(data: Duplex, sock: socket.socket) -> None:
         shutdown_quietly(sock, socket.SHUT_WR)
 
 
+class PodConnections:
+    """The pod-side sockets of one client session, to cut them all when the client goes:
+    a pod that keeps its end open must not keep the session's threads alive."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._socks: set[socket.socket] = set()
+        self._cut = False
+
+    def add(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._socks.add(sock)
+            cut = self._cut
+        if cut:
+            shutdown_quietly(sock)
+
+    def discard(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._socks.discard(sock)
+
+    def cut(self) -> None:
+        with self._lock:
+            self._cut = True
+            socks = list(self._socks)
+        for sock in socks:
+            shutdown_quietly(sock)
+
+
 def forward(
     dial: Callable[[int], socket.socket],
     port: int,
@@ -39,6 +67,7 @@ def forward(
     error: Duplex,
     *,
     wait_upload: bool,
+    live: PodConnections,
 ) -> None:
     """Forward one connection to ``port`` until the pod's side of it ends.
 
@@ -46,9 +75,11 @@ def forward(
     :param pod: the sandbox ID, for error messages.
     :param wait_upload: keep the pod socket until the client half-closes too (SPDY can say
         so; a WebSocket channel cannot, so there the pod's end ends the connection).
+    :param live: the session's pod connections; this one is in it while it lasts.
     """
     try:
         sock = dial(port)
+        live.add(sock)
     except (KubertError, OSError) as exc:
         message = f"error forwarding port {port} to pod {pod}, uid : {exc}"
         log.info("%s", message)
@@ -70,4 +101,5 @@ def forward(
         error.close()
         if wait_upload:
             upload.join()
+        live.discard(sock)
         sock.close()

@@ -28,7 +28,7 @@ from kubert.model.enums import ContainerState, PodSandboxState
 from kubert.streaming.channels import ChannelMux
 from kubert.streaming.config import StreamingConfig
 from kubert.streaming.netio import shutdown_quietly
-from kubert.streaming.portforward import forward
+from kubert.streaming.portforward import PodConnections, forward
 from kubert.streaming.remotecommand import CommandStreams, run_command
 from kubert.streaming.spdy_session import SpdySession, SpdyStream
 from kubert.streaming.tokens import TokenCache
@@ -319,7 +319,7 @@ class StreamingServer:
             log.debug("ignoring %d bytes sent before the WebSocket handshake ended", len(rest))
         try:
             if isinstance(request, PortForwardRequest):
-                self._websocket_port_forward(mux, request, ports)
+                self._websocket_port_forward(mux, request, ports, ws.done)
             else:
                 self._websocket_command(mux, request, version, ws.done)
         except ConnectionError as exc:
@@ -348,8 +348,14 @@ class StreamingServer:
         self._run_command(request, streams, version, hung_up)
 
     def _websocket_port_forward(
-        self, mux: ChannelMux, request: PortForwardRequest, ports: list[int]
+        self,
+        mux: ChannelMux,
+        request: PortForwardRequest,
+        ports: list[int],
+        hung_up: threading.Event,
     ) -> None:
+        live = PodConnections()
+        threading.Thread(target=_cut_on, args=(hung_up, live), daemon=True).start()
         workers = []
         for i, port in enumerate(ports):
             data, error = mux.channels[2 * i], mux.channels[2 * i + 1]
@@ -360,7 +366,7 @@ class StreamingServer:
             worker = threading.Thread(
                 target=forward,
                 args=(self._dialer(request), port, request.pod_sandbox_id, data, error),
-                kwargs={"wait_upload": False},
+                kwargs={"wait_upload": False, "live": live},
                 daemon=True,
             )
             worker.start()
@@ -439,6 +445,8 @@ class StreamingServer:
     def _spdy_port_forward(self, session: SpdySession, request: PortForwardRequest) -> None:
         pending: dict[str, dict[str, SpdyStream]] = {}
         workers: list[threading.Thread] = []
+        live = PodConnections()
+        threading.Thread(target=_cut_on, args=(session.done, live), daemon=True).start()
         while (stream := session.accept()) is not None:
             kind = stream.header("streamtype")
             if kind not in ("data", "error"):
@@ -455,16 +463,23 @@ class StreamingServer:
                 continue
             del pending[request_id]
             worker = threading.Thread(
-                target=self._spdy_forward_pair, args=(request, pair["data"], pair["error"]),
+                target=self._spdy_forward_pair,
+                args=(request, pair["data"], pair["error"], live),
                 daemon=True,
             )
             worker.start()
             workers.append(worker)
+        # No new streams (GOAWAY, or the connection ended); running ones finish, and a
+        # pod that holds its end open is cut when the connection ends.
         for worker in workers:
             worker.join()
 
     def _spdy_forward_pair(
-        self, request: PortForwardRequest, data: SpdyStream, error: SpdyStream
+        self,
+        request: PortForwardRequest,
+        data: SpdyStream,
+        error: SpdyStream,
+        live: PodConnections,
     ) -> None:
         raw = data.header("port")
         try:
@@ -480,7 +495,7 @@ class StreamingServer:
             data.close()
             return
         forward(self._dialer(request), port, request.pod_sandbox_id, data, error,
-                wait_upload=True)
+                wait_upload=True, live=live)
 
     # ---- backend calls -----------------------------------------------------------------
 
@@ -500,6 +515,11 @@ class StreamingServer:
 
     def _dialer(self, request: PortForwardRequest) -> Callable[[int], socket.socket]:
         return lambda port: self.runtime.port_forward_stream(request, port)
+
+
+def _cut_on(hung_up: threading.Event, live: PodConnections) -> None:
+    hung_up.wait()
+    live.cut()
 
 
 def start_streaming(runtime: RuntimeBackend, config: ServeConfig) -> StreamingServer:
