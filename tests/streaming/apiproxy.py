@@ -46,11 +46,13 @@ def _flag(query: dict[str, list[str]], name: str) -> bool:
 
 
 def requests_for(
-    container_id: str, sandbox_id: str
+    containers: dict[str, str], sandbox_id: str
 ) -> Callable[[str, dict[str, list[str]]], object]:
-    """Map a kubectl request (kind, query) to the CRI request the kubelet would make."""
+    """Map a kubectl request (kind, query) to the CRI request the kubelet would make;
+    ``containers`` maps the pod's container names to their IDs."""
 
     def build(kind: str, query: dict[str, list[str]]) -> object:
+        container_id = containers[query.get("container", [next(iter(containers))])[-1]]
         if kind == "exec":
             return ExecRequest(container_id=container_id, cmd=tuple(query.get("command", [])),
                                stdin=_flag(query, "stdin"), stdout=_flag(query, "stdout"),
@@ -68,9 +70,9 @@ def requests_for(
 class ApiProxy:
     """Listens on 127.0.0.1; ``url(kind, query) -> streaming URL`` does the CRI part."""
 
-    def __init__(self, url_for: Resolve, pod: str = "pod", container: str = "c") -> None:
+    def __init__(self, url_for: Resolve, containers: tuple[str, ...] = ("c",)) -> None:
         self._url_for = url_for
-        self._pod, self._container = pod, container
+        self._containers = containers
         self._sock = socket.socket()
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(16)
@@ -119,7 +121,8 @@ class ApiProxy:
                 self._json(conn, {
                     "apiVersion": "v1", "kind": "Pod",
                     "metadata": {"name": parts[5], "namespace": parts[3]},
-                    "spec": {"containers": [{"name": self._container, "image": "busybox"}]},
+                    "spec": {"containers": [{"name": name, "image": "busybox"}
+                                            for name in self._containers]},
                     "status": {"phase": "Running"},
                 })
                 return

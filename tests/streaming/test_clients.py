@@ -37,7 +37,8 @@ def _free_port() -> int:
 
 @pytest.fixture
 def kubeconfig(stack: Stack, tmp_path: Path) -> Iterator[Path]:
-    build = requests_for(stack.main, stack.sandbox_id)
+    containers = {"main": stack.main, "console": stack.console}
+    build = requests_for(containers, stack.sandbox_id)
 
     def url_for(kind: str, query: dict[str, list[str]]) -> str:
         request = build(kind, query)
@@ -48,7 +49,7 @@ def kubeconfig(stack: Stack, tmp_path: Path) -> Iterator[Path]:
         assert isinstance(request, PortForwardRequest)
         return stack.client.port_forward(request)
 
-    proxy = ApiProxy(url_for)
+    proxy = ApiProxy(url_for, tuple(containers))
     path = tmp_path / "kubeconfig"
     path.write_text(proxy.kubeconfig())
     yield path
@@ -74,6 +75,27 @@ def test_kubectl_exec(kubeconfig: Path, websockets: bool) -> None:
     assert b"oops\n" in result.stderr
     # kubectl turns the NonZeroExitCode status into its own exit code.
     assert result.returncode == 3, result.stderr
+
+
+@needs_kubectl
+@pytest.mark.parametrize("websockets", [False, True], ids=["spdy", "websocket"])
+def test_kubectl_attach(kubeconfig: Path, websockets: bool) -> None:
+    assert KUBECTL is not None
+    proc = subprocess.Popen(
+        [KUBECTL, "attach", "-i", "pod", "-c", "console"],
+        env=kubectl_env(kubeconfig, websockets),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(b"from kubectl\n")
+        proc.stdin.flush()
+        # kubectl holds the line until its streams are up; the server attaches before it
+        # starts copying stdin, so the main process reads it and answers on stdout.
+        assert proc.stdout.readline() == b"got:from kubectl\n"
+    finally:
+        proc.kill()
+        proc.wait(10)
 
 
 @needs_kubectl
