@@ -38,6 +38,7 @@ BUILTINS: tuple[str, ...] = (
     "kubert.checkpoint",
     "kubert.network_noop",
     "kubert.testing.memory",
+    "kubert.kubelet.defaults",
 )
 
 BACKEND_KINDS: dict[str, type[Backend]] = {
@@ -286,6 +287,7 @@ def _short(plugin_name: str) -> str:
         "kubert.checkpoint": "checkpoint",
         "kubert.network_noop": "noop",
         "kubert.testing.memory": "memory",
+        "kubert.kubelet.defaults": "kubelet",
     }.get(plugin_name, plugin_name)
 
 

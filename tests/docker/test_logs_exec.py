@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import kubert as k
-from conftest import PodMaker, make_runtime, wait_until
+from fixtures.docker_helpers import PodMaker, make_runtime, wait_until
 
 pytestmark = pytest.mark.docker
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import kubert as k
-from conftest import wait_until
+from fixtures.docker_helpers import wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -104,7 +104,7 @@ def test_container_events_follow_the_lifecycle(pods: Any) -> None:
 def test_engine_down_then_back(docker_engine: Any, docker_client: Any, tmp_path: Path) -> None:
     """A second private engine is stopped under a backend and started again on the same root:
     status and calls say UNAVAILABLE while it is gone, and all is well once it is back."""
-    from conftest import make_runtime
+    from fixtures.docker_helpers import make_runtime
     from fixtures.engine import _start_dockerd, _stop_pid
 
     root = Path(docker_engine.root.parent / f"{docker_engine.root.name}-down")

@@ -1,7 +1,8 @@
 """The core's own pod-sync hook implementations (``trylast``): the kubelet's behaviour.
 
-Registered on a plugin manager by :class:`~kubert.kubelet.manager.RuntimeManager`, so a
-plugin's implementation runs first and a wrapper sees these run.
+Registered as a core built-in (``kubert.plugins.BUILTINS``), so a plugin's implementation runs
+first and a wrapper sees these run; a bare plugin manager handed to
+:class:`~kubert.kubelet.manager.RuntimeManager` gets them registered there too.
 """
 
 from __future__ import annotations
