@@ -4,8 +4,9 @@
 own ID and config): ``v1`` stays local, ``v2`` and ``crash`` are pushed to the test registry and
 removed locally so that the upgrade's pre-pull really pulls them; ``missing`` names a tag the
 registry does not have. ``inplace_env`` starts kubert's CRI server (runtime ``docker``, network
-``cni``) and runs the ``kubert`` command line against it in a subprocess, with the plugins
-loaded from their entry points as an installed kubert does.
+``cni``) and runs the ``kubert`` command line against it, in this process with the plugin
+registered, or in a separate process that loads the installed entry points (the crash tests
+kill that one).
 """
 
 from __future__ import annotations
@@ -19,12 +20,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from attrs import frozen
+from click.testing import CliRunner
 
 from cni.helpers import PrivateNet, run
+from kubert.cli import build_cli
 from kubert.cri.client import CriClient
 from kubert.kubelet import KubeletConfig, PodRuntimeStatus, observe_pod
+from kubert.plugins import PluginHost
+from kubert_inplace import plugin as inplace_plugin
 
 CNI_BIN = Path("/usr/lib/cni")
 #: Busybox's init ignores SIGTERM as PID 1; the trap makes a stop take milliseconds.
@@ -101,26 +107,34 @@ class InPlaceEnv:
     root: Path
     cri: CriClient
     images: AppImages
+    cli: click.Group
 
     @property
     def config(self) -> KubeletConfig:
         return KubeletConfig(root_dir=self.root / "kubelet", log_root=self.root / "logs")
 
-    def kubert(self, *args: str, env: dict[str, str] | None = None,
-               check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Run ``kubert ARGS`` in a new process (entry-point plugins on, as installed)."""
+    def kubert(self, *args: str, env: dict[str, str] | None = None, check: bool = True,
+               separate: bool = False) -> subprocess.CompletedProcess[str]:
+        """Run ``kubert ARGS``: in this process (with the plugin registered, as its entry point
+        does), or with ``separate`` in a new process that loads the installed entry points and
+        may be killed (fault injection)."""
         environ = {
-            **os.environ,
-            "KUBERT_DISABLE_PLUGIN_AUTOLOAD": "0",
             "CONTAINER_RUNTIME_ENDPOINT": self.address,
             "KUBERT_KUBELET_ROOT": str(self.root / "kubelet"),
             "KUBERT_LOG_ROOT": str(self.root / "logs"),
             **(env or {}),
         }
-        done = subprocess.run(
-            [sys.executable, "-c", "from kubert.cli import main; main()", *args],
-            env=environ, capture_output=True, text=True, timeout=120, check=False,
-        )
+        if separate:
+            done = subprocess.run(
+                [sys.executable, "-c", "from kubert.cli import main; main()", *args],
+                env={**os.environ, "KUBERT_DISABLE_PLUGIN_AUTOLOAD": "0", **environ},
+                capture_output=True, text=True, timeout=120, check=False,
+            )
+        else:
+            result = CliRunner().invoke(self.cli, list(args), env=environ, catch_exceptions=False)
+            done = subprocess.CompletedProcess(
+                ["kubert", *args], result.exit_code, result.stdout, result.stderr
+            )
         if check and done.returncode != 0:
             pytest.fail(f"kubert {' '.join(args)} exited {done.returncode}:\n"
                         f"{done.stdout}\n{done.stderr}", pytrace=False)
@@ -152,6 +166,8 @@ def inplace_env(
     )
     client = server.client()
     try:
-        yield InPlaceEnv(address=server.address, root=tmp_path, cri=client, images=app_images)
+        cli = build_cli(PluginHost(autoload=False).load(extra=(inplace_plugin,)))
+        yield InPlaceEnv(address=server.address, root=tmp_path, cri=client, images=app_images,
+                         cli=cli)
     finally:
         client.close()

@@ -247,15 +247,19 @@ def test_a_new_image_failing_its_startup_probe_is_rolled_back(
 
 
 @pytest.mark.parametrize(
-    ("crash_at", "image", "result", "version"),
+    ("crash_at", "image", "phase", "result", "version"),
     [
-        ("after-stop:app", "v2", "Succeeded", "v2"),
-        ("during-rollback:app", "crash", "RolledBack", "v1"),
+        # the old container stopped, the new one not created: the next sync creates it
+        ("after-stop:app", "v2", "Stopping", "Succeeded", "v2"),
+        # the new container started, not verified: the next sync verifies it
+        ("after-start:app", "v2", "Verifying", "Succeeded", "v2"),
+        # the crashing container stopped, the old image not started: the next sync starts it
+        ("during-rollback:app", "crash", "RollingBack", "RolledBack", "v1"),
     ],
 )
 def test_kubert_killed_mid_upgrade_finishes_or_rolls_back_on_the_next_sync(
-    inplace_env: InPlaceEnv, tmp_path: Path, crash_at: str, image: str, result: str,
-    version: str,
+    inplace_env: InPlaceEnv, tmp_path: Path, crash_at: str, image: str, phase: str,
+    result: str, version: str,
 ) -> None:
     env = inplace_env
     path, before = apply_v1(env, tmp_path, "crash-mid")
@@ -265,14 +269,17 @@ def test_kubert_killed_mid_upgrade_finishes_or_rolls_back_on_the_next_sync(
     try:
         write_pod(path, "crash-mid", getattr(env.images, image))
         killed = env.kubert("apply", "-f", str(path), env={"KUBERT_INPLACE_CRASH_AT": crash_at},
-                            check=False)
+                            check=False, separate=True)
         assert killed.returncode == 137, killed.stdout + killed.stderr
-        half = env.observe(uid)
-        assert half.find("app") is not None and not half.find("app").running  # type: ignore[union-attr]
+        half = running(env.observe(uid), "side")
+        assert half.id == side.id
         rec = record(env, uid)
-        assert rec["result"] == "InProgress"
+        assert rec["result"] == "InProgress" and rec["containers"]["app"]["phase"] == phase
+        newest_app = env.observe(uid).find("app")
+        assert newest_app is not None
+        assert newest_app.running is (phase == "Verifying")
 
-        out = env.kubert("apply", "-f", str(path)).stdout
+        out = env.kubert("apply", "-f", str(path), separate=True).stdout
         assert "Resuming interrupted in-place upgrade #1" in out, out
         after = env.observe(uid)
         assert sandbox_of(after) == sandbox
