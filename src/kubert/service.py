@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, nullcontext, suppress
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -191,7 +191,7 @@ class KubertService:
         """Ensure image, create, checkpoint, start, set up network; undo all on failure."""
         meta = config.metadata
         run_key = f"run:{meta.namespace}/{meta.name}/{meta.uid}/{meta.attempt}"
-        with self.run_gate.shared(), self._locks.hold(run_key):
+        with self.run_gate.shared(), self._locks.hold(run_key), ExitStack() as held:
             undo: list[tuple[str, Callable[[], None]]] = []
             step = "ensure sandbox image"
             try:
@@ -199,6 +199,9 @@ class KubertService:
                 step = "create sandbox"
                 created = self.runtime.create_sandbox(config, runtime_handler)
                 sandbox_id = created.id
+                # Listed from now on: a client's stop or remove of it waits until it is up
+                # (or undone) instead of pulling the netns from under the network setup.
+                held.enter_context(self._locks.hold(sandbox_id))
                 undo.append(("remove sandbox", lambda: self.runtime.remove_sandbox(sandbox_id)))
                 crash_point("run:created")
                 step = "write checkpoint"
@@ -354,7 +357,12 @@ class KubertService:
             return self.runtime.create_container(pod_sandbox_id, config, sandbox_config)
 
     def start_container(self, container_id: str) -> None:
-        self.runtime.start_container(container_id)
+        """Under the sandbox's lock, so that a concurrent StopPodSandbox cannot stop the sandbox
+        between the backend's readiness check and the start."""
+        found = self.runtime.list_containers(ContainerFilter(id=container_id))
+        sandbox_id = found[0].pod_sandbox_id if len(found) == 1 else ""
+        with self._locks.hold(sandbox_id) if sandbox_id else nullcontext():
+            self.runtime.start_container(container_id)
 
     def stop_container(self, container_id: str, timeout: int) -> None:
         self.runtime.stop_container(container_id, timeout)
