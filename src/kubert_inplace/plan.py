@@ -27,7 +27,13 @@ from kubert.kubelet import (
     container_hash,
     field_ref_values,
 )
-from kubert_inplace.record import FINAL_PHASES, ROLLING_BACK, UpgradeRecord
+from kubert_inplace.record import (
+    FAILED,
+    FINAL_PHASES,
+    ROLLED_BACK,
+    ROLLING_BACK,
+    UpgradeRecord,
+)
 from kubert_inplace.settings import SIDECARS_FIRST, SIDECARS_LAST, Settings
 
 IMAGE = "image"
@@ -124,7 +130,10 @@ def make_plan(
     if record is not None and record.sandbox_id != actions.sandbox_id:
         record = None  # the record of an earlier sandbox: nothing of it runs any more
     interrupted = record is not None and record.in_progress
-    held_revision = record is not None and not record.in_progress and record.revision == rev
+    # A revision that failed once is not tried again; a failed pull is (as the kubelet retries).
+    held_revision = (
+        record is not None and record.result in (ROLLED_BACK, FAILED) and record.revision == rev
+    )
     targets: list[Target] = []
     held: list[str] = []
     notes: list[str] = []

@@ -190,6 +190,11 @@ def test_an_image_that_cannot_be_pulled_stops_nothing(
         assert env.images.missing in rec["message"]
         assert rec["containers"]["app"]["phase"] == "Skipped"
         assert "PullFailed #1 0/1" in env.kubert("get", "pods").stdout
+        # A failed pull is tried again on the next sync (a failed upgrade would not be).
+        out = env.kubert("apply", "-f", str(path)).stdout
+        assert "Starting in-place upgrade #2" in out and "no container was stopped" in out, out
+        assert running(env.observe(uid), "app").id == running(before, "app").id
+        assert record(env, uid)["result"] == "PullFailed"
     finally:
         env.kubert("delete", "pod", "nopull", check=False)
 
