@@ -26,6 +26,8 @@ from kubert_docker.status import parse_time
 log = logging.getLogger(__name__)
 
 _STREAMS = {1: b"stdout", 2: b"stderr"}
+#: The longest a gated follower waits for its caller before asking the engine anyway.
+_GATE_SECONDS = 5.0
 #: A TTY stream has no message boundaries; a line longer than this is written in parts.
 _TTY_MAX_LINE = 16 * 1024
 
@@ -85,8 +87,14 @@ class CriLogFile:
 class LogFollower:
     """Copies one container's engine log stream into its CRI log file, until the stream ends."""
 
-    def __init__(self, engine: Engine, container_id: str, path: Path, tty: bool) -> None:
+    def __init__(
+        self, engine: Engine, container_id: str, path: Path, tty: bool,
+        gate: threading.Event | None = None,
+    ) -> None:
+        """:param gate: when given, the engine is asked for the stream only once it is set
+            (so that the request does not compete with the caller's own engine calls)."""
         self.engine = engine
+        self.gate = gate
         self.container_id = container_id
         self.path = path
         self.tty = tty
@@ -118,6 +126,8 @@ class LogFollower:
 
     def _run(self) -> None:
         try:
+            if self.gate is not None:
+                self.gate.wait(_GATE_SECONDS)
             resume_after = last_timestamp(self.path)
             client = self.engine.new_client(timeout=None)
             try:

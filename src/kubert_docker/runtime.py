@@ -432,10 +432,15 @@ class DockerRuntime(RuntimeBackend):
         except BaseException:
             self.state.refresh(record.id)
             raise
-        # Follow the log before reading the state back, so that a container that is already
-        # gone is reported EXITED only once its output is in the file.
-        self._start_log(record)
-        started = self.state.refresh(record.id)
+        # The copier exists before the state is read back, so that a container that is already
+        # gone is reported EXITED only once its output is in the file; it asks the engine for
+        # the stream only after that read, keeping its request off this call's path.
+        gate = threading.Event()
+        self._start_log(record, gate)
+        try:
+            started = self.state.refresh(record.id)
+        finally:
+            gate.set()
         if started is not None and not started.running:
             self._drain_log(record.id)
 
@@ -489,7 +494,7 @@ class DockerRuntime(RuntimeBackend):
 
     # ---- logs --------------------------------------------------------------------------
 
-    def _start_log(self, record: Record) -> None:
+    def _start_log(self, record: Record, gate: threading.Event | None = None) -> None:
         if not record.log_path:
             return
         current = self._followers.get(record.id)
@@ -497,7 +502,7 @@ class DockerRuntime(RuntimeBackend):
             return
         tty = bool((record.inspect.get("Config") or {}).get("Tty"))
         self._followers[record.id] = LogFollower(
-            self.engine, record.id, Path(record.log_path), tty
+            self.engine, record.id, Path(record.log_path), tty, gate
         ).start()
 
     def _resume_log(self, record: Record) -> None:
