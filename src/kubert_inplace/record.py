@@ -49,6 +49,7 @@ class ContainerProgress:
 
     :ivar reason: ``image`` (a new image) or ``fieldRef`` (labels / annotations its env reads).
     :ivar old_id: the container that ran before; ``new_id`` the one started in its place.
+    :ivar old_image_ref: / ``new_image_ref``: the image IDs (digests) the runtime reported.
     :ivar downtime: seconds from StopContainer of the old one to StartContainer of the new one.
     """
 
@@ -60,6 +61,8 @@ class ContainerProgress:
     phase: str = PENDING
     old_id: str = ""
     new_id: str = ""
+    old_image_ref: str = ""
+    new_image_ref: str = ""
     stop_started: float = 0.0
     downtime: float | None = None
     message: str = ""

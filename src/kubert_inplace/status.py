@@ -39,6 +39,9 @@ def detail(record: UpgradeRecord) -> str:
         )
         downtime = f", downtime {entry.downtime:.3f}s" if entry.downtime is not None else ""
         lines.append(f"{entry.name} ({entry.kind}): {entry.phase}: {change}{downtime}")
+        if entry.new_image_ref:
+            old_ref = entry.old_image_ref or "<unknown>"
+            lines.append(f"  image ID {old_ref} -> {entry.new_image_ref}")
         if entry.message:
             lines.append(f"  {entry.message}")
     return "\n".join(lines)

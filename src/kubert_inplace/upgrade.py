@@ -126,6 +126,9 @@ class Upgrader:
                     name=target.name, kind=target.kind, reason=target.reason,
                     old_image=target.old_image, new_image=target.new_image,
                     old_id=target.current.id if target.current is not None else "",
+                    old_image_ref=(
+                        target.current.status.image_ref if target.current is not None else ""
+                    ),
                 )
             else:
                 entry.new_image = target.new_image
@@ -259,7 +262,11 @@ class Upgrader:
         )
         if why:
             return self._failed(target, new_id, why)
-        entry = self._update(target.name, phase=UPGRADED, new_id=new_id, message="")
+        started = self._status(new_id)
+        entry = self._update(
+            target.name, phase=UPGRADED, new_id=new_id, message="",
+            new_image_ref=started.status.image_ref if started is not None else "",
+        )
         downtime = f"{entry.downtime:.3f}s" if entry.downtime is not None else "unknown"
         progress(f"Container {target.name} upgraded in place in sandbox "
                  f"{self.plan.sandbox_id[:13]} (downtime {downtime})")

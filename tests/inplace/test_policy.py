@@ -275,3 +275,19 @@ spec:
     assert reader.resources is not None and reader.resources.cpu_shares == 204
     assert manager.sync_pod(pod("silver", "200m")).steps == ()
     manager.delete_pod(pod("silver", "200m").uid)
+
+
+def test_an_unreadable_record_is_ignored_and_replaced(
+    memory_cri: CriClient, tmp_path: Path
+) -> None:
+    manager = manager_for(memory_cri, tmp_path)
+    name = f"garbled-{next(_names)}"
+    converge(manager, make_pod(name, OLD))
+    store = RecordStore(manager.config)
+    store.path(make_pod(name, OLD).uid).write_text('{"result": "InProgress", "containers": ')
+    result = manager.sync_pod(make_pod(name, NEW))
+    assert not result.errors, result.errors
+    record = store.load(make_pod(name, NEW).uid)
+    assert record is not None and record.result == "Succeeded" and record.sequence == 1
+    assert not list(store.path(record.uid).parent.glob(".inplace-upgrade.json.*"))
+    manager.delete_pod(record.uid)

@@ -142,6 +142,9 @@ def test_image_change_replaces_only_that_container_in_the_same_sandbox(
         assert (entry["old_image"], entry["new_image"], entry["phase"]) == (
             env.images.v1, env.images.v2, "Upgraded")
         assert (entry["old_id"], entry["new_id"]) == (app.id, new_app.id)
+        assert (entry["old_image_ref"], entry["new_image_ref"]) == (
+            app.status.image_ref, new_app.status.image_ref)
+        assert entry["old_image_ref"] != entry["new_image_ref"]
         assert set(rec["containers"]) == {"app"}
         report_downtime(rec, "image v1 -> v2")
 
