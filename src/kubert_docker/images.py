@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import json
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -207,32 +207,36 @@ class DockerImages(ImageBackend):
     def _pull(
         self, ref: str, auth: AuthConfig | None, progress: Callable[[PullProgress], None] | None
     ) -> None:
-        """Pull ``ref``, cancelling it when no progress is seen for the configured deadline."""
-        client = self.engine.new_client(timeout=None)
+        """Pull ``ref``; the engine's progress stream falling silent for the configured
+        deadline cancels it (closing the stream makes the engine abandon the pull)."""
+        import requests
+
+        import docker
+
         deadline = self.config.image_pull_progress_deadline
-        last = [time.monotonic()]
-        stalled = threading.Event()
-        finished = threading.Event()
-
-        def watchdog() -> None:
-            while not finished.wait(1.0):
-                if deadline and time.monotonic() - last[0] > deadline:
-                    stalled.set()
-                    client.close()
-                    return
-
+        client = self.engine.new_client(timeout=None)
         name, _, suffix = _repository_and_tag(ref)
-        watcher = threading.Thread(target=watchdog, name="kubert-docker-pull-watchdog",
-                                   daemon=True)
-        watcher.start()
+        headers = {}
+        credentials = auth_dict(auth)
+        if credentials:
+            headers["X-Registry-Auth"] = docker.auth.encode_header(credentials)
+        response: Any = None
         try:
             with translate("image", ref):
-                stream = client.pull(
-                    name, tag=suffix or None, stream=True, decode=True,
-                    auth_config=auth_dict(auth),
+                url = f"{client.base_url}/v{client.api_version}/images/create"
+                # The read timeout is the progress deadline: no byte for that long = stalled.
+                response = client.post(
+                    url, params={"fromImage": name, "tag": suffix}, headers=headers,
+                    stream=True, timeout=(30, deadline or None),
                 )
-                for message in stream:
-                    last[0] = time.monotonic()
+                try:
+                    response.raise_for_status()
+                except requests.exceptions.HTTPError as exc:
+                    raise docker.errors.create_api_error_from_http_exception(exc) from None
+                for line in response.iter_lines():
+                    if not line.strip():
+                        continue
+                    message = json.loads(line)
                     if "error" in message:
                         raise _pull_error(ref, str(message["error"]))
                     if progress is not None:
@@ -246,8 +250,8 @@ class DockerImages(ImageBackend):
                                 total=int(detail.get("total") or 0),
                             )
                         )
-        except UnavailableError:
-            if stalled.is_set():
+        except UnavailableError as exc:
+            if "timed out" in exc.detail.lower() or "in time" in exc.detail.lower():
                 raise UnavailableError(
                     BACKEND, f"pull of {ref} made no progress for {deadline}s; cancelled"
                 ) from None
@@ -259,7 +263,8 @@ class DockerImages(ImageBackend):
                 raise
             raise _pull_error(ref, exc.message) from None
         finally:
-            finished.set()
+            if response is not None:
+                response.close()
             client.close()
 
     # ---- removing ----------------------------------------------------------------------

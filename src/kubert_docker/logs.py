@@ -10,17 +10,15 @@ lines.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import socket
 import struct
 import threading
 import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from kubert_docker.engine import Engine
+from kubert_docker.engine import Engine, interrupt
 from kubert_docker.status import parse_time
 
 log = logging.getLogger(__name__)
@@ -121,7 +119,7 @@ class LogFollower:
         self._stopping = True
         response = self._response
         if response is not None:
-            _shutdown(response)
+            interrupt(response)
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
@@ -185,19 +183,6 @@ class LogFollower:
                 pending = pending[_TTY_MAX_LINE:]
         if pending:
             self.file.write(format_time(time.time_ns()), b"stdout", True, pending)
-
-
-def _shutdown(response: Any) -> None:
-    """Interrupt a thread blocked reading ``response``: shut its socket down (closing the
-    response instead would wait for that very read)."""
-    raw = getattr(response, "raw", None)
-    sock = getattr(getattr(raw, "connection", None), "sock", None)
-    if sock is None:
-        fp = getattr(getattr(raw, "_fp", None), "fp", None)
-        sock = getattr(getattr(fp, "raw", None), "_sock", None)
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _read_exactly(raw: Any, size: int) -> bytes | None:

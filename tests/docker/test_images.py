@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -136,3 +140,36 @@ def test_kubert_pull_command_shows_progress(docker_engine: Any, docker_registry:
         assert f"{ref}: sha256:" in result.output
     finally:
         _remove(images, ref)
+
+
+def test_pull_without_progress_is_cancelled_at_the_deadline(
+    docker_engine: Any, tmp_path: Path
+) -> None:
+    """A "registry" that accepts connections and never answers: the pull is given up after
+    the progress deadline instead of hanging."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    held: list[socket.socket] = []
+
+    def hold() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                held.append(listener.accept()[0])
+
+    threading.Thread(target=hold, daemon=True).start()
+    backend = DockerImages(k.BackendContext(
+        root_dir=tmp_path,
+        options={**docker_engine.backend_options(), "image-pull-progress-deadline": 2},
+    ))
+    try:
+        started = time.monotonic()
+        port = listener.getsockname()[1]
+        with pytest.raises(k.UnavailableError, match="no progress for 2s"):
+            backend.pull_image(k.ImageSpec(image=f"127.0.0.1:{port}/kubert/slow:1"), None, None)
+        assert time.monotonic() - started < 30
+    finally:
+        backend.close()
+        listener.close()
+        for conn in held:
+            conn.close()
