@@ -127,7 +127,8 @@ class LinuxContainerResources:
 
     cpu_period: int = field(default=0, validator=v.non_negative)
     cpu_quota: int = 0
-    cpu_shares: int = field(default=0, validator=v.non_negative)
+    # The kernel's (and the kubelet's) bounds; runc refuses anything else only at update time.
+    cpu_shares: int = field(default=0, validator=v.zero_or_range(2, 262144))
     memory_limit_in_bytes: int = field(default=0, validator=v.non_negative)
     oom_score_adj: int = field(default=0, validator=v.int_range(-1000, 1000))
     cpuset_cpus: str = field(default="", validator=v.bounded_string(1024))

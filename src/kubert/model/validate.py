@@ -198,6 +198,18 @@ def non_negative(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
         raise InvalidArgumentError(attribute.name, value, "must not be negative")
 
 
+def zero_or_range(low: int, high: int) -> Validator:
+    """0 (unset), or between ``low`` and ``high``."""
+
+    def check(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+        if value != 0 and not low <= value <= high:
+            raise InvalidArgumentError(
+                attribute.name, value, f"must be 0 (unset) or between {low} and {high}"
+            )
+
+    return check
+
+
 def int_range(low: int, high: int) -> Validator:
     def check(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
         if not low <= value <= high:
