@@ -8,11 +8,13 @@ import os
 import socket
 import threading
 import time
+from urllib.parse import urlsplit
 
 import pytest
 from harness import ECHO_PORT, HOLD_PORT, Stack
 from spdyclient import SpdyClient, UpgradeRefused, run_exec, status_of
 from websockets.exceptions import InvalidStatus
+from websockets.frames import Frame, Opcode
 from websockets.sync.client import connect
 
 from kubert.errors import InvalidArgumentError, NotFoundError, ResourceExhaustedError
@@ -154,6 +156,22 @@ def test_client_leaving_cuts_pod_connections_that_stay_open(stack: Stack) -> Non
     client.close()  # abruptly, without a FIN on the data stream
     ws.close()
     assert _sessions_drain(stack)
+
+
+def test_websocket_frames_sent_right_behind_the_request_are_kept(stack: Stack) -> None:
+    parts = urlsplit(stack.exec_url("cat", stdin=True))
+    head = (f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            + "".join(f"{k}: {v}\r\n" for k, v in WS_HEADERS)
+            + "Sec-WebSocket-Protocol: v5.channel.k8s.io\r\n\r\n").encode()
+    frames = b"".join(Frame(Opcode.BINARY, data).serialize(mask=True, extensions=[])
+                      for data in (b"\x00early\n", b"\xff\x00"))  # stdin, then close stdin
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        sock.sendall(head + frames)
+        received = b""
+        # Server frames are not masked: stdout's "early\n" shows up verbatim.
+        while b"\x01early\n" not in received and (chunk := sock.recv(65536)):
+            received += chunk
+    assert b"\x01early\n" in received
 
 
 # ---- tokens, refusals, limits ----------------------------------------------------------

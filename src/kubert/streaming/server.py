@@ -314,9 +314,7 @@ class StreamingServer:
         mux = ChannelMux(lambda m: ws.send(m), count, binary=binary, readable=readable,
                          close_signal=close_signal)
         ws = WebSocketSession(conn, protocol, self.config.idle_timeout, mux.receive, mux.end)
-        ws.start()
-        if rest:
-            log.debug("ignoring %d bytes sent before the WebSocket handshake ended", len(rest))
+        ws.start(rest)
         try:
             if isinstance(request, PortForwardRequest):
                 self._websocket_port_forward(mux, request, ports, ws.done)

@@ -93,7 +93,15 @@ class WebSocketSession:
         self.closed = False
         self._reader = threading.Thread(target=self._read_loop, name="ws-reader", daemon=True)
 
-    def start(self) -> None:
+    def start(self, initial: bytes = b"") -> None:
+        """Start reading; ``initial`` holds frames the client sent right behind its request."""
+        if initial:
+            with self._lock:
+                self._protocol.receive_data(initial)
+                events = self._protocol.events_received()
+            for event in events:
+                if isinstance(event, Frame):
+                    self._frame(event)
         self._reader.start()
 
     def send(self, message: bytes | str) -> None:
