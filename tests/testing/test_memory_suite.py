@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from kubert import BackendContext
 from kubert.testing.memory import MemoryBackend
@@ -22,3 +23,9 @@ class TestMemoryBackend(BackendSuite):
     @pytest.fixture
     def settle_seconds(self) -> float:
         return 0.0  # exits happen inside start_container
+
+    @pytest.fixture
+    def hypothesis_settings(self) -> dict[str, int]:
+        # The reference backend is fast: more runs than the ci profile's default, unless the
+        # thorough profile asks for more still.
+        return {} if settings.get_current_profile_name() == "thorough" else {"max_examples": 200}

@@ -20,7 +20,7 @@ def register() -> None:
     # Engines are slow and tests use function-scoped fixtures across examples on purpose.
     relaxed = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
     settings.register_profile(
-        CI, max_examples=25, stateful_step_count=20, deadline=None,
+        CI, max_examples=50, stateful_step_count=25, deadline=None,
         suppress_health_check=relaxed, print_blob=True,
     )
     settings.register_profile(

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
     RuleBasedStateMachine,
+    initialize,
     invariant,
     multiple,
     rule,
@@ -236,6 +237,11 @@ class BackendStateMachine(RuleBasedStateMachine):
 
     # ---- sandboxes -----------------------------------------------------------------------
 
+    @initialize(target=sandboxes, spec=sandbox_specs())
+    def first_sandbox(self, spec: SandboxSpec) -> SandboxRef | Any:
+        """Every run starts with one ready sandbox, so container rules apply from step one."""
+        return self.run_sandbox(spec)
+
     @rule(target=sandboxes, spec=sandbox_specs())
     def run_sandbox(self, spec: SandboxSpec) -> SandboxRef | Any:
         config = self.configs.sandbox(spec)
@@ -293,12 +299,13 @@ class BackendStateMachine(RuleBasedStateMachine):
         target=containers,
         sandbox=sandboxes,
         spec=container_specs(images=4),
-        start=st.booleans(),
+        create_only=st.booleans(),
     )
     def create_container(
-        self, sandbox: SandboxRef, spec: ContainerSpec, start: bool
+        self, sandbox: SandboxRef, spec: ContainerSpec, create_only: bool
     ) -> ContainerRef | Any:
-        """Create a container and, like the kubelet, usually start it right away."""
+        """Create a container and, like the kubelet, start it right away unless
+        ``create_only`` (the simplest example, which shrinking aims for, starts it)."""
         config = self.configs.container(spec)
         got, want = self.both(
             f"create_container({sandbox!r}, {spec!r})",
@@ -309,7 +316,7 @@ class BackendStateMachine(RuleBasedStateMachine):
             return multiple()
         ref = ContainerRef(self._label("ctr"), got.value, want.value, spec)
         self.container_ids[ref.backend_id] = ref
-        if start:
+        if not create_only:
             self.start_container(ref)
         return ref
 
