@@ -137,13 +137,8 @@ class PluginHost:
                 log.warning("%s", exc)
                 continue
             except ImportError as exc:
-                missing = getattr(exc, "name", None) or str(exc)
-                extra = _EXTRA_FOR_MODULE.get(str(missing).split(".")[0])
-                fix = (
-                    f"pip install 'kubert[{extra}]'"
-                    if extra and dist == "kubert"
-                    else f"pip install the module {missing!r} (needed by {dist})"
-                )
+                missing = str(getattr(exc, "name", None) or exc)
+                fix = _import_fix(missing, ep.value.split(":")[0], dist, version)
                 failure = PluginLoadError(ep.name, f"cannot import {missing}", fix)
                 self.failures[ep.name] = failure
                 log.warning("%s", failure)
@@ -278,6 +273,17 @@ class PluginHost:
             if caller.name not in ("kubert_register_backends",):
                 items.append(caller.name.removeprefix("kubert_") + "()")
         return tuple(items)
+
+
+def _import_fix(missing: str, plugin_module: str, dist: str, version: str) -> str:
+    """What to tell the user when a plugin's entry point raised ImportError for ``missing``."""
+    extra = _EXTRA_FOR_MODULE.get(missing.split(".")[0])
+    if extra and dist == "kubert":
+        return f"pip install 'kubert[{extra}]'"
+    if missing.split(".")[0] == plugin_module.split(".")[0]:
+        # The plugin's own package is missing or broken: the installation is incomplete.
+        return f"reinstall {dist}: pip install --force-reinstall '{dist}=={version}'"
+    return f"pip install the package that provides {missing!r} (needed by {dist})"
 
 
 def _short(plugin_name: str) -> str:
