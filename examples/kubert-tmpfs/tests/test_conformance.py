@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from kubert import BackendContext
 from kubert.testing.suite import BackendSuite
 

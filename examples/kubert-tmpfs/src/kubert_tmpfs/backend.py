@@ -93,7 +93,8 @@ class TmpfsBackend(RuntimeBackend, ImageBackend):
         self._work = base / "work"
         self._lock = threading.RLock()
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
-        self._catalog = {_tag(r) for r in context.option("catalog", ["busybox:1.36", "alpine:3.20"])}
+        catalog = context.option("catalog", ["busybox:1.36", "alpine:3.20"])
+        self._catalog = {_tag(ref) for ref in catalog}
         present = context.option("images", [context.pod_infra_container_image, "busybox:latest"])
         for ref in present:
             if self._find_image(ref) is None:
