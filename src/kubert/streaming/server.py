@@ -221,8 +221,9 @@ class StreamingServer:
         try:
             conn.settimeout(HEAD_TIMEOUT)
             if self._tls is not None:
-                conn = self._tls.wrap_socket(conn, server_side=True)
+                raw, conn = conn, self._tls.wrap_socket(conn, server_side=True)
                 with self._conns_lock:
+                    self._conns.discard(raw)
                     self._conns.add(conn)
             head, rest = _read_head(conn)
             conn.settimeout(None)
