@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,9 +20,21 @@ def test_busybox_image_runs_from_the_private_engine(docker_engine: Any, docker_c
     assert docker_client.info()["DockerRootDir"] == str(docker_engine.data_root)
 
 
+def _catches_sigterm(pid: int) -> bool:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
+    return False
+
+
 def test_pause_image_exits_on_sigterm(docker_engine: Any, docker_client: Any) -> None:
     container = docker_client.containers.run(docker_engine.pause, detach=True, network_mode="none")
     try:
+        # A signal that arrives before the handler is installed would kill it instead.
+        pid = docker_client.api.inspect_container(container.id)["State"]["Pid"]
+        deadline = time.monotonic() + 10
+        while not _catches_sigterm(pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
         container.stop(timeout=10)
         container.reload()
         assert container.attrs["State"]["ExitCode"] == 0

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import kubert as k
-from fixtures.docker_helpers import wait_until
+from fixtures.docker_helpers import PodMaker, make_runtime, wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -50,7 +50,8 @@ def test_relists_are_served_without_engine_calls(pods: Any, monkeypatch: Any) ->
 def test_container_and_pod_stats_from_cgroups(pods: Any) -> None:
     sandbox_id = pods.sandbox(linux=k.LinuxPodSandboxConfig(cgroup_parent="/kubert-stats"))
     burner = pods.container(sandbox_id, "sh", "-c", "i=0; while [ $i -lt 200000 ]; do "
-                            "i=$((i+1)); done; head -c 4m /dev/zero > /tmp/blob; sleep 60")
+                            "i=$((i+1)); done; head -c 4m /dev/zero > /tmp/part; "
+                            "mv /tmp/part /tmp/blob; sleep 60")
     idle = pods.container(sandbox_id, "sleep", "60", name="idle")
     assert wait_until(lambda: pods.exec(burner, "ls /tmp/blob 2>/dev/null || true").strip(), 30)
     stats = pods.runtime.container_stats(burner)
@@ -71,25 +72,30 @@ def test_container_and_pod_stats_from_cgroups(pods: Any) -> None:
         k.PodSandboxStatsFilter(id=sandbox_id))] == [sandbox_id]
 
 
-def test_container_events_follow_the_lifecycle(pods: Any) -> None:
+def test_container_events_follow_the_lifecycle(docker_engine: Any, tmp_path: Path) -> None:
+    # A backend of its own: closing it ends the event iterator, and no other test's events
+    # are in flight on it.
+    runtime = make_runtime(docker_engine, tmp_path / "root")
+    pods = PodMaker(runtime, docker_engine, tmp_path / "logs")
     seen: list[k.ContainerEvent] = []
-    events = pods.runtime.container_events()
-    sandbox_id = pods.sandbox()
-
-    def collect() -> None:
-        for event in events:
-            seen.append(event)
-            if event.container_event_type == k.ContainerEventType.CONTAINER_DELETED_EVENT and (
-                event.container_id != sandbox_id
-            ):
-                return
-
-    reader = threading.Thread(target=collect, daemon=True)
+    events = runtime.container_events()
+    reader = threading.Thread(target=lambda: seen.extend(events), daemon=True)
     reader.start()
-    cid = pods.container(sandbox_id, "sleep", "60")
-    pods.runtime.stop_container(cid, 0)
-    pods.runtime.remove_container(cid)
-    reader.join(20)
+    try:
+        sandbox_id = pods.sandbox()
+        cid = pods.container(sandbox_id, "sleep", "60")
+        runtime.stop_container(cid, 0)
+        runtime.remove_container(cid)
+        assert wait_until(lambda: any(
+            e.container_id == cid
+            and e.container_event_type == k.ContainerEventType.CONTAINER_DELETED_EVENT
+            for e in list(seen)
+        ), 20)
+    finally:
+        pods.cleanup()
+        runtime.close()
+    reader.join(10)
+    assert not reader.is_alive(), "the event iterator did not end when the backend closed"
     mine = [e.container_event_type for e in seen if e.container_id == cid]
     assert mine == [k.ContainerEventType.CONTAINER_CREATED_EVENT,
                     k.ContainerEventType.CONTAINER_STARTED_EVENT,
@@ -104,7 +110,6 @@ def test_container_events_follow_the_lifecycle(pods: Any) -> None:
 def test_engine_down_then_back(docker_engine: Any, docker_client: Any, tmp_path: Path) -> None:
     """A second private engine is stopped under a backend and started again on the same root:
     status and calls say UNAVAILABLE while it is gone, and all is well once it is back."""
-    from fixtures.docker_helpers import make_runtime
     from fixtures.engine import _start_dockerd, _stop_pid
 
     root = Path(docker_engine.root.parent / f"{docker_engine.root.name}-down")
