@@ -3,13 +3,20 @@ through the ``kubert`` entry-point group, then run through the whole suite."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from kubert import BackendContext, RuntimeBackend
+from kubert import BackendContext, ContainerState, PodSandboxState, RuntimeBackend
+from kubert.cri.client import CriClient
 from kubert.plugins import PluginHost
+from kubert.testing.configs import ConfigFactory
 from kubert.testing.suite import BackendSuite
 
 pytest.importorskip("kubert_tmpfs", reason="pip install -e examples/kubert-tmpfs")
@@ -52,3 +59,40 @@ class TestTmpfsThroughTheHost(BackendSuite):
     @pytest.fixture
     def supports_reopen_log(self) -> bool:
         return False
+
+
+def test_kubert_serve_runs_pods_on_tmpfs(tmp_path: Path) -> None:
+    """`kubert serve --runtime tmpfs` (a real process, a real socket) serves a pod lifecycle."""
+    # unix socket paths are limited to 107 bytes: keep this one short.
+    short = Path(tempfile.mkdtemp(prefix="kt-"))
+    socket = short / "k.sock"
+    env = {k: v for k, v in os.environ.items() if k != "KUBERT_DISABLE_PLUGIN_AUTOLOAD"}
+    server = subprocess.Popen(
+        [sys.executable, "-c", "from kubert.cli import main; main()", "serve", "--runtime", "tmpfs",
+         "--container-runtime-endpoint", f"unix://{socket}",
+         "--root-directory", str(tmp_path / "root")],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        client = CriClient.connect(f"unix://{socket}", timeout=30.0)
+        configs = ConfigFactory()
+        sandbox_config = configs.sandbox()
+        sandbox_id = client.run_pod_sandbox(sandbox_config)
+        assert client.pod_sandbox_status(sandbox_id).state == PodSandboxState.SANDBOX_READY
+        container_id = client.create_container(sandbox_id, configs.container(), sandbox_config)
+        client.start_container(container_id)
+        assert client.container_status(container_id).state == ContainerState.CONTAINER_RUNNING
+        assert client.exec_sync(container_id, ["echo", "served"], 10).stdout == b"served\n"
+        client.stop_pod_sandbox(sandbox_id)
+        assert client.container_status(container_id).state == ContainerState.CONTAINER_EXITED
+        client.remove_pod_sandbox(sandbox_id)
+        assert client.list_pod_sandbox() == []
+        client.close()
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        shutil.rmtree(short, ignore_errors=True)
