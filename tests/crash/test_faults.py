@@ -289,3 +289,76 @@ def test_plugin_failing_mid_add_rolls_back_everything(
         assert check_nothing_left(fault_server, engine_client) == []
     finally:
         engine_client.close()
+
+
+def _plugin_pids(sandbox_ids: set[str]) -> list[int]:
+    """Processes whose environment names one of ``sandbox_ids`` as CNI_CONTAINERID: plugins
+    that this test's kubert started."""
+    wanted = {f"CNI_CONTAINERID={sid}".encode() for sid in sandbox_ids}
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as env:
+                names = set(env.read().split(b"\0"))
+        except OSError:
+            continue
+        if names & wanted:
+            found.append(int(entry))
+    return found
+
+
+@pytest.mark.cni
+def test_kubert_killed_during_cni_add_recovers_clean(
+    fault_server: KubertProcess, clean_engine: Any
+) -> None:
+    """SIGKILL while a plugin of the chain is in the middle of ADD (it hangs there; the bridge
+    plugin before it has attached the pod). After the restart, recovery stops the half-made
+    sandbox and DELs its attachment from the cache; then removing it leaves nothing."""
+    import signal
+
+    from crash.harness import check_invariants
+
+    _chain(fault_server.net, {"hangOn": "ADD"})
+    fault_server.config_path.write_text(
+        fault_server.config_path.read_text().replace("plugin-timeout = 3.0",
+                                                     "plugin-timeout = 120.0")
+    )
+    fault_server.start()
+    engine_client = clean_engine.client()
+    orphans: list[int] = []
+    try:
+        started = threading.Event()
+
+        def run() -> None:
+            with contextlib.suppress(KubertError), fault_server.client() as client:
+                started.set()
+                client.run_pod_sandbox(_pod("mid-add"))
+
+        caller = threading.Thread(target=run, daemon=True)
+        caller.start()
+        assert started.wait(10)
+        # The bridge plugin has run once its lease exists; kbt-test is hanging by then.
+        assert _wait(lambda: bool(fault_server.net.leases()), 60)
+        fault_server.kill()
+        caller.join(30)
+        sandbox_ids = set(fault_server.net.leases().values())
+        orphans = _plugin_pids(sandbox_ids)  # the hung plugin outlives kubert
+
+        _chain(fault_server.net, None)
+        fault_server.start()
+        with fault_server.client() as client:
+            listed = {s.id: s.state for s in client.list_pod_sandbox()}
+        assert set(listed) == sandbox_ids
+        assert set(listed.values()) == {PodSandboxState.SANDBOX_NOTREADY}
+        assert check_invariants(fault_server, engine_client, "after mid-ADD kill") == []
+        figures = Figures(name="mid-add")
+        remove_everything(fault_server, figures)
+        assert figures.failures == []
+        assert check_nothing_left(fault_server, engine_client) == []
+    finally:
+        engine_client.close()
+        for pid in orphans:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
