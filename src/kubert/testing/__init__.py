@@ -1,1 +1,11 @@
-"""kubert.testing: the in-memory reference backend and the conformance suite for backend authors."""
+"""kubert.testing: the in-memory reference backend and the conformance suite for backend authors.
+
+``MemoryBackend`` is importable from here; the suite lives in :mod:`kubert.testing.suite` and the
+strategies in :mod:`kubert.testing.strategies` (both import hypothesis and pytest, so they are
+not imported here: this package loads in every pytest run through kubert's pytest plugin).
+See docs/conformance.md.
+"""
+
+from kubert.testing.memory import MemoryBackend
+
+__all__ = ["MemoryBackend"]
