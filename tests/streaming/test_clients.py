@@ -137,6 +137,38 @@ def test_kubert_exec_command(stack: Stack) -> None:
     assert result.stderr == b"to-stderr\n"
 
 
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_kubert_exec_interactive_terminal(stack: Stack) -> None:
+    """``kubert exec -it`` in a real terminal (tmux): raw mode, its size, SIGWINCH."""
+    server = f"kubert-test-{os.getpid()}"
+
+    def tmux(*args: str) -> str:
+        return subprocess.run(["tmux", "-L", server, *args], check=True, capture_output=True,
+                              timeout=30).stdout.decode()
+
+    def screen_shows(text: str) -> str:
+        deadline = time.monotonic() + 30
+        while text not in (screen := tmux("capture-pane", "-p", "-t", "t")):
+            assert time.monotonic() < deadline, screen
+            time.sleep(0.1)
+        return screen
+
+    command = (f"{sys.executable} -c 'from kubert.cli import main; main()' exec "
+               f"-r {stack.cri.address} -it -c main stream -- sh; echo EXIT=$?; sleep 60")
+    tmux("new-session", "-d", "-s", "t", "-x", "120", "-y", "40", "sh", "-c", command)
+    try:
+        screen_shows("/ #")
+        tmux("send-keys", "-t", "t", "echo SIZE=$(stty size | tr ' ' x)", "Enter")
+        screen_shows("SIZE=40x120")
+        tmux("resize-window", "-t", "t", "-x", "90", "-y", "30")
+        tmux("send-keys", "-t", "t", "until [ \"$(stty size)\" = '30 90' ]; do sleep 0.1; done;"
+             " echo RESIZED; exit 6", "Enter")
+        screen = screen_shows("EXIT=")
+        assert "RESIZED" in screen and "EXIT=6" in screen
+    finally:
+        subprocess.run(["tmux", "-L", server, "kill-server"], check=False, timeout=30)
+
+
 def test_kubert_exec_explains_a_missing_pod(stack: Stack) -> None:
     result = subprocess.run(
         [sys.executable, "-c", "from kubert.cli import main; main()", "exec", "-r",

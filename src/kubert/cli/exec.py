@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import sys
 import termios
@@ -61,9 +60,13 @@ def command(
     stdin = sys.stdin.buffer if use_stdin else None
     try:
         if use_tty:
-            size = shutil.get_terminal_size()
-            session.resize(size.columns, size.lines)
-            signal.signal(signal.SIGWINCH, lambda *_: session.resize(*shutil.get_terminal_size()))
+            # The terminal's own size (shutil's would prefer stale COLUMNS/LINES variables).
+            def send_size(*_: object) -> None:
+                size = os.get_terminal_size(sys.stdin.fileno())
+                session.resize(size.columns, size.lines)
+
+            send_size()
+            signal.signal(signal.SIGWINCH, send_size)
             with _raw_terminal(sys.stdin.buffer):
                 code = session.run(stdin, sys.stdout.buffer, sys.stderr.buffer,
                                    read_stdin=lambda f: os.read(f.fileno(), 4096))
