@@ -1,7 +1,11 @@
 """Idempotence as CRI v1 requires it, over the real socket: stopping what is stopped and
-removing what is gone succeed, for sandboxes and containers, also for IDs never seen."""
+removing what is gone succeed, for sandboxes and containers, also for IDs never seen; on the
+in-memory runtime and on docker."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -20,7 +24,27 @@ from kubert.cri.client import CriClient
 NEVER_SEEN = "f" * 64
 
 
-def _pod(client: CriClient) -> tuple[str, str]:
+@pytest.fixture(params=["memory", pytest.param("docker", marks=pytest.mark.docker)])
+def backend(
+    request: pytest.FixtureRequest, cri_server_factory: Callable[..., Any]
+) -> Iterator[tuple[CriClient, str]]:
+    """A client of a server on the runtime named by the parameter, and the image to use."""
+    if request.param == "memory":
+        server, image = cri_server_factory(), "busybox:latest"
+    else:
+        from kubert_docker import plugin as docker_plugin
+
+        engine = request.getfixturevalue("clean_engine")
+        server = cri_server_factory(
+            runtime="docker", plugins=(docker_plugin,), pod_infra_image=engine.pause,
+            options={"docker": engine.backend_options()},
+        )
+        image = engine.busybox
+    with server.client() as client:
+        yield client, image
+
+
+def _pod(client: CriClient, image: str) -> tuple[str, str]:
     config = PodSandboxConfig(
         metadata=PodSandboxMetadata(name="twice", namespace="idem", uid="uid-twice")
     )
@@ -28,15 +52,16 @@ def _pod(client: CriClient) -> tuple[str, str]:
     container_id = client.create_container(
         sandbox_id,
         ContainerConfig(metadata=ContainerMetadata(name="app"),
-                        image=ImageSpec(image="busybox:latest"), command=("sleep", "3600")),
+                        image=ImageSpec(image=image), command=("sleep", "3600")),
         config,
     )
     client.start_container(container_id)
     return sandbox_id, container_id
 
 
-def test_containers_stop_and_remove_twice(cri_client: CriClient) -> None:
-    _, container_id = _pod(cri_client)
+def test_containers_stop_and_remove_twice(backend: tuple[CriClient, str]) -> None:
+    cri_client, image = backend
+    _, container_id = _pod(cri_client, image)
     cri_client.stop_container(container_id, 0)
     cri_client.stop_container(container_id, 0)
     assert cri_client.container_status(container_id).state == ContainerState.CONTAINER_EXITED
@@ -47,8 +72,9 @@ def test_containers_stop_and_remove_twice(cri_client: CriClient) -> None:
         cri_client.container_status(container_id)
 
 
-def test_sandboxes_stop_and_remove_twice(cri_client: CriClient) -> None:
-    sandbox_id, container_id = _pod(cri_client)
+def test_sandboxes_stop_and_remove_twice(backend: tuple[CriClient, str]) -> None:
+    cri_client, image = backend
+    sandbox_id, container_id = _pod(cri_client, image)
     cri_client.stop_pod_sandbox(sandbox_id)
     cri_client.stop_pod_sandbox(sandbox_id)
     assert cri_client.pod_sandbox_status(sandbox_id).state == PodSandboxState.SANDBOX_NOTREADY
