@@ -64,7 +64,6 @@ __all__ = [
     "PodNetwork",
     "PullProgress",
     "RuntimeBackend",
-    "StreamHandler",
 ]
 
 
@@ -117,9 +116,6 @@ class PodNetwork:
     host_network: bool = False
     #: The pod's DNS settings, for plugins declaring the ``dns`` capability (ADD only).
     dns_config: DNSConfig | None = None
-
-
-StreamHandler = Callable[..., Any]
 
 
 class Backend(ABC):  # noqa: B024  (the kinds below declare the abstract methods)
