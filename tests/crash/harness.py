@@ -294,7 +294,8 @@ class Figures:
 
     def line(self) -> str:
         return (
-            f"{self.name}: seed={self.seed} operations={self.operations} kills={self.kills} "
+            f"{self.name}: seed={self.seed} operations={self.operations} "
+            f"kills survived={self.kills} "
             f"(at crash points {self.crash_points}: {', '.join(sorted(self.points_hit))}) "
             f"restarts checked={self.restarts_checked} "
             f"expected refusals={self.refused} leaks found={len(self.leaks)} "

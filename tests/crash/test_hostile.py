@@ -190,7 +190,7 @@ def test_hostile_requests_in_memory(
     try:
         _fuzz(fuzzer, cases, examples)
     finally:
-        REPORTS.append(f"hostile input (memory backend): {fuzzer.tried} requests, "
+        REPORTS.append(f"hostile input (memory backend): inputs tried={fuzzer.tried}, "
                        f"answers {dict(sorted(fuzzer.codes.items()))}")
         fuzzer.close()
 
@@ -222,7 +222,7 @@ def test_hostile_requests_on_docker(
     try:
         _fuzz(fuzzer, _cases(methods, ids, bases), examples, sandbox_log_dir=str(log_dir))
     finally:
-        REPORTS.append(f"hostile input (docker backend): {fuzzer.tried} requests, "
+        REPORTS.append(f"hostile input (docker backend): inputs tried={fuzzer.tried}, "
                        f"answers {dict(sorted(fuzzer.codes.items()))}")
         fuzzer.close()
     assert _files_outside(tmp_path, given_dirs) == before
