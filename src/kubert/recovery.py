@@ -49,9 +49,18 @@ STOPPING = "kubert.stopping"
 
 
 def mark_stopping(store: CheckpointStore, checkpoint: Checkpoint) -> None:
-    """Record in the checkpoint that the sandbox is being stopped (once)."""
-    if checkpoint.extra.get(STOPPING) != "1":
+    """Record in the checkpoint that the sandbox is being stopped (once).
+
+    A store that cannot write (a full disk) must not keep the sandbox from stopping: the mark
+    only helps recovery after a crash, so its failure is logged and the stop goes on.
+    """
+    if checkpoint.extra.get(STOPPING) == "1":
+        return
+    try:
         store.write(attrs.evolve(checkpoint, extra={**checkpoint.extra, STOPPING: "1"}))
+    except Exception:
+        log.exception("could not mark sandbox %s as stopping in its checkpoint; stopping anyway",
+                      checkpoint.sandbox_id)
 
 
 @frozen

@@ -179,3 +179,20 @@ def test_run_gate_lets_runs_share_and_collection_wait() -> None:
     assert collected.wait(10)
     runner.join(10)
     collector.join(10)
+
+
+def test_a_checkpoint_store_that_cannot_write_does_not_block_stop(
+    cri_server_factory: Callable[..., RunningServer],
+) -> None:
+    """FaultyCheckpoints (tests/core/faults.py) fails its next write: the stopping mark is
+    lost, the stop still happens."""
+    server = cri_server_factory(
+        network="recording", checkpoint="faulty-file", plugins=(FaultPlugin(),)
+    )
+    store = server.service.checkpoints
+    with server.client() as client:
+        sandbox_id = client.run_pod_sandbox(_config("diskfull"))
+        store.fail_on_write = store.writes + 1
+        client.stop_pod_sandbox(sandbox_id)
+        assert client.pod_sandbox_status(sandbox_id).state == PodSandboxState.SANDBOX_NOTREADY
+    assert STOPPING not in store.read(sandbox_id).extra
