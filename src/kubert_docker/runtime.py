@@ -99,6 +99,7 @@ class DockerRuntime(RuntimeBackend):
         self._driver_error = ""
         self._image_refs: dict[str, str] = {}
         self._followers: dict[str, LogFollower] = {}
+        self._log_lock = threading.Lock()
         self._created_here: set[str] = set()
         self._subscribers: list[queue.SimpleQueue[object]] = []
         self._lock = threading.Lock()
@@ -497,13 +498,17 @@ class DockerRuntime(RuntimeBackend):
     def _start_log(self, record: Record, gate: threading.Event | None = None) -> None:
         if not record.log_path:
             return
-        current = self._followers.get(record.id)
-        if current is not None and not current.done.is_set():
-            return
         tty = bool((record.inspect.get("Config") or {}).get("Tty"))
-        self._followers[record.id] = LogFollower(
-            self.engine, record.id, Path(record.log_path), tty, gate
-        ).start()
+        # Two copiers of one container would write every line twice.
+        with self._log_lock:
+            current = self._followers.get(record.id)
+            if current is not None and not current.done.is_set():
+                if gate is not None:
+                    gate.set()
+                return
+            self._followers[record.id] = LogFollower(
+                self.engine, record.id, Path(record.log_path), tty, gate
+            ).start()
 
     def _resume_log(self, record: Record) -> None:
         """Copy what a previous kubert (or a lost engine connection) left uncopied."""

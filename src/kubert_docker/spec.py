@@ -138,8 +138,10 @@ def sandbox_body(
         "Labels": naming.engine_labels(meta),
         "HostConfig": host,
     }
-    if config.hostname and not host_network:
-        body["Hostname"] = config.hostname
+    # Like the kubelet, fall back to the pod's name when it is a valid hostname length.
+    hostname = config.hostname or (md.name if len(md.name) <= 63 else "")
+    if hostname and not host_network:
+        body["Hostname"] = hostname
     user = security.user_string(sc.run_as_user, sc.run_as_group, "", "")
     if user:
         body["User"] = user
