@@ -6,7 +6,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from kubert import (
     AuthConfig,
@@ -90,6 +90,8 @@ def _pull_error(ref: str, message: str) -> KubertError:
 
 class DockerImages(ImageBackend):
     """Images in the docker engine's store."""
+
+    name: ClassVar[str] = "docker"
 
     def __init__(self, context: BackendContext) -> None:
         super().__init__(context)

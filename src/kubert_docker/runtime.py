@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import attrs
 
@@ -86,6 +86,8 @@ _CLOSED = object()
 
 class DockerRuntime(RuntimeBackend):
     """Pods on a docker engine, named and labelled as dockershim did."""
+
+    name: ClassVar[str] = "docker"
 
     def __init__(self, context: BackendContext) -> None:
         super().__init__(context)
