@@ -176,3 +176,26 @@ def test_stopped_sandbox_is_never_started_again(pods: Any) -> None:
     assert pods.runtime.sandbox_status(sandbox_id).state == k.PodSandboxState.SANDBOX_NOTREADY
     with pytest.raises(k.FailedPreconditionError):
         pods.runtime.start_sandbox(sandbox_id)
+
+
+def test_runtime_handler_maps_to_a_docker_runtime(
+    docker_engine: Any, docker_client: Any, tmp_path: Path
+) -> None:
+    from fixtures.docker_helpers import PodMaker, make_runtime
+
+    runtime = make_runtime(docker_engine, tmp_path / "root", runtime_handlers=["fast=runc"])
+    pods = PodMaker(runtime, docker_engine, tmp_path / "logs")
+    try:
+        assert {"", "fast", "runc"} <= {h.name for h in runtime.runtime_handlers()}
+        config = pods.sandbox_config()
+        created = runtime.create_sandbox(config, "fast")
+        pods.sandboxes.append(created.id)
+        pods.configs[created.id] = config
+        runtime.start_sandbox(created.id)
+        cid = pods.container(created.id, "sleep", "60")
+        for ident in (created.id, cid):
+            assert docker_client.api.inspect_container(ident)["HostConfig"]["Runtime"] == "runc"
+        assert runtime.sandbox_status(created.id).runtime_handler == "fast"
+    finally:
+        pods.cleanup()
+        runtime.close()
