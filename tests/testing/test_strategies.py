@@ -17,6 +17,7 @@ from kubert import (
 from kubert.testing import strategies
 from kubert.testing.configs import ConfigFactory
 
+
 @settings(max_examples=50, deadline=None)
 @given(config=strategies.sandbox_configs())
 def test_sandbox_configs_are_valid(config: PodSandboxConfig) -> None:
