@@ -361,6 +361,7 @@ class BackendStateMachine(RuleBasedStateMachine):
         self._same(what, "metadata", mine.metadata, theirs.metadata)
         self._same(what, "labels", mine.labels, theirs.labels)
         self._same(what, "annotations", mine.annotations, theirs.annotations)
+        self._same(what, "image", mine.image.image, theirs.image.image)
         if theirs.state == ContainerState.CONTAINER_EXITED:
             self._same_exit(what, mine.exit_code, theirs.exit_code)
         if mine.started_at and mine.started_at < mine.created_at:
