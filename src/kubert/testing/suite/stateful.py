@@ -121,6 +121,8 @@ class SandboxRef:
 
 @frozen(repr=False)
 class ContainerRef:
+    """A container the machine created: its IDs on both sides and its spec."""
+
     label: str
     backend_id: str
     model_id: str
@@ -130,7 +132,21 @@ class ContainerRef:
         return self.label
 
 
-UNKNOWN_ID = "feed" * 16
+@frozen(repr=False)
+class InvalidId:
+    """An ID no object ever had; the same string is sent to both sides."""
+
+    label: str
+    value: str
+
+    def __repr__(self) -> str:
+        return self.label
+
+
+INVALID_IDS = (
+    InvalidId("never_existed", "feed" * 16),
+    InvalidId("short_unknown", "feedfacecafe"),
+)
 
 _UNKNOWN_ID_CALLS: dict[str, Callable[[RuntimeBackend, str], Any]] = {
     "sandbox_status": lambda b, i: b.sandbox_status(i),
@@ -166,10 +182,6 @@ def _kind(error: KubertError | None) -> str:
     return type(error).__name__
 
 
-# The pool differs per backend, so image rules draw from the running machine's own pool.
-_POOL = st.runner().flatmap(lambda self: st.sampled_from(self.pool or ("",)))
-
-
 # Images are drawn as indexes into the backend's own lists (taken modulo their length):
 # strategies that depend on the running machine (st.runner) starve rules of examples.
 _POOL_INDEX = st.integers(0, 3)
@@ -180,6 +192,7 @@ class BackendStateMachine(RuleBasedStateMachine):
 
     sandboxes = Bundle("sandboxes")
     containers = Bundle("containers")
+    invalid_ids = Bundle("invalid_ids")
 
     def __init__(self, setup: MachineSetup) -> None:
         super().__init__()
@@ -369,14 +382,19 @@ class BackendStateMachine(RuleBasedStateMachine):
         if mine.finished_at and mine.finished_at < mine.started_at:
             raise ConformanceError(f"{what}: finished_at precedes started_at")
 
-    @rule(operation=st.sampled_from(sorted(_UNKNOWN_ID_CALLS)))
-    def unknown_id(self, operation: str) -> None:
-        """Every call naming an ID that never existed is NotFound on both sides."""
+    @initialize(target=invalid_ids)
+    def some_invalid_ids(self) -> Any:
+        return multiple(*INVALID_IDS)
+
+    @rule(operation=st.sampled_from(sorted(_UNKNOWN_ID_CALLS)), ident=invalid_ids)
+    def unknown_id(self, operation: str, ident: InvalidId) -> None:
+        """Every call naming an ID that never existed is NotFound on both sides (removed
+        objects stay in their bundles, so the other rules use stale IDs as well)."""
         call = _UNKNOWN_ID_CALLS[operation]
         self.both(
-            f"{operation}(unknown ID)",
-            lambda: call(self.backend, UNKNOWN_ID),
-            lambda: call(self.model, UNKNOWN_ID),
+            f"{operation}({ident!r})",
+            lambda: call(self.backend, ident.value),
+            lambda: call(self.model, ident.value),
         )
 
     # ---- listing with filters --------------------------------------------------------------
