@@ -32,15 +32,18 @@ def _serve(workdir: Path, *flags: str) -> subprocess.Popen[bytes]:
     """``kubert serve`` on the in-memory runtime, under umask 0 (the worst a unit file sets)."""
     env = dict(os.environ)
     env.pop("KUBERT_DISABLE_PLUGIN_AUTOLOAD", None)
+    command = [
+        sys.executable, "-c", "from kubert.cli import main; main()", "serve",
+        "--runtime", "memory", "--network-plugin", "noop",
+        "--container-runtime-endpoint", f"unix://{workdir}/run/kubert.sock",
+        "--root-directory", str(workdir / "root"), *flags,
+    ]
     with (workdir / "serve.log").open("wb") as log:
+        # The shell sets the umask (a preexec_fn would run Python in a fork of this
+        # grpc-threaded process).
         return subprocess.Popen(
-            [sys.executable, "-c", "from kubert.cli import main; main()", "serve",
-             "--runtime", "memory", "--network-plugin", "noop",
-             "--container-runtime-endpoint", f"unix://{workdir}/run/kubert.sock",
-             "--root-directory", str(workdir / "root"), *flags],
+            ["/bin/sh", "-c", 'umask 000 && exec "$@"', "sh", *command],
             stdout=subprocess.DEVNULL, stderr=log, env=env,
-            # Only the umask: the child has no threads yet, so preexec_fn is safe here.
-            preexec_fn=lambda: os.umask(0),
         )
 
 
