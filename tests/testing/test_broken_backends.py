@@ -73,7 +73,7 @@ def _run(backend: MemoryBackend) -> AssertionError:
     with pytest.raises(AssertionError) as caught:
         # Deterministic, so the test never flakes; no explain phase, which only adds time.
         run_machine(
-            setup, max_examples=1000, stateful_step_count=15, database=None, derandomize=True,
+            setup, max_examples=1000, stateful_step_count=25, database=None, derandomize=True,
             phases=[Phase.generate, Phase.shrink],
         )
     return caught.value
