@@ -2,8 +2,7 @@
 
 ``MemoryBackend`` is importable from here; the suite lives in :mod:`kubert.testing.suite` and the
 strategies in :mod:`kubert.testing.strategies` (both import hypothesis and pytest, so they are
-not imported here: this package loads in every pytest run through kubert's pytest plugin).
-See docs/conformance.md.
+not imported here: the in-memory backend serves ``kubert serve`` too). See docs/conformance.md.
 """
 
 from kubert.testing.memory import MemoryBackend

@@ -1,8 +1,9 @@
 """kubert's pytest plugin (entry point ``pytest11: kubert``), loaded in every pytest run.
 
-It imports nothing at load time. Its only job: when ``--hypothesis-profile`` names one of
-the suite's profiles (``ci``, ``thorough``), register them before hypothesis loads the profile.
-The suite itself is opt-in: a test module imports the classes of :mod:`kubert.testing.suite`.
+It lives outside the ``kubert`` package so that loading it imports nothing but this module:
+not kubert, not hypothesis. Its one job: when ``--hypothesis-profile`` names one of the
+conformance suite's profiles (``ci``, ``thorough``), register them before hypothesis loads the
+profile. The suite itself is opt-in: a test module imports :mod:`kubert.testing.suite`.
 """
 
 from __future__ import annotations
