@@ -285,6 +285,7 @@ class MemoryBackend(RuntimeBackend, ImageBackend):
     # ---- runtime-wide ------------------------------------------------------------------
 
     def version(self) -> VersionInfo:
+        # Imported here: the package's __init__ is the public API and may import plugins.
         from kubert import __version__
 
         return VersionInfo(runtime_name="memory", runtime_version=__version__)
