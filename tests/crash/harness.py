@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -34,12 +35,12 @@ from kubert import (
     PodSandboxConfig,
     PodSandboxMetadata,
     PodSandboxState,
+    PortMapping,
     UnavailableError,
 )
 from kubert.cri.client import CriClient
 
 SYSTEM_CNI_BIN = Path("/usr/lib/cni")
-NETWORK_NAME = "kubert-crash"
 KUBERT_LABEL = "io.kubernetes.docker.type"
 #: Every call the harness makes must be answered within this (a hang is a failure).
 CALL_TIMEOUT = 60.0
@@ -60,13 +61,30 @@ def is_internal(error: BaseException) -> bool:
     return type(error) is KubertError
 
 
+def iptables_nat_works() -> bool:
+    if shutil.which("iptables") is None:
+        return False
+    return run("iptables", "-w", "-t", "nat", "-L", "-n", check=False).returncode == 0
+
+
 @define
 class CrashNet:
-    """A private CNI network: its own bridge, /24, conf, cache, IPAM and plugin dirs."""
+    """A private CNI network: its own bridge, /24, conf, cache, IPAM and plugin dirs; with
+    portmap (host ports on the bridge's own address only) when iptables' nat table works."""
 
     root: Path
     bridge: str
     subnet: str
+    portmap: bool = field(factory=iptables_nat_works)
+
+    @property
+    def name(self) -> str:
+        """The CNI network name, unique to this bridge (portmap's rules carry it)."""
+        return f"net-{self.bridge}"
+
+    @property
+    def gateway(self) -> str:
+        return self.subnet.rsplit(".", 1)[0] + ".1"
 
     @property
     def conf_dir(self) -> Path:
@@ -87,17 +105,16 @@ class CrashNet:
     def create(self) -> None:
         self.conf_dir.mkdir(parents=True)
         self.bin_dir.mkdir(parents=True)
-        for plugin in ("bridge", "host-local", "loopback"):
+        for plugin in ("bridge", "host-local", "loopback", "portmap"):
             (self.bin_dir / plugin).symlink_to(SYSTEM_CNI_BIN / plugin)
-        conflist = {
-            "cniVersion": "1.0.0",
-            "name": NETWORK_NAME,
-            "plugins": [{
-                "type": "bridge", "bridge": self.bridge, "isGateway": True, "ipMasq": False,
-                "ipam": {"type": "host-local", "ranges": [[{"subnet": self.subnet}]],
-                         "dataDir": str(self.ipam_dir)},
-            }],
-        }
+        plugins: list[dict[str, Any]] = [{
+            "type": "bridge", "bridge": self.bridge, "isGateway": True, "ipMasq": False,
+            "ipam": {"type": "host-local", "ranges": [[{"subnet": self.subnet}]],
+                     "dataDir": str(self.ipam_dir)},
+        }]
+        if self.portmap:
+            plugins.append({"type": "portmap", "capabilities": {"portMappings": True}})
+        conflist = {"cniVersion": "1.0.0", "name": self.name, "plugins": plugins}
         (self.conf_dir / "10-crash.conflist").write_text(json.dumps(conflist))
 
     def destroy(self) -> None:
@@ -106,7 +123,7 @@ class CrashNet:
     def leases(self) -> dict[str, str]:
         """host-local's reserved IPs -> the container ID holding each."""
         found: dict[str, str] = {}
-        net_dir = self.ipam_dir / NETWORK_NAME
+        net_dir = self.ipam_dir / self.name
         if not net_dir.is_dir():
             return found
         for entry in net_dir.iterdir():
@@ -134,6 +151,18 @@ class CrashNet:
     def cache_files(self) -> list[str]:
         results = self.cache_dir / "results"
         return sorted(p.name for p in results.iterdir()) if results.is_dir() else []
+
+    def portmap_owners(self) -> set[str]:
+        """Sandbox IDs that portmap's nat rules of this network name."""
+        if not self.portmap:
+            return set()
+        rules = run("iptables-save", "-t", "nat").stdout
+        marker = f'name: \\"{self.name}\\" id: \\"'
+        owners = set()
+        for line in rules.splitlines():
+            if marker in line:
+                owners.add(line.split(marker, 1)[1].split("\\", 1)[0])
+        return owners
 
     def veths(self) -> list[str]:
         """Host-side veths attached to the bridge."""
@@ -342,6 +371,10 @@ def check_invariants(server: KubertProcess, engine_client: Any, label: str) -> l
             problems.append(f"{label}: CNI cache entry of {owner[:12]}, not a ready sandbox")
         elif owner not in leases.values():
             problems.append(f"{label}: CNI cache entry of {owner[:12]} holds no lease")
+    forwarded = server.net.portmap_owners()
+    if server.net.portmap and forwarded != set(leases.values()):
+        problems.append(f"{label}: portmap rules of {sorted(o[:12] for o in forwarded)} for "
+                        f"attachments {sorted(o[:12] for o in leases.values())}")
     attached = len(set(leases.values()))
     veths = wait_for(lambda: server.net.veths(), lambda v: len(v) == attached)
     if len(veths) != attached:
@@ -400,6 +433,8 @@ def check_nothing_left(server: KubertProcess, engine_client: Any) -> list[str]:
     veths = wait_for(server.net.veths, lambda v: not v)
     if veths:
         problems.append(f"left: veths {veths}")
+    if server.net.portmap_owners():
+        problems.append(f"left: portmap rules of {sorted(server.net.portmap_owners())}")
     if server.checkpoint_files():
         problems.append(f"left: checkpoint files {server.checkpoint_files()}")
     if server.netns_links():
@@ -417,6 +452,8 @@ class Workload:
     rng: random.Random
     figures: Figures
     max_ready: int = 4
+    #: Where host ports are published (the test bridge's address); "" for none.
+    host_ip: str = ""
     _attempts: dict[str, int] = field(factory=dict)
     _configs: dict[str, PodSandboxConfig] = field(factory=dict)
     _counter: int = 0
@@ -432,6 +469,10 @@ class Workload:
             ),
             log_directory=str(self.log_directory / f"{name}-{attempt}"),
             labels={"app": name},
+            # On the bridge's own address only, so that no other traffic of the host matches.
+            port_mappings=(PortMapping(container_port=80, host_ip=self.host_ip,
+                                       host_port=self.rng.randrange(20000, 60000)),)
+            if self.host_ip else (),
         )
 
     def failing_sandbox_config(self) -> PodSandboxConfig:

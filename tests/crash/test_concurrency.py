@@ -34,6 +34,7 @@ from kubert import (
     KubertError,
     PodSandboxConfig,
     PodSandboxMetadata,
+    PortMapping,
     UnavailableError,
 )
 from kubert.cri.client import CriClient
@@ -61,10 +62,14 @@ class Lifecycles:
             # One time in four, reuse the latest attempt: two RunPodSandbox of the same pod race.
             attempt = self.attempts.get(name, 0) + (0 if rng.random() < 0.25 else 1)
             self.attempts[name] = attempt
+        host_ip = self.workload.host_ip
         return PodSandboxConfig(
             metadata=PodSandboxMetadata(name=name, namespace="busy", uid=f"uid-{name}",
                                         attempt=attempt),
             log_directory=str(self.workload.log_directory / f"{name}-{attempt}"),
+            port_mappings=(PortMapping(container_port=80, host_ip=host_ip,
+                                       host_port=rng.randrange(20000, 60000)),)
+            if host_ip else (),
         )
 
     def call(self, what: str, action: Callable[[], Any]) -> Any:
@@ -129,7 +134,8 @@ def test_many_threads_on_overlapping_pods(
     seed = random.randrange(2**32)
     figures = Figures(name="concurrency", seed=seed)
     workload = Workload(engine=clean_engine, log_directory=busy_server.workdir / "logs",
-                        rng=random.Random(seed), figures=figures)
+                        rng=random.Random(seed), figures=figures,
+                        host_ip=busy_server.net.gateway if busy_server.net.portmap else "")
     shared = Lifecycles(clean_engine.busybox, workload, figures)
     engine_client = clean_engine.client()
 

@@ -48,7 +48,7 @@ def test_kill_anywhere_leaks_nothing(
     figures = Figures(name="crash harness", seed=seed)
     workload = Workload(
         engine=clean_engine, log_directory=crash_server.workdir / "logs", rng=rng,
-        figures=figures,
+        figures=figures, host_ip=crash_server.net.gateway if crash_server.net.portmap else "",
     )
     engine_client = clean_engine.client()
     try:
@@ -120,7 +120,8 @@ def test_retried_run_pod_sandbox_after_a_crash_starts_clean(
     """Killed between create and start, the same RunPodSandbox retried succeeds and the
     leftover of the first try is listed NOTREADY and removable."""
     workload = Workload(engine=clean_engine, log_directory=crash_server.workdir / "logs",
-                        rng=random.Random(1), figures=Figures(name="retry"))
+                        rng=random.Random(1), figures=Figures(name="retry"),
+                        host_ip=crash_server.net.gateway if crash_server.net.portmap else "")
     config = workload.sandbox_config("retry")
     crash_server.start(crash_at="run:checkpointed")
     with crash_server.client() as client, pytest.raises(UnavailableError):
@@ -134,6 +135,8 @@ def test_retried_run_pod_sandbox_after_a_crash_starts_clean(
             assert [s.state.name for s in leftovers] == ["SANDBOX_NOTREADY"]
             sandbox_id = client.run_pod_sandbox(config)
             assert client.pod_sandbox_status(sandbox_id).state.name == "SANDBOX_READY"
+            if crash_server.net.portmap:  # the host port is published (the check is not idle)
+                assert crash_server.net.portmap_owners() == {sandbox_id}
             assert check_invariants(crash_server, engine_client, "after retry") == []
             for sandbox in client.list_pod_sandbox():
                 client.stop_pod_sandbox(sandbox.id)
@@ -153,7 +156,8 @@ def test_lost_and_corrupt_checkpoints_leave_everything_removable(
     and their containers are still listed and removable, their network is released, and the
     corrupt file is kept aside for a human, never deleted."""
     workload = Workload(engine=clean_engine, log_directory=crash_server.workdir / "logs",
-                        rng=random.Random(2), figures=Figures(name="lost"))
+                        rng=random.Random(2), figures=Figures(name="lost"),
+                        host_ip=crash_server.net.gateway if crash_server.net.portmap else "")
     crash_server.start()
     with crash_server.client() as client:
         pods = []
