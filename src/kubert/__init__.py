@@ -26,6 +26,7 @@ from kubert.errors import (
     UnavailableError,
     UnimplementedError,
 )
+from kubert.events import EventBroadcaster
 from kubert.hookspecs import RegisterBackend, hookimpl, hookspec
 from kubert.model import *  # noqa: F403  (the model namespace is part of the public API by design)
 from kubert.model import __all__ as _model_all
@@ -41,6 +42,7 @@ __all__ = [
     "BackendContext",
     "CheckpointStore",
     "DeadlineExceededError",
+    "EventBroadcaster",
     "FailedPreconditionError",
     "ImageBackend",
     "InvalidArgumentError",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import queue
 import re
 import threading
 import time
@@ -36,6 +35,7 @@ from kubert import (
     ContainerStats,
     ContainerStatsFilter,
     ContainerStatus,
+    EventBroadcaster,
     ExecRequest,
     ExecSyncResult,
     FailedPreconditionError,
@@ -81,7 +81,6 @@ _EVENT_TYPES = {
 _LOG_DRAIN_SECONDS = 2.0
 #: Grace period of the pause container (it exits on SIGTERM at once).
 _SANDBOX_STOP_TIMEOUT = 10
-_CLOSED = object()
 
 
 class DockerRuntime(RuntimeBackend):
@@ -103,9 +102,7 @@ class DockerRuntime(RuntimeBackend):
         self._followers: dict[str, LogFollower] = {}
         self._log_lock = threading.Lock()
         self._created_here: set[str] = set()
-        self._subscribers: list[queue.SimpleQueue[object]] = []
-        self._lock = threading.Lock()
-        self._closed = False
+        self._events = EventBroadcaster()
         self.stats = StatsReader(mountpoint="")
         self.state = StateView(
             self.engine,
@@ -119,11 +116,7 @@ class DockerRuntime(RuntimeBackend):
         self.state.start()
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            for subscriber in self._subscribers:
-                subscriber.put(_CLOSED)
-            self._subscribers.clear()
+        self._events.close()
         self.state.close()
         for follower in list(self._followers.values()):
             follower.stop()
@@ -680,7 +673,7 @@ class DockerRuntime(RuntimeBackend):
         if action == "die" and record is not None and record.is_sandbox:
             self._unlink_netns(record.id)
         kind = _EVENT_TYPES.get(action)
-        if kind is None or not self._subscribers:
+        if kind is None or not self._events.has_subscribers:
             return
         sandbox_id = record.sandbox_id if record is not None else ""
         sandbox = self.state.records.get(sandbox_id) if sandbox_id else None
@@ -697,31 +690,11 @@ class DockerRuntime(RuntimeBackend):
             else None,
             containers_statuses=members,
         )
-        with self._lock:
-            for subscriber in self._subscribers:
-                subscriber.put(event)
+        self._events.publish(event)
 
     def container_events(self) -> Iterator[ContainerEvent]:
         """Events from the moment of this call on; the iterator ends when the backend closes."""
-        inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
-        with self._lock:
-            if self._closed:
-                return iter(())
-            self._subscribers.append(inbox)
-        return self._drain(inbox)
-
-    def _drain(self, inbox: queue.SimpleQueue[object]) -> Iterator[ContainerEvent]:
-        try:
-            while True:
-                item = inbox.get()
-                if item is _CLOSED:
-                    return
-                assert isinstance(item, ContainerEvent)
-                yield item
-        finally:
-            with self._lock:
-                if inbox in self._subscribers:
-                    self._subscribers.remove(inbox)
+        return self._events.subscribe()
 
 
 _T = TypeVar("_T", PodSandbox, PodSandboxStatus, Container, ContainerStatus)

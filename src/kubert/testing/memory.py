@@ -42,7 +42,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import posixpath
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -57,6 +56,7 @@ from kubert.errors import (
     KubertError,
     NotFoundError,
 )
+from kubert.events import EventBroadcaster
 from kubert.hookspecs import RegisterBackend, hookimpl
 from kubert.model import (
     RUNTIME_READY,
@@ -110,7 +110,6 @@ STOP_EXIT_CODE = 137
 
 DEFAULT_REGISTRY = ("busybox:1.36", "alpine:3.20", "nginx:1.27")
 _instances = itertools.count()
-_CLOSED = object()
 
 
 @define
@@ -166,7 +165,7 @@ class MemoryBackend(RuntimeBackend, ImageBackend):
         self._last_ns = 0
         self._sandboxes: dict[str, _Sandbox] = {}
         self._containers: dict[str, _Container] = {}
-        self._subscribers: list[queue.SimpleQueue[object]] = []
+        self._events = EventBroadcaster()
         self._faults: dict[str, _Fault] = {}
         self._ready = RuntimeCondition.ready(RUNTIME_READY)
         self._handlers = tuple(context.option("runtime_handlers", [""]))
@@ -247,7 +246,7 @@ class MemoryBackend(RuntimeBackend, ImageBackend):
             raise NotFoundError("container", container_id) from None
 
     def _emit(self, container: _Container, kind: ContainerEventType) -> None:
-        if not self._subscribers:
+        if not self._events.has_subscribers:
             return
         sandbox = self._sandboxes.get(container.sandbox_id)
         statuses = () if kind == ContainerEventType.CONTAINER_DELETED_EVENT else (
@@ -260,8 +259,7 @@ class MemoryBackend(RuntimeBackend, ImageBackend):
             pod_sandbox_status=self._sandbox_status(sandbox) if sandbox else None,
             containers_statuses=statuses,
         )
-        for subscriber in self._subscribers:
-            subscriber.put(event)
+        self._events.publish(event)
 
     def _finish(self, container: _Container, exit_code: int) -> None:
         container.state = ContainerState.CONTAINER_EXITED
@@ -303,9 +301,7 @@ class MemoryBackend(RuntimeBackend, ImageBackend):
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            for subscriber in self._subscribers:
-                subscriber.put(_CLOSED)
-            self._subscribers.clear()
+        self._events.close()
 
     # ---- sandboxes ---------------------------------------------------------------------
 
@@ -669,25 +665,7 @@ class MemoryBackend(RuntimeBackend, ImageBackend):
 
     def container_events(self) -> Iterator[ContainerEvent]:
         """Events from the moment of this call on; the iterator ends when the backend closes."""
-        inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
-        with self._lock:
-            if self._closed:
-                return iter(())
-            self._subscribers.append(inbox)
-        return self._drain(inbox)
-
-    def _drain(self, inbox: queue.SimpleQueue[object]) -> Iterator[ContainerEvent]:
-        try:
-            while True:
-                item = inbox.get()
-                if item is _CLOSED:
-                    return
-                assert isinstance(item, ContainerEvent)
-                yield item
-        finally:
-            with self._lock:
-                if inbox in self._subscribers:
-                    self._subscribers.remove(inbox)
+        return self._events.subscribe()
 
     # ---- images ------------------------------------------------------------------------
 
