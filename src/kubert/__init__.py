@@ -27,6 +27,7 @@ from kubert.errors import (
     UnimplementedError,
 )
 from kubert.events import EventBroadcaster
+from kubert.fileutil import atomic_write
 from kubert.hookspecs import RegisterBackend, hookimpl, hookspec
 from kubert.model import *  # noqa: F403  (the model namespace is part of the public API by design)
 from kubert.model import __all__ as _model_all
@@ -62,6 +63,7 @@ __all__ = [
     "ServeOption",
     "UnavailableError",
     "UnimplementedError",
+    "atomic_write",
     "hookimpl",
     "hookspec",
     "require",

@@ -20,6 +20,7 @@ from typing import Any
 
 from kubert.backends import BackendContext, CheckpointStore
 from kubert.errors import NotFoundError
+from kubert.fileutil import atomic_write, fsync_directory
 from kubert.hookspecs import RegisterBackend, hookimpl
 from kubert.model import Checkpoint, PodIP, PodSandboxNetworkStatus, PortMapping
 from kubert.model.validate import check_id
@@ -131,28 +132,7 @@ class FileCheckpointStore(CheckpointStore):
         return self.directory / f"{sandbox_id}{SUFFIX}"
 
     def write(self, checkpoint: Checkpoint) -> None:
-        path = self._path(checkpoint.sandbox_id)
-        content = encode(checkpoint)
-        temp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-        try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                os.write(fd, content)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(temp, path)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
-        self._fsync_directory()
-
-    def _fsync_directory(self) -> None:
-        fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        atomic_write(self._path(checkpoint.sandbox_id), encode(checkpoint))
 
     def read(self, sandbox_id: str) -> Checkpoint:
         path = self._path(sandbox_id)
@@ -185,7 +165,7 @@ class FileCheckpointStore(CheckpointStore):
 
     def delete(self, sandbox_id: str) -> None:
         self._path(sandbox_id).unlink(missing_ok=True)
-        self._fsync_directory()
+        fsync_directory(self.directory)
 
     def list(self) -> list[str]:
         """IDs of the checkpoint files present (cheap: read() verifies each one)."""

@@ -13,12 +13,13 @@ import binascii
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from attrs import field, frozen
+
+from kubert import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -91,14 +92,7 @@ class ResultCache:
         """Atomically create or replace the entry (write a temp file, then rename it)."""
         self.results_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         target = self.path(entry.network, entry.container_id, entry.ifname)
-        fd, tmp = tempfile.mkstemp(dir=self.results_dir, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(entry.to_json())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(target, entry.to_json())
 
     def read(self, network: str, container_id: str, ifname: str) -> CacheEntry | None:
         return self._load(self.path(network, container_id, ifname))

@@ -9,8 +9,6 @@ sync and finishes or rolls back what it says is in flight. Deleting the pod remo
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 import attrs
 from attrs import define, field
 
+from kubert import atomic_write
 from kubert.kubelet import KubeletConfig
 
 FILENAME = "inplace-upgrade.json"
@@ -123,23 +122,7 @@ class RecordStore:
         """Write ``record`` so that a crash leaves either the old or the new file, never half."""
         path = self.path(record.uid)
         with self._lock:
-            text = record.to_json()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-            try:
-                with os.fdopen(fd, "w") as handle:
-                    handle.write(text)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(tmp, path)
-                directory = os.open(path.parent, os.O_RDONLY)
-                try:
-                    os.fsync(directory)
-                finally:
-                    os.close(directory)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            atomic_write(path, record.to_json())
 
 
 def now() -> float:

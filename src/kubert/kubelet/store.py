@@ -10,14 +10,13 @@ directory is the truth about what should.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
 from attrs import frozen
 
+from kubert.fileutil import atomic_write
 from kubert.kubelet.config import KubeletConfig
 from kubert.kubelet.manifest import ManifestError, load_pods, pod_to_dict
 from kubert.kubelet.pod import Pod
@@ -34,18 +33,6 @@ class StoredPod:
     source: str
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @frozen
@@ -60,8 +47,8 @@ class PodStore:
 
     def save(self, pod: Pod, source: str = "apply") -> None:
         directory = self.config.pod_dir(pod.uid)
-        _write_atomically(directory / MANIFEST, yaml.safe_dump(pod_to_dict(pod), sort_keys=False))
-        _write_atomically(directory / SOURCE, source + "\n")
+        atomic_write(directory / MANIFEST, yaml.safe_dump(pod_to_dict(pod), sort_keys=False))
+        atomic_write(directory / SOURCE, source + "\n")
 
     def load(self, uid: str) -> StoredPod | None:
         directory = self.config.pod_dir(uid)
@@ -103,7 +90,7 @@ class PodStore:
         if not directory.is_dir():
             return
         payload = {name: {"reason": r, "message": m} for name, (r, m) in waiting.items()}
-        _write_atomically(directory / STATUS, json.dumps({"waiting": payload}))
+        atomic_write(directory / STATUS, json.dumps({"waiting": payload}))
 
     def load_waiting(self, uid: str) -> dict[str, tuple[str, str]]:
         try:
@@ -130,4 +117,4 @@ class PodStore:
         if expect_ip:
             marker.unlink(missing_ok=True)
         else:
-            _write_atomically(marker, endpoint + "\n")
+            atomic_write(marker, endpoint + "\n")

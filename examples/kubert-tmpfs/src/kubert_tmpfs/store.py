@@ -1,13 +1,14 @@
-"""One JSON file per object, written atomically (temp file + rename) so a crash never leaves
+"""One JSON file per object, written with kubert.atomic_write so a crash never leaves
 half a record behind."""
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from kubert import atomic_write
 
 
 class JsonStore:
@@ -28,10 +29,7 @@ class JsonStore:
         return data
 
     def put(self, key: str, record: dict[str, Any]) -> None:
-        path = self._path(key)
-        temp = path.with_suffix(".tmp")
-        temp.write_text(json.dumps(record, sort_keys=True))
-        os.replace(temp, path)
+        atomic_write(self._path(key), json.dumps(record, sort_keys=True))
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
