@@ -587,12 +587,7 @@ class DockerRuntime(RuntimeBackend):
         now = time.time_ns()
         chosen = [
             r for r in self.state.all(naming.TYPE_CONTAINER)
-            if filter is None
-            or (
-                r.id.startswith(filter.id)
-                and r.sandbox_id.startswith(filter.pod_sandbox_id)
-                and all(r.meta.labels.get(k) == v for k, v in filter.label_selector.items())
-            )
+            if filter is None or filter.matches(r.id, r.sandbox_id, r.meta.labels)
         ]
         return [self._stats(r, now) for r in chosen]
 
@@ -660,11 +655,7 @@ class DockerRuntime(RuntimeBackend):
         return [
             self._pod_stats(s, now)
             for s in self.state.all(naming.TYPE_SANDBOX)
-            if filter is None
-            or (
-                s.id.startswith(filter.id)
-                and all(s.meta.labels.get(k) == v for k, v in filter.label_selector.items())
-            )
+            if filter is None or filter.matches(s.id, s.meta.labels)
         ]
 
     # ---- events ------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from attrs import field, frozen
 
 from kubert.model import validate as v
@@ -185,9 +187,18 @@ class ContainerStats:
 
 @frozen(kw_only=True)
 class ContainerStatsFilter:
+    """ListContainerStats filter; every set field must match (IDs match by prefix)."""
+
     id: str = field(default="", validator=v.optional_id)
     pod_sandbox_id: str = field(default="", validator=v.optional_id)
     label_selector: dict[str, str] = field(factory=dict)
+
+    def matches(self, container_id: str, sandbox_id: str, labels: Mapping[str, str]) -> bool:
+        return (
+            container_id.startswith(self.id)
+            and sandbox_id.startswith(self.pod_sandbox_id)
+            and all(labels.get(k) == val for k, val in self.label_selector.items())
+        )
 
 
 @frozen(kw_only=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from attrs import field, frozen
 
 from kubert.model import validate as v
@@ -57,5 +59,12 @@ class PodSandboxStats:
 
 @frozen(kw_only=True)
 class PodSandboxStatsFilter:
+    """ListPodSandboxStats filter; every set field must match (the ID matches by prefix)."""
+
     id: str = field(default="", validator=v.optional_id)
     label_selector: dict[str, str] = field(factory=dict)
+
+    def matches(self, sandbox_id: str, labels: Mapping[str, str]) -> bool:
+        return sandbox_id.startswith(self.id) and all(
+            labels.get(k) == val for k, val in self.label_selector.items()
+        )

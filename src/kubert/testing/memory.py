@@ -600,12 +600,7 @@ class MemoryBackend(RuntimeBackend, ImageBackend):
             now = self._now()
             chosen = [
                 c for c in self._containers.values()
-                if filter is None
-                or (
-                    c.id.startswith(filter.id)
-                    and c.sandbox_id.startswith(filter.pod_sandbox_id)
-                    and all(c.config.labels.get(k) == v for k, v in filter.label_selector.items())
-                )
+                if filter is None or filter.matches(c.id, c.sandbox_id, c.config.labels)
             ]
             return [self._container_stats(c, now) for c in chosen]
 
@@ -656,11 +651,7 @@ class MemoryBackend(RuntimeBackend, ImageBackend):
             return [
                 self._pod_stats(s, now)
                 for s in self._sandboxes.values()
-                if filter is None
-                or (
-                    s.id.startswith(filter.id)
-                    and all(s.config.labels.get(k) == v for k, v in filter.label_selector.items())
-                )
+                if filter is None or filter.matches(s.id, s.config.labels)
             ]
 
     def container_events(self) -> Iterator[ContainerEvent]:
