@@ -53,6 +53,16 @@ def _optional_backend_name(
         _backend_name(_, attribute, value)  # type: ignore[arg-type]
 
 
+def _host_port(_: Any, attribute: attrs.Attribute[str], value: str) -> None:
+    if not value:
+        return
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InvalidArgumentError(
+            attribute.name.replace("_", "-"), value, "must be HOST:PORT, e.g. 127.0.0.1:10255"
+        )
+
+
 @frozen(kw_only=True)
 class ServeConfig:
     """Everything ``kubert serve`` needs; attribute names are the flags' with underscores.
@@ -71,6 +81,8 @@ class ServeConfig:
     log_level: str = field(default="info", validator=_log_level)
     socket_group: str | None = None
     shutdown_grace_period: float = 10.0
+    #: HOST:PORT serving Prometheus metrics (kubelet_runtime_operations_*); "" = off.
+    metrics_address: str = field(default="", validator=_host_port)
     # The streaming server (Exec/Attach/PortForward URLs); see docs/streaming.md.
     streaming_address: str = "127.0.0.1"
     streaming_port: int = 0

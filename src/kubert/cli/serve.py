@@ -84,6 +84,8 @@ def make_command(host: PluginHost) -> click.Command:
                   help="log verbosity [default: info]")
     @click.option("--socket-group", default=None,
                   help="group that owns the socket (mode 0660)")
+    @click.option("--metrics-address", default=None,
+                  help="HOST:PORT serving Prometheus metrics at /metrics [default: off]")
     @click.option("--streaming-address", default=None,
                   help="streaming server (exec/attach/port-forward) bind address "
                        "[default: 127.0.0.1]")
@@ -129,6 +131,7 @@ def _configure_logging(level: str) -> None:
 def run(host: PluginHost, config: Any) -> int:
     """Start service and server, wait for a signal, drain, and stop. Returns the exit code."""
     from kubert.assemble import build_server, build_service  # grpc is imported only to serve
+    from kubert.metrics import serve_metrics
     from kubert.streaming.server import start_streaming
 
     stop = threading.Event()
@@ -149,6 +152,11 @@ def run(host: PluginHost, config: Any) -> int:
     try:
         service.start()
         service.streaming = start_streaming(service.runtime, config)
+        if config.metrics_address:
+            # Before the CRI socket listens: a metrics port already taken fails the start
+            # while nothing needs undoing but the service.
+            metrics_host, _, metrics_port = config.metrics_address.rpartition(":")
+            serve_metrics(metrics_host.strip("[]"), int(metrics_port))
         server = build_server(host, config, service)
         server.start()
     except (KubertError, OSError) as error:
