@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from attrs import field, frozen
+from attrs import evolve, field, frozen
 
 from kubert.kubelet import labels as L
 from kubert.kubelet.hashing import container_hash, pod_spec_hash
@@ -231,12 +231,7 @@ def compute_pod_actions(
                 continue
             if kill.reason == SPEC_CHANGED or restarts_on_failure(pod):
                 starts.append(container.name)
-                kill = ContainerToKill(
-                    container=kill.container,
-                    spec=kill.spec,
-                    reason=kill.reason,
-                    message=kill.message + "; will be restarted",
-                )
+                kill = evolve(kill, message=kill.message + "; will be restarted")
             kills.append(kill)
     wanted_names = {c.name for c in pod.all_containers()}
     for current in status.running_containers():
@@ -321,27 +316,19 @@ def _kill_for(
 ) -> ContainerToKill | None:
     """Why a running container must be killed (spec changed, probe failed), or None."""
     if current.hash and current.hash != container_hash(container):
-        return ContainerToKill(
-            container=current,
-            spec=container,
-            reason=SPEC_CHANGED,
-            message=f"container {container.name} definition changed",
-        )
-    if current.id in probes.liveness_failed:
-        return ContainerToKill(
-            container=current,
-            spec=container,
-            reason=LIVENESS_PROBE,
-            message=f"container {container.name} failed liveness probe",
-        )
-    if current.id in probes.startup_failed:
-        return ContainerToKill(
-            container=current,
-            spec=container,
-            reason=STARTUP_PROBE,
-            message=f"container {container.name} failed startup probe",
-        )
-    return None
+        reason, what = SPEC_CHANGED, "definition changed"
+    elif current.id in probes.liveness_failed:
+        reason, what = LIVENESS_PROBE, "failed liveness probe"
+    elif current.id in probes.startup_failed:
+        reason, what = STARTUP_PROBE, "failed startup probe"
+    else:
+        return None
+    return ContainerToKill(
+        container=current,
+        spec=container,
+        reason=reason,
+        message=f"container {container.name} {what}",
+    )
 
 
 def _init_actions(
