@@ -21,6 +21,9 @@ from kubert.testing.suite import BackendSuite
 
 pytest.importorskip("kubert_tmpfs", reason="pip install -e examples/kubert-tmpfs")
 
+# Below the skip: the example distribution may not be installed.
+from kubert_tmpfs.capabilities import TmpfsCapabilities
+
 
 @pytest.fixture
 def host(monkeypatch: pytest.MonkeyPatch) -> PluginHost:
@@ -36,29 +39,13 @@ def test_entry_point_registers_runtime_and_image_backend(host: PluginHost) -> No
     assert "runtime:tmpfs" in row.provides
 
 
-class TestTmpfsThroughTheHost(BackendSuite):
+class TestTmpfsThroughTheHost(TmpfsCapabilities, BackendSuite):
     @pytest.fixture
     def backend(self, host: PluginHost, tmp_path: Path) -> Iterator[RuntimeBackend]:
         backend = host.create_backend("runtime", "tmpfs", BackendContext(root_dir=tmp_path))
         assert isinstance(backend, RuntimeBackend)
         yield backend
         backend.close()
-
-    @pytest.fixture
-    def supports_stats(self) -> bool:
-        return False
-
-    @pytest.fixture
-    def supports_events(self) -> bool:
-        return False
-
-    @pytest.fixture
-    def supports_update_resources(self) -> bool:
-        return False
-
-    @pytest.fixture
-    def supports_reopen_log(self) -> bool:
-        return False
 
 
 def test_kubert_serve_runs_pods_on_tmpfs(tmp_path: Path) -> None:

@@ -10,31 +10,15 @@ from kubert import BackendContext
 from kubert.testing.suite import BackendSuite
 
 from kubert_tmpfs import TmpfsBackend
+from kubert_tmpfs.capabilities import TmpfsCapabilities
 
 
-class TestTmpfsBackend(BackendSuite):
+class TestTmpfsBackend(TmpfsCapabilities, BackendSuite):
     @pytest.fixture
     def backend(self, tmp_path: Path) -> Iterator[TmpfsBackend]:
         backend = TmpfsBackend(BackendContext(root_dir=tmp_path))
         yield backend
         backend.close()
-
-    # What tmpfs does not do; the suite checks these raise UnimplementedError instead.
-    @pytest.fixture
-    def supports_stats(self) -> bool:
-        return False
-
-    @pytest.fixture
-    def supports_events(self) -> bool:
-        return False
-
-    @pytest.fixture
-    def supports_update_resources(self) -> bool:
-        return False
-
-    @pytest.fixture
-    def supports_reopen_log(self) -> bool:
-        return False
 
     # Real processes: fewer state-machine runs keep the suite quick.
     @pytest.fixture
