@@ -37,10 +37,12 @@ from kubert.model import (
     ImageFsInfo,
     ImageSpec,
     LinuxContainerResources,
+    MetricDescriptor,
     PodSandbox,
     PodSandboxConfig,
     PodSandboxFilter,
     PodSandboxMetadata,
+    PodSandboxMetrics,
     PodSandboxNetworkStatus,
     PodSandboxStats,
     PodSandboxStatsFilter,
@@ -158,6 +160,14 @@ class RuntimeBackend(Backend):
     def update_runtime_config(self, pod_cidr: str) -> None:
         """UpdateRuntimeConfig: the node's pod CIDR. Optional; the default ignores it."""
 
+    def runtime_info(self) -> dict[str, str]:
+        """Verbose StatusResponse.info (``crictl info``): the engine and this backend's settings.
+
+        Best effort, asked only when the request is verbose; the default has nothing to add.
+        :returns: key -> a JSON document; the core adds its own ``kubert`` key beside these.
+        """
+        return {}
+
     # ---- sandboxes ---------------------------------------------------------------------
 
     @abstractmethod
@@ -198,6 +208,16 @@ class RuntimeBackend(Backend):
         """The netns path of a live sandbox, "" when it has none (stopped, host network)."""
         return ""
 
+    def sandbox_info(self, sandbox_id: str) -> dict[str, str]:
+        """Verbose PodSandboxStatusResponse.info (``crictl inspectp``), as containerd fills it.
+
+        Best effort, asked only when the request is verbose; the default has nothing to add.
+        :returns: key -> a JSON document, by convention one key ``info`` holding an object with
+            the pid of the sandbox's process, its netns path and the config it runs with.
+        :raises NotFoundError: no such sandbox (the core then answers without info).
+        """
+        return {}
+
     # ---- containers --------------------------------------------------------------------
 
     @abstractmethod
@@ -229,6 +249,16 @@ class RuntimeBackend(Backend):
     @abstractmethod
     def list_containers(self, filter: ContainerFilter | None) -> list[Container]:
         """REQUIRED. Containers matching ``filter`` (all when None)."""
+
+    def container_info(self, container_id: str) -> dict[str, str]:
+        """Verbose ContainerStatusResponse.info (``crictl inspect``), as containerd fills it.
+
+        Best effort, asked only when the request is verbose; the default has nothing to add.
+        :returns: key -> a JSON document, by convention one key ``info`` holding an object with
+            the container's pid, sandbox ID and the process config it runs with.
+        :raises NotFoundError: no such container (the core then answers without info).
+        """
+        return {}
 
     # ---- optional operations -----------------------------------------------------------
 
@@ -299,6 +329,21 @@ class RuntimeBackend(Backend):
     ) -> None:
         raise self.unimplemented("UpdatePodSandboxResources")
 
+    def list_metric_descriptors(self) -> list[MetricDescriptor]:
+        """ListMetricDescriptors: every series :meth:`list_pod_sandbox_metrics` may report.
+
+        Use cAdvisor's names and meanings where one exists, so that dashboards keep working.
+        """
+        raise self.unimplemented("ListMetricDescriptors")
+
+    def list_pod_sandbox_metrics(self) -> list[PodSandboxMetrics]:
+        """ListPodSandboxMetrics: current samples of every ready sandbox and its containers.
+
+        Every :class:`~kubert.model.Metric` names a descriptor of
+        :meth:`list_metric_descriptors` and has one label value per label key, in order.
+        """
+        raise self.unimplemented("ListPodSandboxMetrics")
+
 
 class ImageBackend(Backend):
     """Stores and pulls images. Semantics follow CRI v1's ImageService."""
@@ -334,6 +379,15 @@ class ImageBackend(Backend):
 
     def image_fs_info(self) -> ImageFsInfo:
         raise self.unimplemented("ImageFsInfo")
+
+    def image_info(self, image: ImageSpec) -> dict[str, str]:
+        """Verbose ImageStatusResponse.info (``crictl inspecti``), as containerd fills it.
+
+        Best effort, asked only when the request is verbose and the image is present.
+        :returns: key -> a JSON document, by convention one key ``info`` holding an object with
+            the image config (entrypoint, cmd, env, user, labels …); the default adds nothing.
+        """
+        return {}
 
 
 class NetworkBackend(Backend):

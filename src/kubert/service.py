@@ -8,6 +8,7 @@ different sandboxes run in parallel; calls on one sandbox are serialized by its 
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -41,28 +42,33 @@ from kubert.model import (
     ContainerFilter,
     ContainerStats,
     ContainerStatsFilter,
-    ContainerStatus,
+    ContainerStatusResponse,
     ExecRequest,
     ExecSyncResult,
     Image,
     ImageFilter,
     ImageFsInfo,
     ImageSpec,
+    ImageStatusResponse,
     LinuxContainerResources,
+    MetricDescriptor,
     NamespaceMode,
     PodSandbox,
     PodSandboxConfig,
     PodSandboxFilter,
     PodSandboxMetadata,
+    PodSandboxMetrics,
     PodSandboxNetworkStatus,
     PodSandboxState,
     PodSandboxStats,
     PodSandboxStatsFilter,
     PodSandboxStatus,
+    PodSandboxStatusResponse,
     PortForwardRequest,
     RuntimeCondition,
     RuntimeHandler,
     RuntimeStatus,
+    StatusResponse,
     VersionInfo,
 )
 from kubert.model.enums import CgroupDriver
@@ -168,15 +174,38 @@ class KubertService:
             runtime_api_version="v1",
         )
 
-    def status(self) -> tuple[RuntimeStatus, Sequence[RuntimeHandler]]:
-        """RuntimeReady from the runtime backend, NetworkReady from the network backend."""
+    def status(self, verbose: bool = False) -> StatusResponse:
+        """RuntimeReady from the runtime backend, NetworkReady from the network backend;
+        ``verbose`` adds the runtime backend's info and kubert's own (which backends serve)."""
         runtime = _condition(RUNTIME_READY, self.runtime.name, self.runtime.status)
         network = _condition(NETWORK_READY, self.network.name, self.network.status)
+        handlers: Sequence[RuntimeHandler]
         try:
             handlers = tuple(self.runtime.runtime_handlers())
         except KubertError:
             handlers = ()
-        return RuntimeStatus(conditions=(runtime, network)), handlers
+        info: dict[str, str] = {}
+        if verbose:
+            info = {"kubert": json.dumps(self._kubert_info())}
+            info.update(_info("runtime", self.runtime.runtime_info))
+        return StatusResponse(
+            status=RuntimeStatus(conditions=(runtime, network)),
+            runtime_handlers=tuple(handlers),
+            info=info,
+        )
+
+    def _kubert_info(self) -> dict[str, Any]:
+        return {
+            "version": __version__,
+            "backends": {
+                "runtime": self.runtime.name,
+                "images": self.images.name,
+                "network": self.network.name,
+                "checkpoints": self.checkpoints.name,
+            },
+            "podInfraContainerImage": self.pod_infra_image,
+            "streaming": self.streaming is not None,
+        }
 
     def update_runtime_config(self, pod_cidr: str) -> None:
         self.runtime.update_runtime_config(pod_cidr)
@@ -293,7 +322,23 @@ class KubertService:
             crash_point("remove:removed")
             self.checkpoints.delete(sandbox_id)
 
-    def pod_sandbox_status(self, sandbox_id: str) -> PodSandboxStatus:
+    def pod_sandbox_status(
+        self, sandbox_id: str, verbose: bool = False
+    ) -> PodSandboxStatusResponse:
+        """The sandbox's status, its containers' statuses (read no earlier than ``timestamp``)
+        and, when ``verbose``, the runtime backend's info."""
+        timestamp = time.time_ns()
+        status = self._sandbox_status(sandbox_id)
+        containers = []
+        for container in self.runtime.list_containers(ContainerFilter(pod_sandbox_id=status.id)):
+            with suppress(NotFoundError):  # removed since the list: not in the sandbox any more
+                containers.append(self.runtime.container_status(container.id))
+        info = _info("sandbox", lambda: self.runtime.sandbox_info(status.id)) if verbose else {}
+        return PodSandboxStatusResponse(
+            status=status, info=info, containers_statuses=tuple(containers), timestamp=timestamp
+        )
+
+    def _sandbox_status(self, sandbox_id: str) -> PodSandboxStatus:
         """The runtime's status with the network's IPs (the checkpoint's when it knows none)."""
         status = self.runtime.sandbox_status(sandbox_id)
         if status.network is not None or status.state != PodSandboxState.SANDBOX_READY:
@@ -375,8 +420,12 @@ class KubertService:
     def list_containers(self, filter: ContainerFilter | None = None) -> list[Container]:
         return self.runtime.list_containers(filter)
 
-    def container_status(self, container_id: str) -> ContainerStatus:
-        return self.runtime.container_status(container_id)
+    def container_status(
+        self, container_id: str, verbose: bool = False
+    ) -> ContainerStatusResponse:
+        status = self.runtime.container_status(container_id)
+        info = _info("container", lambda: self.runtime.container_info(status.id)) if verbose else {}
+        return ContainerStatusResponse(status=status, info=info)
 
     def update_container_resources(
         self, container_id: str, resources: LinuxContainerResources
@@ -436,11 +485,11 @@ class KubertService:
     def container_events(self) -> Iterator[ContainerEvent]:
         return self.runtime.container_events()
 
-    def list_metric_descriptors(self) -> list[Any]:
-        raise self.runtime.unimplemented("ListMetricDescriptors")
+    def list_metric_descriptors(self) -> list[MetricDescriptor]:
+        return self.runtime.list_metric_descriptors()
 
-    def list_pod_sandbox_metrics(self) -> list[Any]:
-        raise self.runtime.unimplemented("ListPodSandboxMetrics")
+    def list_pod_sandbox_metrics(self) -> list[PodSandboxMetrics]:
+        return self.runtime.list_pod_sandbox_metrics()
 
     def update_pod_sandbox_resources(
         self, pod_sandbox_id: str, resources: LinuxContainerResources
@@ -453,8 +502,12 @@ class KubertService:
     def list_images(self, filter: ImageFilter | None = None) -> list[Image]:
         return self.images.list_images(filter)
 
-    def image_status(self, image: ImageSpec) -> Image | None:
-        return self.images.image_status(image)
+    def image_status(self, image: ImageSpec, verbose: bool = False) -> ImageStatusResponse:
+        found = self.images.image_status(image)
+        if found is None:
+            return ImageStatusResponse()
+        info = _info("image", lambda: self.images.image_info(image)) if verbose else {}
+        return ImageStatusResponse(image=found, info=info)
 
     def pull_image(
         self,
@@ -481,6 +534,16 @@ def _condition(kind: str, backend: str, probe: Callable[[], RuntimeCondition]) -
         log.exception("%s status probe of %r failed", kind, backend)
         return RuntimeCondition.not_ready(kind, "StatusFailed", f"{type(error).__name__}: {error}")
     return attrs.evolve(condition, type=kind)
+
+
+def _info(kind: str, read: Callable[[], dict[str, str]]) -> dict[str, str]:
+    """A backend's verbose info; it is an extra, so a backend that cannot give it (the object
+    went away meanwhile, the engine hiccuped) leaves the answer without it."""
+    try:
+        return dict(read())
+    except KubertError as error:
+        log.debug("no verbose %s info: %s", kind, error.message)
+        return {}
 
 
 def _checkpoint(

@@ -218,12 +218,10 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         )
 
     def Status(self, request: pb.StatusRequest, context: grpc.ServicerContext) -> Message:
-        def reply(answer: Any) -> Message:
-            status, handlers = answer
-            response = pb.StatusResponse(status=to_proto(status, pb.RuntimeStatus))
-            return _repeated(response, "runtime_handlers", handlers)
-
-        return self._serve("Status", context, dict, self.service.status, reply)
+        return self._serve(
+            "Status", context, lambda: {"verbose": request.verbose}, self.service.status,
+            lambda answer: to_proto(answer, pb.StatusResponse),
+        )
 
     def UpdateRuntimeConfig(
         self, request: pb.UpdateRuntimeConfigRequest, context: grpc.ServicerContext
@@ -293,11 +291,9 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
     ) -> Message:
         return self._serve(
             "PodSandboxStatus", context,
-            lambda: {"sandbox_id": _id(request, "pod_sandbox_id")},
+            lambda: {"sandbox_id": _id(request, "pod_sandbox_id"), "verbose": request.verbose},
             self.service.pod_sandbox_status,
-            lambda status: pb.PodSandboxStatusResponse(
-                status=to_proto(status, pb.PodSandboxStatus)
-            ),
+            lambda answer: to_proto(answer, pb.PodSandboxStatusResponse),
         )
 
     def ListPodSandbox(
@@ -369,11 +365,9 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
     ) -> Message:
         return self._serve(
             "ContainerStatus", context,
-            lambda: {"container_id": _id(request, "container_id")},
+            lambda: {"container_id": _id(request, "container_id"), "verbose": request.verbose},
             self.service.container_status,
-            lambda status: pb.ContainerStatusResponse(
-                status=to_proto(status, pb.ContainerStatus)
-            ),
+            lambda answer: to_proto(answer, pb.ContainerStatusResponse),
         )
 
     def UpdateContainerResources(
@@ -525,7 +519,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
     ) -> Message:
         return self._serve(
             "ListMetricDescriptors", context, dict, self.service.list_metric_descriptors,
-            lambda _: pb.ListMetricDescriptorsResponse(),
+            lambda items: _repeated(pb.ListMetricDescriptorsResponse(), "descriptors", items),
         )
 
     def ListPodSandboxMetrics(
@@ -533,7 +527,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
     ) -> Message:
         return self._serve(
             "ListPodSandboxMetrics", context, dict, self.service.list_pod_sandbox_metrics,
-            lambda _: pb.ListPodSandboxMetricsResponse(),
+            lambda items: _repeated(pb.ListPodSandboxMetricsResponse(), "pod_metrics", items),
         )
 
     def UpdatePodSandboxResources(
@@ -566,11 +560,11 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
     ) -> Message:
         return self._serve(
             "ImageStatus", context,
-            lambda: {"image": message_field(request, "image", ImageSpec)},
+            lambda: {
+                "image": message_field(request, "image", ImageSpec), "verbose": request.verbose
+            },
             self.service.image_status,
-            lambda image: pb.ImageStatusResponse()
-            if image is None
-            else pb.ImageStatusResponse(image=to_proto(image, pb.Image)),
+            lambda answer: to_proto(answer, pb.ImageStatusResponse),
         )
 
     def PullImage(self, request: pb.PullImageRequest, context: grpc.ServicerContext) -> Message:

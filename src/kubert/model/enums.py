@@ -54,3 +54,8 @@ class ProfileType(IntEnum):
 class CgroupDriver(IntEnum):
     SYSTEMD = 0
     CGROUPFS = 1
+
+
+class MetricType(IntEnum):
+    COUNTER = 0
+    GAUGE = 1
