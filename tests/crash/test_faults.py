@@ -29,7 +29,7 @@ from crash.harness import (
     is_internal,
     remove_everything,
 )
-from fixtures.engine import DockerEngine, _build_images, _start_dockerd, _stop_pid
+from fixtures.engine import DockerEngine, _start_dockerd, _stop_pid, running_engine
 from kubert import (
     ContainerConfig,
     ContainerMetadata,
@@ -62,15 +62,9 @@ def _start_twice(root: Path) -> DockerEngine:
 def own_engine() -> Iterator[DockerEngine]:
     """A private dockerd for this test alone, with the test images."""
     root = Path(tempfile.mkdtemp(prefix="kubert-ownd-", dir="/tmp"))
-    engine = _start_twice(root)
-    try:
-        _build_images(engine)
+    with running_engine(root, _start_twice) as engine:
         yield engine
-    finally:
-        with contextlib.suppress(Exception):
-            engine.remove_all_containers()
-        _stop_pid(engine.proc, 30)
-        shutil.rmtree(root, ignore_errors=True)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def _restart(engine: DockerEngine) -> DockerEngine:
