@@ -19,22 +19,14 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
 from cri_api.v1 import api_pb2 as pb
-from cri_api.v1 import api_pb2_grpc as rpc
-
-import kubert_docker.plugin
-from fixtures.engine import _build_images, _start_dockerd, _stop_pid
-from fixtures.server import start_server
+from docker_setup import kubert_on_docker
 
 STEPS = ("RunPodSandbox", "CreateContainer", "StartContainer", "StopPodSandbox",
          "RemovePodSandbox")
@@ -123,62 +115,41 @@ def main() -> None:
                         help="kubert pods without a log directory (no CRI log copier)")
     args = parser.parse_args()
 
-    root = Path(tempfile.mkdtemp(prefix="kubert-bench-"))
-    (root / "engine").mkdir()
-    engine = _start_dockerd(root / "engine")
-    try:
-        _build_images(engine)
-        server = start_server(
-            root / "kubert", runtime="docker", image="docker", network="noop",
-            options={"docker": engine.backend_options()}, plugins=(kubert_docker.plugin,),
-            pod_infra_image=engine.pause,
-        )
-        client = engine.client()
-        import grpc
-
-        channel = grpc.insecure_channel(server.address)
-        stub = rpc.RuntimeServiceStub(channel)
+    with kubert_on_docker("kubert-bench-") as run:
+        engine, stub, client = run.engine, run.stub, run.client
         image = engine.busybox
-        log_dir = None if args.no_logs else root / "logs"
-        try:
-            # Warm both paths (connections, image lookups) before measuring.
-            kubert_pod(stub, image, log_dir, -1)
-            raw_pod(client.api, engine.pause, image, -1)
-            ours: list[Timings] = []
-            theirs: list[Timings] = []
-            for n in range(args.rounds):
-                ours.append(kubert_pod(stub, image, log_dir, n))
-                theirs.append(raw_pod(client.api, engine.pause, image, n))
-            # Both sides share the machine; a busy one widens the spread, so say how busy.
-            print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-            print(f"one pod, {args.rounds} rounds each, alternating (medians):")
-            k_total = report("kubert", ours)
-            r_total = report("raw", theirs)
-            print(f"  ratio kubert/raw = {k_total / r_total:.3f}")
+        log_dir = None if args.no_logs else run.root / "logs"
+        # Warm both paths (connections, image lookups) before measuring.
+        kubert_pod(stub, image, log_dir, -1)
+        raw_pod(client.api, engine.pause, image, -1)
+        ours: list[Timings] = []
+        theirs: list[Timings] = []
+        for n in range(args.rounds):
+            ours.append(kubert_pod(stub, image, log_dir, n))
+            theirs.append(raw_pod(client.api, engine.pause, image, n))
+        # Both sides share the machine; a busy one widens the spread, so say how busy.
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        print(f"one pod, {args.rounds} rounds each, alternating (medians):")
+        k_total = report("kubert", ours)
+        r_total = report("raw", theirs)
+        print(f"  ratio kubert/raw = {k_total / r_total:.3f}")
 
-            k_walls: list[float] = []
-            r_walls: list[float] = []
-            with ThreadPoolExecutor(args.pods) as pool:
-                for round_ in range(args.concurrent_rounds):
-                    base = 1000 * (round_ + 1)
-                    started = time.perf_counter()
-                    numbers = range(base, base + args.pods)
-                    list(pool.map(lambda i: kubert_pod(stub, image, log_dir, i), numbers))
-                    k_walls.append(time.perf_counter() - started)
-                    started = time.perf_counter()
-                    list(pool.map(lambda i: raw_pod(client.api, engine.pause, image, i), numbers))
-                    r_walls.append(time.perf_counter() - started)
-            k_wall, r_wall = statistics.median(k_walls), statistics.median(r_walls)
-            print(f"{args.pods} pods concurrently, {args.concurrent_rounds} rounds each "
-                  f"(median wall time): kubert={k_wall * 1000:.0f}ms raw={r_wall * 1000:.0f}ms "
-                  f"ratio={k_wall / r_wall:.3f}")
-        finally:
-            channel.close()
-            client.close()
-            server.stop()
-    finally:
-        engine.remove_all_containers()
-        _stop_pid(engine.proc, 30)
+        k_walls: list[float] = []
+        r_walls: list[float] = []
+        with ThreadPoolExecutor(args.pods) as pool:
+            for round_ in range(args.concurrent_rounds):
+                base = 1000 * (round_ + 1)
+                started = time.perf_counter()
+                numbers = range(base, base + args.pods)
+                list(pool.map(lambda i: kubert_pod(stub, image, log_dir, i), numbers))
+                k_walls.append(time.perf_counter() - started)
+                started = time.perf_counter()
+                list(pool.map(lambda i: raw_pod(client.api, engine.pause, image, i), numbers))
+                r_walls.append(time.perf_counter() - started)
+        k_wall, r_wall = statistics.median(k_walls), statistics.median(r_walls)
+        print(f"{args.pods} pods concurrently, {args.concurrent_rounds} rounds each "
+              f"(median wall time): kubert={k_wall * 1000:.0f}ms raw={r_wall * 1000:.0f}ms "
+              f"ratio={k_wall / r_wall:.3f}")
 
 
 if __name__ == "__main__":

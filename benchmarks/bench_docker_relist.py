@@ -10,22 +10,12 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-import grpc
 from cri_api.v1 import api_pb2 as pb
-from cri_api.v1 import api_pb2_grpc as rpc
-
-import kubert_docker.plugin
-from fixtures.engine import _build_images, _start_dockerd, _stop_pid
-from fixtures.server import start_server
+from docker_setup import kubert_on_docker
 
 
 def median_ms(call: Callable[[], Any], rounds: int) -> float:
@@ -43,76 +33,57 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=200)
     args = parser.parse_args()
 
-    root = Path(tempfile.mkdtemp(prefix="kubert-relist-"))
-    (root / "engine").mkdir()
-    engine = _start_dockerd(root / "engine")
-    try:
-        _build_images(engine)
-        server = start_server(
-            root / "kubert", runtime="docker", image="docker", network="noop",
-            options={"docker": engine.backend_options()}, plugins=(kubert_docker.plugin,),
-            pod_infra_image=engine.pause,
-        )
-        channel = grpc.insecure_channel(server.address)
-        stub = rpc.RuntimeServiceStub(channel)
-        client = engine.client()
-        try:
-            for n in range(args.pods):
-                pod = pb.PodSandboxConfig(metadata=pb.PodSandboxMetadata(
-                    name=f"p{n}", uid=f"relist-{n}", namespace="bench"), labels={"app": "x"})
-                sid = stub.RunPodSandbox(pb.RunPodSandboxRequest(config=pod)).pod_sandbox_id
-                for name in ("a", "b"):
-                    config = pb.ContainerConfig(
-                        metadata=pb.ContainerMetadata(name=name),
-                        image=pb.ImageSpec(image=engine.busybox), command=["sleep", "3600"],
-                        labels={"io.kubernetes.container.name": name},
-                    )
-                    cid = stub.CreateContainer(pb.CreateContainerRequest(
-                        pod_sandbox_id=sid, config=config, sandbox_config=pod)).container_id
-                    stub.StartContainer(pb.StartContainerRequest(container_id=cid))
+    with kubert_on_docker("kubert-relist-") as run:
+        engine, stub, client = run.engine, run.stub, run.client
+        for n in range(args.pods):
+            pod = pb.PodSandboxConfig(metadata=pb.PodSandboxMetadata(
+                name=f"p{n}", uid=f"relist-{n}", namespace="bench"), labels={"app": "x"})
+            sid = stub.RunPodSandbox(pb.RunPodSandboxRequest(config=pod)).pod_sandbox_id
+            for name in ("a", "b"):
+                config = pb.ContainerConfig(
+                    metadata=pb.ContainerMetadata(name=name),
+                    image=pb.ImageSpec(image=engine.busybox), command=["sleep", "3600"],
+                    labels={"io.kubernetes.container.name": name},
+                )
+                cid = stub.CreateContainer(pb.CreateContainerRequest(
+                    pod_sandbox_id=sid, config=config, sandbox_config=pod)).container_id
+                stub.StartContainer(pb.StartContainerRequest(container_id=cid))
 
-            def relist() -> tuple[Any, Any]:
-                return (stub.ListPodSandbox(pb.ListPodSandboxRequest()),
-                        stub.ListContainers(pb.ListContainersRequest()))
+        def relist() -> tuple[Any, Any]:
+            return (stub.ListPodSandbox(pb.ListPodSandboxRequest()),
+                    stub.ListContainers(pb.ListContainersRequest()))
 
-            sandboxes, containers = relist()
-            wire = (sandboxes.SerializeToString(), containers.SerializeToString())
+        sandboxes, containers = relist()
+        wire = (sandboxes.SerializeToString(), containers.SerializeToString())
 
-            def serialize_only() -> None:
-                # Build the answers from their wire form and serialize them again: the work a
-                # server must do for this answer however it obtains the data.
-                a = pb.ListPodSandboxResponse.FromString(wire[0])
-                b = pb.ListContainersResponse.FromString(wire[1])
-                a.SerializeToString()
-                b.SerializeToString()
+        def serialize_only() -> None:
+            # Build the answers from their wire form and serialize them again: the work a
+            # server must do for this answer however it obtains the data.
+            a = pb.ListPodSandboxResponse.FromString(wire[0])
+            b = pb.ListContainersResponse.FromString(wire[1])
+            a.SerializeToString()
+            b.SerializeToString()
 
-            def engine_list() -> None:
-                client.api.containers(all=True, filters={"label": "io.kubernetes.docker.type"})
+        def engine_list() -> None:
+            client.api.containers(all=True, filters={"label": "io.kubernetes.docker.type"})
 
-            backend = server.service.runtime
+        backend = run.server.service.runtime
 
-            def backend_only() -> None:
-                backend.list_sandboxes(None)
-                backend.list_containers(None)
+        def backend_only() -> None:
+            backend.list_sandboxes(None)
+            backend.list_containers(None)
 
-            kubert_ms = median_ms(relist, args.rounds)
-            backend_ms = median_ms(backend_only, args.rounds)
-            serialize_ms = median_ms(serialize_only, args.rounds)
-            engine_ms = median_ms(engine_list, args.rounds)
-            print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-            print(f"{len(sandboxes.items)} sandboxes, {len(containers.containers)} containers; "
-                  f"medians of {args.rounds} rounds")
-            print(f"  kubert relist over gRPC       {kubert_ms:7.2f} ms")
-            print(f"  of which the docker backend   {backend_ms:7.2f} ms (no engine call)")
-            print(f"  protobuf parse + serialize    {serialize_ms:7.2f} ms")
-            print(f"  one engine list call (no inspect, as cri-dockerd starts) {engine_ms:7.2f} ms")
-        finally:
-            channel.close()
-            client.close()
-            server.stop()
-    finally:
-        engine.remove_all_containers()
-        _stop_pid(engine.proc, 30)
+        kubert_ms = median_ms(relist, args.rounds)
+        backend_ms = median_ms(backend_only, args.rounds)
+        serialize_ms = median_ms(serialize_only, args.rounds)
+        engine_ms = median_ms(engine_list, args.rounds)
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        print(f"{len(sandboxes.items)} sandboxes, {len(containers.containers)} containers; "
+              f"medians of {args.rounds} rounds")
+        print(f"  kubert relist over gRPC       {kubert_ms:7.2f} ms")
+        print(f"  of which the docker backend   {backend_ms:7.2f} ms (no engine call)")
+        print(f"  protobuf parse + serialize    {serialize_ms:7.2f} ms")
+        print(f"  one engine list call (no inspect, as cri-dockerd starts) {engine_ms:7.2f} ms")
 
 
 if __name__ == "__main__":
