@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 
 from kubert.streaming import spdy
-from kubert.streaming.netio import readable, shutdown_quietly
+from kubert.streaming.netio import receive_until_idle, shutdown_quietly
 
 __all__ = ["SpdySession", "SpdyStream"]
 
@@ -170,17 +170,12 @@ class SpdySession:
         return stream
 
     def _read_loop(self) -> None:
-        poll = max(0.05, min(1.0, self._idle_timeout / 4))
+        chunks = receive_until_idle(
+            self._sock, self._idle_timeout, lambda: self._last_activity, lambda: self.closed,
+            log, "SPDY session",
+        )
         try:
-            while not self.closed:
-                if not readable(self._sock, poll):
-                    if time.monotonic() - self._last_activity > self._idle_timeout:
-                        log.info("SPDY session idle for %ss; closing", self._idle_timeout)
-                        # A shutdown also frees a writer stuck on a peer that stopped reading.
-                        shutdown_quietly(self._sock)
-                        break
-                    continue
-                data = self._sock.recv(65536)
+            for data in chunks:
                 if not data:
                     break
                 self._handle_bytes(data)

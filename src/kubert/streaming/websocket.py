@@ -17,7 +17,7 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
-from kubert.streaming.netio import readable, shutdown_quietly
+from kubert.streaming.netio import receive_until_idle, shutdown_quietly
 
 __all__ = ["WebSocketSession", "handshake"]
 
@@ -126,16 +126,12 @@ class WebSocketSession:
                 raise ConnectionError(f"WebSocket connection lost: {exc}") from exc
 
     def _read_loop(self) -> None:
-        poll = max(0.05, min(1.0, self._idle_timeout / 4))
+        chunks = receive_until_idle(
+            self._sock, self._idle_timeout, lambda: self._last_activity, lambda: self.closed,
+            log, "WebSocket",
+        )
         try:
-            while not self.closed:
-                if not readable(self._sock, poll):
-                    if time.monotonic() - self._last_activity > self._idle_timeout:
-                        log.info("WebSocket idle for %ss; closing", self._idle_timeout)
-                        shutdown_quietly(self._sock)
-                        break
-                    continue
-                data = self._sock.recv(65536)
+            for data in chunks:
                 self._last_activity = time.monotonic()
                 with self._lock:
                     if data:
