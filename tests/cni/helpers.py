@@ -72,6 +72,11 @@ class PrivateNet:
                                     **extra}))
         return path
 
+    def bridge_backend(self) -> CNINetwork:
+        """A backend over the usual conflist: the bridge plugin alone, in 10-kbt.conflist."""
+        self.write_conflist("10-kbt.conflist", [self.bridge_plugin()])
+        return self.backend()
+
     def backend(self, **options: Any) -> CNINetwork:
         base = {"conf-dir": str(self.conf_dir), "bin-dir": [str(self.bin_dir)],
                 "cache-dir": str(self.cache_dir), "plugin-timeout": 20.0}

@@ -12,7 +12,6 @@ from collections.abc import Callable
 import pytest
 
 from cni.helpers import PrivateNet, addresses_in, link_up, links_in, ns_name, pod
-from kubert_cni.backend import CNINetwork
 
 pytestmark = pytest.mark.cni
 
@@ -61,8 +60,7 @@ def test_add_check_restart_and_del_at_each_version(
 def test_two_pods_reach_each_other_over_the_bridge(
     testnet: PrivateNet, netns: Callable[[], str]
 ) -> None:
-    testnet.write_conflist("10-kbt.conflist", [testnet.bridge_plugin()])
-    backend = testnet.backend()
+    backend = testnet.bridge_backend()
     a, b = pod(netns(), "a"), pod(netns(), "b")
     ip_a = backend.setup_pod(a).ip
     ip_b = backend.setup_pod(b).ip
@@ -95,8 +93,7 @@ def test_two_pods_reach_each_other_over_the_bridge(
 
 
 def test_host_network_pods_skip_cni(testnet: PrivateNet) -> None:
-    testnet.write_conflist("10-kbt.conflist", [testnet.bridge_plugin()])
-    backend = testnet.backend()
+    backend = testnet.bridge_backend()
     p = pod("", host_network=True)
     assert backend.setup_pod(p).ip == ""
     assert backend.pod_network_status(p) is None
@@ -107,8 +104,7 @@ def test_host_network_pods_skip_cni(testnet: PrivateNet) -> None:
 def test_del_after_the_netns_is_gone_still_frees_the_lease(
     testnet: PrivateNet, netns: Callable[[], str]
 ) -> None:
-    testnet.write_conflist("10-kbt.conflist", [testnet.bridge_plugin()])
-    backend = testnet.backend()
+    backend = testnet.bridge_backend()
     path = netns()
     p = pod(path)
     backend.setup_pod(p)
@@ -124,8 +120,7 @@ def test_del_after_the_netns_is_gone_still_frees_the_lease(
 def test_del_without_the_cache_still_frees_the_lease(
     testnet: PrivateNet, netns: Callable[[], str]
 ) -> None:
-    testnet.write_conflist("10-kbt.conflist", [testnet.bridge_plugin()])
-    backend = testnet.backend()
+    backend = testnet.bridge_backend()
     p = pod(netns())
     backend.setup_pod(p)
     for f in (testnet.cache_dir / "results").iterdir():
@@ -139,8 +134,7 @@ def test_del_without_the_cache_still_frees_the_lease(
 def test_garbage_collection_removes_what_no_live_sandbox_owns(
     testnet: PrivateNet, netns: Callable[[], str]
 ) -> None:
-    testnet.write_conflist("10-kbt.conflist", [testnet.bridge_plugin()])
-    backend = testnet.backend()
+    backend = testnet.bridge_backend()
     keep, drop = pod(netns(), "keep"), pod(netns(), "drop")
     keep_ip = backend.setup_pod(keep).ip
     backend.setup_pod(drop)
@@ -159,8 +153,7 @@ def test_loopback_without_the_loopback_plugin(
     testnet: PrivateNet, netns: Callable[[], str]
 ) -> None:
     (testnet.bin_dir / "loopback").unlink()
-    testnet.write_conflist("10-kbt.conflist", [testnet.bridge_plugin()])
-    backend: CNINetwork = testnet.backend()
+    backend = testnet.bridge_backend()
     path = netns()
     p = pod(path)
     backend.setup_pod(p)
@@ -171,8 +164,7 @@ def test_loopback_without_the_loopback_plugin(
 def test_add_cut_short_by_a_crash_is_cleared_and_redone(
     testnet: PrivateNet, netns: Callable[[], str]
 ) -> None:
-    testnet.write_conflist("10-kbt.conflist", [testnet.bridge_plugin()])
-    backend = testnet.backend()
+    backend = testnet.bridge_backend()
     p = pod(netns())
     backend.setup_pod(p)
     # What a crash between the ADD and the result write leaves: an entry without result.

@@ -126,8 +126,7 @@ def test_status_and_gc_at_1_1_0(
 def test_one_sandbox_at_a_time_and_different_sandboxes_in_parallel(
     testnet: PrivateNet, netns: Callable[[], str]
 ) -> None:
-    testnet.write_conflist("10-kbt.conflist", [testnet.bridge_plugin()])
-    backend = testnet.backend()
+    backend = testnet.bridge_backend()
     pods = [pod(netns(), f"p{i}") for i in range(4)]
     same = pods[0]
     results: dict[str, str] = {}
