@@ -14,6 +14,7 @@ from kubert.backends import (
     PullProgress,
     RuntimeBackend,
 )
+from kubert.cadvisor import METRIC_DESCRIPTORS, pod_sandbox_metrics
 from kubert.errors import (
     AlreadyExistsError,
     DeadlineExceededError,
@@ -45,6 +46,7 @@ __all__ = [
     "DeadlineExceededError",
     "EventBroadcaster",
     "FailedPreconditionError",
+    "METRIC_DESCRIPTORS",
     "ImageBackend",
     "InvalidArgumentError",
     "KubertError",
@@ -66,6 +68,7 @@ __all__ = [
     "atomic_write",
     "hookimpl",
     "hookspec",
+    "pod_sandbox_metrics",
     "require",
     *_model_all,
 ]

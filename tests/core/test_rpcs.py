@@ -348,16 +348,28 @@ def _events(stubs: Stubs, pod: Pod, server: RunningServer) -> None:
 
 @case("ListMetricDescriptors")
 def _metric_descriptors(stubs: Stubs, pod: Pod, server: RunningServer) -> None:
-    unimplemented(
-        lambda: stubs.runtime.ListMetricDescriptors(pb.ListMetricDescriptorsRequest()), "memory"
-    )
+    descriptors = stubs.runtime.ListMetricDescriptors(pb.ListMetricDescriptorsRequest()).descriptors
+    by_name = {d.name: d for d in descriptors}
+    assert "container_cpu_usage_seconds_total" in by_name
+    assert list(by_name["container_memory_working_set_bytes"].label_keys) == [
+        "container", "id", "image", "namespace", "pod"
+    ]
 
 
 @case("ListPodSandboxMetrics")
 def _sandbox_metrics(stubs: Stubs, pod: Pod, server: RunningServer) -> None:
-    unimplemented(
-        lambda: stubs.runtime.ListPodSandboxMetrics(pb.ListPodSandboxMetricsRequest()), "memory"
+    answer = stubs.runtime.ListPodSandboxMetrics(pb.ListPodSandboxMetricsRequest())
+    [metrics] = answer.pod_metrics
+    assert metrics.pod_sandbox_id == pod.sandbox_id
+    [container] = metrics.container_metrics
+    assert container.container_id == pod.container_id
+    working_set = next(
+        m for m in container.metrics if m.name == "container_memory_working_set_bytes"
     )
+    assert working_set.metric_type == pb.GAUGE and working_set.value.value > 0
+    assert list(working_set.label_values) == [
+        "main", pod.container_id, "busybox:latest", "default", "web"
+    ]
 
 
 @case("UpdatePodSandboxResources")

@@ -41,14 +41,17 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import posixpath
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 
+import attrs
 from attrs import define
 
 from kubert.backends import BackendContext, ImageBackend, PullProgress, RuntimeBackend
+from kubert.cadvisor import METRIC_DESCRIPTORS, pod_sandbox_metrics
 from kubert.errors import (
     AlreadyExistsError,
     FailedPreconditionError,
@@ -85,11 +88,13 @@ from kubert.model import (
     LinuxPodSandboxStats,
     LinuxPodSandboxStatus,
     MemoryUsage,
+    MetricDescriptor,
     Namespace,
     PodSandbox,
     PodSandboxAttributes,
     PodSandboxConfig,
     PodSandboxFilter,
+    PodSandboxMetrics,
     PodSandboxState,
     PodSandboxStats,
     PodSandboxStatsFilter,
@@ -298,6 +303,16 @@ class MemoryBackend(RuntimeBackend, ImageBackend):
     def cgroup_driver(self) -> CgroupDriver:
         return CgroupDriver.CGROUPFS
 
+    def runtime_info(self) -> dict[str, str]:
+        with self._lock:
+            info = {
+                "sandboxes": len(self._sandboxes),
+                "containers": len(self._containers),
+                "images": len(self._images.present),
+                "runtimeHandlers": list(self._handlers),
+            }
+        return {"info": json.dumps(info)}
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
@@ -379,6 +394,20 @@ class MemoryBackend(RuntimeBackend, ImageBackend):
     def sandbox_status(self, sandbox_id: str) -> PodSandboxStatus:
         with self._lock:
             return self._sandbox_status(self._sandbox(sandbox_id))
+
+    def sandbox_info(self, sandbox_id: str) -> dict[str, str]:
+        with self._lock:
+            sandbox = self._sandbox(sandbox_id)
+            info = {
+                "state": sandbox.state.name,
+                "runtimeHandler": sandbox.runtime_handler,
+                "imageId": sandbox.image_id,
+                "containers": sorted(
+                    c.id for c in self._containers.values() if c.sandbox_id == sandbox.id
+                ),
+                "config": attrs.asdict(sandbox.config),
+            }
+        return {"info": json.dumps(info)}
 
     def list_sandboxes(self, filter: PodSandboxFilter | None) -> list[PodSandbox]:
         with self._lock:
@@ -495,6 +524,19 @@ class MemoryBackend(RuntimeBackend, ImageBackend):
             log_path=c.log_path,
             resources=ContainerResources(linux=c.resources) if c.resources else None,
         )
+
+    def container_info(self, container_id: str) -> dict[str, str]:
+        with self._lock:
+            container = self._container(container_id)
+            info = {
+                "sandboxID": container.sandbox_id,
+                "state": container.state.name,
+                "argv": list(container.argv),
+                "imageRef": container.image_ref,
+                "logReopens": container.log_reopens,
+                "config": attrs.asdict(container.config),
+            }
+        return {"info": json.dumps(info)}
 
     def container_status(self, container_id: str) -> ContainerStatus:
         with self._lock:
@@ -658,6 +700,21 @@ class MemoryBackend(RuntimeBackend, ImageBackend):
         """Events from the moment of this call on; the iterator ends when the backend closes."""
         return self._events.subscribe()
 
+    def list_metric_descriptors(self) -> list[MetricDescriptor]:
+        return list(METRIC_DESCRIPTORS)
+
+    def list_pod_sandbox_metrics(self) -> list[PodSandboxMetrics]:
+        """The cAdvisor series of the made-up stats above, for every ready sandbox."""
+        with self._lock:
+            now = self._now()
+            images = {c.id: c.config.image.image for c in self._containers.values()}
+            images.update({s: self.context.pod_infra_container_image for s in self._sandboxes})
+            ready = [
+                self._pod_stats(s, now) for s in self._sandboxes.values()
+                if s.state == PodSandboxState.SANDBOX_READY
+            ]
+        return [pod_sandbox_metrics(stats, images, now) for stats in ready]
+
     # ---- images ------------------------------------------------------------------------
 
     def _image(self, stored: StoredImage) -> Image:
@@ -681,6 +738,20 @@ class MemoryBackend(RuntimeBackend, ImageBackend):
         with self._lock:
             found = self._images.resolve(image.image)
             return self._image(found) if found else None
+
+    def image_info(self, image: ImageSpec) -> dict[str, str]:
+        with self._lock:
+            found = self._images.resolve(image.image)
+            if found is None:
+                return {}
+            info = {
+                "id": found.source.id,
+                "manifestDigest": found.source.digest,
+                "size": found.source.size,
+                "repoTags": list(found.tags),
+                "repoDigests": list(found.digests),
+            }
+        return {"info": json.dumps(info)}
 
     def pull_image(
         self,
