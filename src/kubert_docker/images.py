@@ -26,7 +26,7 @@ from kubert import (
     PullProgress,
     UnavailableError,
 )
-from kubert_docker import references
+from kubert_docker import references, verbose
 from kubert_docker.config import DockerConfig
 from kubert_docker.engine import BACKEND, Engine, translate
 
@@ -134,6 +134,10 @@ class DockerImages(ImageBackend):
             raise InvalidArgumentError("image.image", image.image, "must name an image")
         inspect = self._inspect(image.image)
         return None if inspect is None else to_image(inspect, self._infra())
+
+    def image_info(self, image: ImageSpec) -> dict[str, str]:
+        inspect = self._inspect(image.image) if image.image else None
+        return {} if inspect is None else verbose.image_info(inspect)
 
     def list_images(self, filter: ImageFilter | None) -> list[Image]:
         api = self.engine.api()

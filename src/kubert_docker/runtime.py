@@ -20,6 +20,7 @@ from typing import Any, ClassVar, TypeVar
 import attrs
 
 from kubert import (
+    METRIC_DESCRIPTORS,
     RUNTIME_READY,
     AlreadyExistsError,
     AttachRequest,
@@ -41,12 +42,14 @@ from kubert import (
     FailedPreconditionError,
     LinuxContainerResources,
     LinuxPodSandboxStats,
+    MetricDescriptor,
     NamespaceMode,
     NotFoundError,
     PodSandbox,
     PodSandboxAttributes,
     PodSandboxConfig,
     PodSandboxFilter,
+    PodSandboxMetrics,
     PodSandboxStats,
     PodSandboxStatsFilter,
     PodSandboxStatus,
@@ -58,8 +61,9 @@ from kubert import (
     RuntimeHandler,
     SandboxCreated,
     VersionInfo,
+    pod_sandbox_metrics,
 )
-from kubert_docker import execsync, naming, spec, streams
+from kubert_docker import execsync, naming, spec, streams, verbose
 from kubert_docker.config import DockerConfig
 from kubert_docker.engine import Engine, translate
 from kubert_docker.logs import LogFollower, last_timestamp
@@ -197,6 +201,9 @@ class DockerRuntime(RuntimeBackend):
         self.state.check()
         driver = str(self._info.get("CgroupDriver", "cgroupfs"))
         return CgroupDriver.SYSTEMD if driver == "systemd" else CgroupDriver.CGROUPFS
+
+    def runtime_info(self) -> dict[str, str]:
+        return verbose.runtime_info(self._info, self.config)
 
     # ---- creating ----------------------------------------------------------------------
 
@@ -371,6 +378,9 @@ class DockerRuntime(RuntimeBackend):
         self._link_netns(record)
         return self._netns_path(record.id)
 
+    def sandbox_info(self, sandbox_id: str) -> dict[str, str]:
+        return verbose.sandbox_info(self._sandbox(sandbox_id), self.sandbox_netns_path(sandbox_id))
+
     # ---- containers --------------------------------------------------------------------
 
     def create_container(
@@ -456,6 +466,9 @@ class DockerRuntime(RuntimeBackend):
         status = self._container(container_id).status
         assert isinstance(status, ContainerStatus)
         return _copy_maps(status)
+
+    def container_info(self, container_id: str) -> dict[str, str]:
+        return verbose.container_info(self._container(container_id))
 
     def list_containers(self, filter: ContainerFilter | None) -> list[Container]:
         entries = [r.entry for r in self.state.all(naming.TYPE_CONTAINER)]
@@ -657,6 +670,24 @@ class DockerRuntime(RuntimeBackend):
             for s in self.state.all(naming.TYPE_SANDBOX)
             if filter is None or filter.matches(s.id, s.meta.labels)
         ]
+
+    def list_metric_descriptors(self) -> list[MetricDescriptor]:
+        return list(METRIC_DESCRIPTORS)
+
+    def list_pod_sandbox_metrics(self) -> list[PodSandboxMetrics]:
+        """cAdvisor's series from the same cgroup and /proc readings as the stats above."""
+        now = time.time_ns()
+        answers = []
+        for sandbox in self.state.all(naming.TYPE_SANDBOX):
+            if not sandbox.running:
+                continue
+            images = {
+                c.id: c.status.image.image for c in self.state.in_sandbox(sandbox.id)
+                if isinstance(c.status, ContainerStatus) and c.status.image is not None
+            }
+            images[sandbox.id] = str((sandbox.inspect.get("Config") or {}).get("Image", ""))
+            answers.append(pod_sandbox_metrics(self._pod_stats(sandbox, now), images, now))
+        return answers
 
     # ---- events ------------------------------------------------------------------------
 
