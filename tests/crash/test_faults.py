@@ -30,6 +30,7 @@ from crash.harness import (
     remove_everything,
 )
 from fixtures.engine import DockerEngine, _start_dockerd, _stop_pid, running_engine
+from fixtures.polling import eventually
 from kubert import (
     ContainerConfig,
     ContainerMetadata,
@@ -85,15 +86,6 @@ def _runtime_ready(client: CriClient) -> bool:
     return {c.type: c.status for c in client.status().conditions}["RuntimeReady"]
 
 
-def _wait(predicate: Callable[[], bool], seconds: float = 30.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return predicate()
-
-
 def test_engine_stopped_mid_calls_gives_unavailable_and_recovers(
     own_engine: DockerEngine, cri_server_factory: Callable[..., Any]
 ) -> None:
@@ -142,7 +134,7 @@ def test_engine_stopped_mid_calls_gives_unavailable_and_recovers(
         time.sleep(1.0)
         _stop_pid(own_engine.proc, 30)  # the engine goes away in the middle of the traffic
 
-        assert _wait(lambda: not _runtime_ready(client))
+        assert eventually(lambda: not _runtime_ready(client), interval=0.2)
         condition = {c.type: c for c in client.status().conditions}["RuntimeReady"]
         assert condition.reason and condition.message
         with pytest.raises(UnavailableError):
@@ -152,7 +144,8 @@ def test_engine_stopped_mid_calls_gives_unavailable_and_recovers(
         time.sleep(1.0)
 
         _restart(own_engine)
-        assert _wait(lambda: _runtime_ready(client)), server.service.runtime.state.last_error
+        assert eventually(lambda: _runtime_ready(client), interval=0.2), (
+            server.service.runtime.state.last_error)
         stop_traffic.set()
         worker.join(60)
         assert not worker.is_alive()
@@ -202,8 +195,9 @@ def test_kubert_started_while_the_engine_is_down_serves_and_recovers_later(
             with pytest.raises(UnavailableError):
                 client.list_pod_sandbox()
             _restart(own_engine)
-            assert _wait(lambda: _runtime_ready(client))
-            assert _wait(lambda: second.service.recovery.last_report is not None)
+            assert eventually(lambda: _runtime_ready(client), interval=0.2)
+            assert eventually(
+                lambda: second.service.recovery.last_report is not None, interval=0.2)
             report = second.service.recovery.last_report
             assert report.checkpoints == 1 and report.sandboxes == 1
             assert [s.id for s in client.list_pod_sandbox()] == [sandbox_id]
@@ -334,7 +328,7 @@ def test_kubert_killed_during_cni_add_recovers_clean(
         caller.start()
         assert started.wait(10)
         # The bridge plugin has run once its lease exists; kbt-test is hanging by then.
-        assert _wait(lambda: bool(fault_server.net.leases()), 60)
+        assert eventually(lambda: bool(fault_server.net.leases()), 60, interval=0.2)
         fault_server.kill()
         caller.join(30)
         sandbox_ids = set(fault_server.net.leases().values())

@@ -13,7 +13,6 @@ import ipaddress
 import os
 import random
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 
 from cni.helpers import PrivateNet, run
+from fixtures.polling import until
 from kubert.cli.logs import parse_line
 from kubert.kubelet import FakeClock, KubeletConfig, Pod, RuntimeManager, load_pods
 from kubert.kubelet.podstatus import pod_view
@@ -92,14 +92,6 @@ spec:
     imagePullPolicy: Never
     command: [sh, -c, "echo crash number $RANDOM; exit 3"]
 """)[0]
-
-
-def until(condition: Callable[[], bool], what: str, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def test_pod_with_init_sidecar_and_crasher_runs_restarts_and_is_deleted(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import pytest
 from harness import ECHO_PORT, HOLD_PORT, FakeClock, Stack
 
 import kubert_docker.plugin
+from fixtures.polling import until
 from fixtures.server import start_server
 from kubert.model import (
     ContainerConfig,
@@ -30,14 +31,6 @@ from kubert.model import (
 )
 from kubert.streaming.config import StreamingConfig
 from kubert.streaming.server import StreamingServer
-
-
-def _wait(predicate: Callable[[], bool], what: str, seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +69,8 @@ def stack(docker_engine: Any) -> Iterator[Stack]:
         stack = Stack(cri=cri, client=client, streaming=streaming, clock=clock,
                       sandbox_id=sandbox_id, main=main, echo=echo, console=console, hold=hold,
                       engine=docker_engine)
-        _wait(lambda: _netstat(stack).count(b"LISTEN") >= 2, "the pod's servers to listen")
+        until(lambda: _netstat(stack).count(b"LISTEN") >= 2, "the pod's servers to listen",
+              seconds=20, interval=0.05)
         yield stack
     finally:
         client.close()

@@ -7,7 +7,6 @@ import json
 import os
 import socket
 import threading
-import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,6 +16,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.frames import Frame, Opcode
 from websockets.sync.client import connect
 
+from fixtures.polling import eventually
 from kubert.errors import InvalidArgumentError, NotFoundError, ResourceExhaustedError
 from kubert.model import AttachRequest, ExecRequest, PortForwardRequest
 from kubert.streaming.client import RemoteCommand, forward_connection
@@ -137,10 +137,7 @@ def test_port_forward_client_relays_a_local_connection(stack: Stack) -> None:
 
 
 def _sessions_drain(stack: Stack) -> bool:
-    deadline = time.monotonic() + 20
-    while stack.streaming.active_sessions and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return stack.streaming.active_sessions == 0
+    return eventually(lambda: stack.streaming.active_sessions == 0, 20, interval=0.05)
 
 
 def test_client_leaving_cuts_pod_connections_that_stay_open(stack: Stack) -> None:
