@@ -17,9 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from cni.helpers import PrivateNet, run
+from cni.helpers import SYSTEM_BIN_DIR, PrivateNet, run
 
-SYSTEM_BIN_DIR = Path("/usr/lib/cni")
 REAL_PLUGINS = ("bridge", "host-local", "loopback", "portmap", "bandwidth", "ptp")
 TEST_PLUGIN_SOURCE = Path(__file__).with_name("testplugin.py")
 RUN_ID = secrets.token_hex(3)

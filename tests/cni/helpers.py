@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import random
 import secrets
+import shutil
 import subprocess
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
 from attrs import frozen
 
 from kubert import BackendContext, PodNetwork, PodSandboxMetadata, PortMapping
 from kubert_cni.backend import CNINetwork
+
+SYSTEM_BIN_DIR = Path("/usr/lib/cni")
 
 
 def run(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -77,11 +85,43 @@ class PrivateNet:
         self.write_conflist("10-kbt.conflist", [self.bridge_plugin()])
         return self.backend()
 
+    def cni_options(self) -> dict[str, Any]:
+        """The ``cni`` backend's options for this network's dirs."""
+        return {"conf-dir": str(self.conf_dir), "bin-dir": [str(self.bin_dir)],
+                "cache-dir": str(self.cache_dir)}
+
     def backend(self, **options: Any) -> CNINetwork:
-        base = {"conf-dir": str(self.conf_dir), "bin-dir": [str(self.bin_dir)],
-                "cache-dir": str(self.cache_dir), "plugin-timeout": 20.0}
-        base.update(options)
+        base = {**self.cni_options(), "plugin-timeout": 20.0, **options}
         return CNINetwork(BackendContext(root_dir=self.root, options=base))
+
+
+@contextlib.contextmanager
+def bridge_net(
+    tmp_path: Path, bridge_prefix: str, subnet_prefix: str, plugins: Sequence[str], conflist: str
+) -> Iterator[PrivateNet]:
+    """A private bridge and a random /24 of ``subnet_prefix`` (``"10.245"``: 10.245.x.0/24),
+    dirs under ``tmp_path``, symlinks to the real ``plugins`` and ``conflist`` holding the
+    bridge plugin alone; the bridge is deleted afterwards. Skips without root, iproute2 or
+    the plugins. Give each test directory its own prefixes so their networks never meet."""
+    if os.geteuid() != 0 or not (SYSTEM_BIN_DIR / "bridge").exists() or shutil.which("ip") is None:
+        pytest.skip("needs root, iproute2 and containernetworking-plugins in /usr/lib/cni")
+    octet = random.randrange(1, 250)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for plugin in plugins:
+        (bin_dir / plugin).symlink_to(SYSTEM_BIN_DIR / plugin)
+    net = PrivateNet(
+        bridge=f"{bridge_prefix}{octet:03d}{random.randrange(100):02d}",
+        subnet=f"{subnet_prefix}.{octet}.0/24", gateway=f"{subnet_prefix}.{octet}.1",
+        conf_dir=tmp_path / "net.d", cache_dir=tmp_path / "cache", ipam_dir=tmp_path / "ipam",
+        bin_dir=bin_dir, root=tmp_path / "root",
+    )
+    net.conf_dir.mkdir()
+    net.write_conflist(conflist, [net.bridge_plugin()])
+    try:
+        yield net
+    finally:
+        run("ip", "link", "del", net.bridge, check=False)
 
 
 def ns_name(path: str) -> str:

@@ -33,8 +33,7 @@ def _server_args(engine: Any, testnet: PrivateNet, timeout: float = 20.0) -> dic
         "pod_infra_image": engine.pause,
         "options": {
             "docker": engine.backend_options(),
-            "cni": {"conf-dir": str(testnet.conf_dir), "bin-dir": [str(testnet.bin_dir)],
-                    "cache-dir": str(testnet.cache_dir), "plugin-timeout": timeout},
+            "cni": {**testnet.cni_options(), "plugin-timeout": timeout},
         },
     }
 

@@ -12,8 +12,6 @@ kill that one).
 from __future__ import annotations
 
 import os
-import random
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -25,14 +23,13 @@ import pytest
 from attrs import frozen
 from click.testing import CliRunner
 
-from cni.helpers import PrivateNet, run
+from cni.helpers import PrivateNet, bridge_net
 from kubert.cli import build_cli
 from kubert.cri.client import CriClient
 from kubert.kubelet import KubeletConfig, PodRuntimeStatus, observe_pod
 from kubert.plugins import PluginHost
 from kubert_inplace import plugin as inplace_plugin
 
-CNI_BIN = Path("/usr/lib/cni")
 #: Busybox's init ignores SIGTERM as PID 1; the trap makes a stop take milliseconds.
 SERVE = "trap 'exit 0' TERM; echo serving $(cat /version); sleep 3600 & wait"
 
@@ -81,22 +78,9 @@ def app_images(docker_engine: Any, docker_registry: Any) -> AppImages:
 @pytest.fixture
 def inplace_net(tmp_path: Path) -> Iterator[PrivateNet]:
     """A private bridge and /24 for this test (10.246.x.0/24, a range no other test uses)."""
-    if os.geteuid() != 0 or not (CNI_BIN / "bridge").exists() or shutil.which("ip") is None:
-        pytest.skip("needs root, iproute2 and containernetworking-plugins in /usr/lib/cni")
-    octet = random.randrange(1, 250)
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for plugin in ("bridge", "host-local", "loopback"):
-        (bin_dir / plugin).symlink_to(CNI_BIN / plugin)
-    net = PrivateNet(
-        bridge=f"kbtip{octet:03d}{random.randrange(100):02d}", subnet=f"10.246.{octet}.0/24",
-        gateway=f"10.246.{octet}.1", conf_dir=tmp_path / "net.d", cache_dir=tmp_path / "cache",
-        ipam_dir=tmp_path / "ipam", bin_dir=bin_dir, root=tmp_path / "root",
-    )
-    net.conf_dir.mkdir()
-    net.write_conflist("10-inplace.conflist", [net.bridge_plugin()])
-    yield net
-    run("ip", "link", "del", net.bridge, check=False)
+    plugins = ("bridge", "host-local", "loopback")
+    with bridge_net(tmp_path, "kbtip", "10.246", plugins, "10-inplace.conflist") as net:
+        yield net
 
 
 @frozen
@@ -160,8 +144,7 @@ def inplace_env(
         pod_infra_image=clean_engine.pause,
         options={
             "docker": clean_engine.backend_options(),
-            "cni": {"conf-dir": str(inplace_net.conf_dir), "bin-dir": [str(inplace_net.bin_dir)],
-                    "cache-dir": str(inplace_net.cache_dir)},
+            "cni": inplace_net.cni_options(),
         },
     )
     client = server.client()

@@ -10,16 +10,13 @@ read through ContainerStatus.log_path; the pod is deleted with nothing left behi
 from __future__ import annotations
 
 import ipaddress
-import os
-import random
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cni.helpers import PrivateNet, run
+from cni.helpers import PrivateNet, bridge_net
 from fixtures.polling import until
 from kubert.cli.logs import parse_line
 from kubert.kubelet import FakeClock, KubeletConfig, Pod, RuntimeManager, load_pods
@@ -28,33 +25,12 @@ from kubert.model import ContainerFilter, ContainerState
 
 pytestmark = [pytest.mark.docker, pytest.mark.cni]
 
-CNI_BIN = Path("/usr/lib/cni")
-
-
 @pytest.fixture
 def kubelet_net(tmp_path: Path) -> Iterator[PrivateNet]:
     """A private bridge and /24 for this test (10.245.x.0/24, away from the CNI tests' range)."""
-    if os.geteuid() != 0 or not (CNI_BIN / "bridge").exists() or shutil.which("ip") is None:
-        pytest.skip("needs root, iproute2 and containernetworking-plugins in /usr/lib/cni")
-    octet = random.randrange(1, 250)
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for plugin in ("bridge", "host-local", "loopback", "portmap"):
-        (bin_dir / plugin).symlink_to(CNI_BIN / plugin)
-    net = PrivateNet(
-        bridge=f"kbtkl{octet:03d}",
-        subnet=f"10.245.{octet}.0/24",
-        gateway=f"10.245.{octet}.1",
-        conf_dir=tmp_path / "net.d",
-        cache_dir=tmp_path / "cache",
-        ipam_dir=tmp_path / "ipam",
-        bin_dir=bin_dir,
-        root=tmp_path / "root",
-    )
-    net.conf_dir.mkdir()
-    net.write_conflist("10-kubelet.conflist", [net.bridge_plugin()])
-    yield net
-    run("ip", "link", "del", net.bridge, check=False)
+    plugins = ("bridge", "host-local", "loopback", "portmap")
+    with bridge_net(tmp_path, "kbtkl", "10.245", plugins, "10-kubelet.conflist") as net:
+        yield net
 
 
 def manifest(busybox: str) -> Pod:
@@ -110,11 +86,7 @@ def test_pod_with_init_sidecar_and_crasher_runs_restarts_and_is_deleted(
         pod_infra_image=clean_engine.pause,
         options={
             "docker": clean_engine.backend_options(),
-            "cni": {
-                "conf-dir": str(kubelet_net.conf_dir),
-                "bin-dir": [str(kubelet_net.bin_dir)],
-                "cache-dir": str(kubelet_net.cache_dir),
-            },
+            "cni": kubelet_net.cni_options(),
         },
     )
     cri = server.client()
