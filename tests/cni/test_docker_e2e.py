@@ -12,10 +12,8 @@ from typing import Any
 import pytest
 
 from cni.helpers import PrivateNet
+from fixtures.pods import start_sleeper
 from kubert import (
-    ContainerConfig,
-    ContainerMetadata,
-    ImageSpec,
     KubertError,
     PodSandboxConfig,
     PodSandboxMetadata,
@@ -67,14 +65,7 @@ def test_pod_ip_from_inside_the_container(
         assert ipaddress.ip_address(ip) in ipaddress.ip_network(testnet.subnet)
         assert testnet.leases() == [ip]
 
-        container_id = client.create_container(
-            sandbox_id,
-            ContainerConfig(metadata=ContainerMetadata(name="app"),
-                            image=ImageSpec(image=clean_engine.busybox),
-                            command=("sleep", "3600")),
-            config,
-        )
-        client.start_container(container_id)
+        container_id = start_sleeper(client, sandbox_id, config, clean_engine.busybox)
         seen = client.exec_sync(container_id, ["ip", "-o", "-4", "addr", "show", "eth0"],
                                 timeout=10)
         assert seen.exit_code == 0, seen.stderr

@@ -25,12 +25,10 @@ from typing import Any
 import attrs
 from attrs import define, field
 
+from fixtures.pods import start_sleeper
 from kubert import (
-    ContainerConfig,
-    ContainerMetadata,
     ContainerState,
     DeadlineExceededError,
-    ImageSpec,
     KubertError,
     PodSandboxConfig,
     PodSandboxMetadata,
@@ -515,17 +513,8 @@ class Workload:
                 metadata=sandbox.metadata, labels=dict(sandbox.labels)
             )
             self._counter += 1
-            container_id = client.create_container(
-                sandbox.id,
-                ContainerConfig(
-                    metadata=ContainerMetadata(name=f"c{self._counter}"),
-                    image=ImageSpec(image=self.engine.busybox),
-                    command=("sleep", "3600"),
-                    log_path=f"c{self._counter}.log",
-                ),
-                config,
-            )
-            client.start_container(container_id)
+            start_sleeper(client, sandbox.id, config, self.engine.busybox,
+                          name=f"c{self._counter}", log_path=f"c{self._counter}.log")
         elif op == "stop-sandbox":
             client.stop_pod_sandbox(self.rng.choice(ready).id)
         elif op == "remove-sandbox":

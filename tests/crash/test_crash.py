@@ -28,7 +28,8 @@ from crash.harness import (
     thorough,
     timed,
 )
-from kubert import ContainerConfig, ContainerMetadata, ImageSpec, UnavailableError
+from fixtures.pods import start_sleeper
+from kubert import UnavailableError
 from kubert.crashpoint import CRASH_POINTS
 
 pytestmark = [pytest.mark.docker, pytest.mark.cni]
@@ -164,14 +165,7 @@ def test_lost_and_corrupt_checkpoints_leave_everything_removable(
         for name in ("lost", "corrupt"):
             config = workload.sandbox_config(name)
             sandbox_id = client.run_pod_sandbox(config)
-            container_id = client.create_container(
-                sandbox_id,
-                ContainerConfig(metadata=ContainerMetadata(name="app"),
-                                image=ImageSpec(image=clean_engine.busybox),
-                                command=("sleep", "3600")),
-                config,
-            )
-            client.start_container(container_id)
+            container_id = start_sleeper(client, sandbox_id, config, clean_engine.busybox)
             pods.append((sandbox_id, container_id))
     crash_server.kill()
     checkpoints = crash_server.state_root / "checkpoints"

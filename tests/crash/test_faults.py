@@ -30,11 +30,9 @@ from crash.harness import (
     remove_everything,
 )
 from fixtures.engine import DockerEngine, _start_dockerd, _stop_pid, running_engine
+from fixtures.pods import start_sleeper
 from fixtures.polling import eventually
 from kubert import (
-    ContainerConfig,
-    ContainerMetadata,
-    ImageSpec,
     KubertError,
     PodSandboxConfig,
     PodSandboxMetadata,
@@ -122,13 +120,7 @@ def test_engine_stopped_mid_calls_gives_unavailable_and_recovers(
 
     try:
         sandbox_id = client.run_pod_sandbox(_pod("steady"))
-        container_id = client.create_container(
-            sandbox_id,
-            ContainerConfig(metadata=ContainerMetadata(name="app"),
-                            image=ImageSpec(image=own_engine.busybox), command=("sleep", "3600")),
-            _pod("steady"),
-        )
-        client.start_container(container_id)
+        container_id = start_sleeper(client, sandbox_id, _pod("steady"), own_engine.busybox)
         worker = threading.Thread(target=traffic, daemon=True)
         worker.start()
         time.sleep(1.0)

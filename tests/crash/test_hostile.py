@@ -22,10 +22,8 @@ from hypothesis import strategies as st
 
 from crash.harness import REPORTS, thorough
 from crash.hostile import message_of, mutated, unary_methods
+from fixtures.pods import start_sleeper
 from kubert import (
-    ContainerConfig,
-    ContainerMetadata,
-    ImageSpec,
     PodSandboxConfig,
     PodSandboxMetadata,
 )
@@ -106,13 +104,7 @@ def _real_objects(client: CriClient, image: str, log_dir: str) -> list[str]:
         log_directory=log_dir,
     )
     sandbox_id = client.run_pod_sandbox(config)
-    container_id = client.create_container(
-        sandbox_id,
-        ContainerConfig(metadata=ContainerMetadata(name="app"), image=ImageSpec(image=image),
-                        command=("sleep", "3600"), log_path="app.log"),
-        config,
-    )
-    client.start_container(container_id)
+    container_id = start_sleeper(client, sandbox_id, config, image, log_path="app.log")
     return [sandbox_id, container_id, sandbox_id[:12], container_id[:12]]
 
 

@@ -9,11 +9,9 @@ from typing import Any
 
 import pytest
 
+from fixtures.pods import start_sleeper
 from kubert import (
-    ContainerConfig,
-    ContainerMetadata,
     ContainerState,
-    ImageSpec,
     NotFoundError,
     PodSandboxConfig,
     PodSandboxMetadata,
@@ -49,13 +47,7 @@ def _pod(client: CriClient, image: str) -> tuple[str, str]:
         metadata=PodSandboxMetadata(name="twice", namespace="idem", uid="uid-twice")
     )
     sandbox_id = client.run_pod_sandbox(config)
-    container_id = client.create_container(
-        sandbox_id,
-        ContainerConfig(metadata=ContainerMetadata(name="app"),
-                        image=ImageSpec(image=image), command=("sleep", "3600")),
-        config,
-    )
-    client.start_container(container_id)
+    container_id = start_sleeper(client, sandbox_id, config, image)
     return sandbox_id, container_id
 
 
