@@ -9,6 +9,7 @@ these tests on the same host.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import secrets
@@ -47,8 +48,10 @@ RUN_TAG = secrets.token_hex(2)
 _octets = random.sample(range(1, 250), 3)
 
 
-def make_server(workdir: Path, engine: Any, index: int) -> KubertProcess:
-    """``kubert serve`` (not started) on docker + cni; network ``index`` of this run."""
+@contextlib.contextmanager
+def serving(workdir: Path, engine: Any, index: int) -> Iterator[KubertProcess]:
+    """``kubert serve`` (not started) on docker + cni; network ``index`` of this run. Killed
+    afterwards, with the engine's containers and the network removed."""
     reason = _missing()
     if reason:
         pytest.skip(reason)
@@ -57,27 +60,24 @@ def make_server(workdir: Path, engine: Any, index: int) -> KubertProcess:
     net.create()
     server = KubertProcess(workdir=workdir, engine=engine, net=net)
     server.write_config()
-    return server
+    yield server
+    server.kill()
+    engine.remove_all_containers()
+    net.destroy()
 
 
 @pytest.fixture
 def crash_server(clean_engine: Any, crash_workdir: Path) -> Iterator[KubertProcess]:
     """``kubert serve`` (not started) on docker + cni: the crash harness's."""
-    server = make_server(crash_workdir, clean_engine, 0)
-    yield server
-    server.kill()
-    clean_engine.remove_all_containers()
-    server.net.destroy()
+    with serving(crash_workdir, clean_engine, 0) as server:
+        yield server
 
 
 @pytest.fixture
 def busy_server(clean_engine: Any, crash_workdir: Path) -> Iterator[KubertProcess]:
     """The same for the concurrency test, on a network of its own."""
-    server = make_server(crash_workdir, clean_engine, 1)
-    yield server
-    server.kill()
-    clean_engine.remove_all_containers()
-    server.net.destroy()
+    with serving(crash_workdir, clean_engine, 1) as server:
+        yield server
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -208,19 +208,16 @@ def fault_server(clean_engine: Any) -> Iterator[KubertProcess]:
     """``kubert serve`` on docker + cni whose chain is bridge + the fault-injecting test plugin
     of tests/cni, on a network of its own."""
     workdir = Path(tempfile.mkdtemp(prefix="kubert-fault-", dir="/tmp"))
-    from crash.conftest import make_server
+    from crash.conftest import serving
 
-    server = make_server(workdir, clean_engine, 2)
-    script = server.net.bin_dir / "kbt-test"
-    script.write_text(f"#!{sys.executable} -S\n" + TEST_PLUGIN.read_text())
-    script.chmod(0o755)
-    server.config_path.write_text(
-        server.config_path.read_text().replace("plugin-timeout = 20.0", "plugin-timeout = 3.0")
-    )
-    yield server
-    server.kill()
-    clean_engine.remove_all_containers()
-    server.net.destroy()
+    with serving(workdir, clean_engine, 2) as server:
+        script = server.net.bin_dir / "kbt-test"
+        script.write_text(f"#!{sys.executable} -S\n" + TEST_PLUGIN.read_text())
+        script.chmod(0o755)
+        server.config_path.write_text(
+            server.config_path.read_text().replace("plugin-timeout = 20.0", "plugin-timeout = 3.0")
+        )
+        yield server
     shutil.rmtree(workdir, ignore_errors=True)
 
 
