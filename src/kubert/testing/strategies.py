@@ -14,6 +14,7 @@ from __future__ import annotations
 import string
 from typing import Any
 
+import attrs
 from attrs import field, frozen
 from hypothesis import strategies as st
 
@@ -162,6 +163,19 @@ def _short_map(items: dict[str, str]) -> str:
     return "{" + ", ".join(f"{k!r}: {v!r}" for k, v in items.items()) + "}"
 
 
+def _spec_repr(spec: SandboxSpec | ContainerSpec) -> str:
+    """``Kind('name', field=value, …)`` naming only the fields that differ from their
+    defaults, so that hypothesis's counterexamples stay short."""
+    plain = type(spec)(spec.name)
+    parts = [repr(spec.name)]
+    for f in attrs.fields(type(spec))[1:]:
+        value = getattr(spec, f.name)
+        if value != getattr(plain, f.name):
+            shown = _short_map(value) if isinstance(value, dict) else repr(value)
+            parts.append(f"{f.name}={shown}")
+    return f"{type(spec).__name__}({', '.join(parts)})"
+
+
 @frozen(repr=False)
 class SandboxSpec:
     """What the state machine asks for: identity, labels, annotations. Names are drawn from
@@ -175,18 +189,7 @@ class SandboxSpec:
     annotations: dict[str, str] = field(factory=dict)
 
     def __repr__(self) -> str:
-        parts = [repr(self.name)]
-        if self.namespace != "default":
-            parts.append(f"namespace={self.namespace!r}")
-        if self.uid != "u1":
-            parts.append(f"uid={self.uid!r}")
-        if self.attempt:
-            parts.append(f"attempt={self.attempt}")
-        if self.labels:
-            parts.append(f"labels={_short_map(self.labels)}")
-        if self.annotations:
-            parts.append(f"annotations={_short_map(self.annotations)}")
-        return f"SandboxSpec({', '.join(parts)})"
+        return _spec_repr(self)
 
 
 @frozen(repr=False)
@@ -205,18 +208,7 @@ class ContainerSpec:
     exit_code: int | None = None
 
     def __repr__(self) -> str:
-        parts = [repr(self.name)]
-        if self.attempt:
-            parts.append(f"attempt={self.attempt}")
-        if self.labels:
-            parts.append(f"labels={_short_map(self.labels)}")
-        if self.annotations:
-            parts.append(f"annotations={_short_map(self.annotations)}")
-        if self.image:
-            parts.append(f"image={self.image}")
-        if self.exit_code is not None:
-            parts.append(f"exit_code={self.exit_code}")
-        return f"ContainerSpec({', '.join(parts)})"
+        return _spec_repr(self)
 
 
 def _small_labels() -> st.SearchStrategy[dict[str, str]]:
