@@ -221,25 +221,23 @@ class TmpfsBackend(RuntimeBackend, ImageBackend):
                     self._remove_container(container)
             self._sandboxes.delete(sandbox_id)
 
-    def _sandbox_entry(self, r: dict[str, Any]) -> PodSandbox:
-        return PodSandbox(
-            id=r["id"], metadata=PodSandboxMetadata(**r["metadata"]),
-            state=PodSandboxState[r["state"]], created_at=r["created_at"],
-            labels=r["labels"], annotations=r["annotations"],
-        )
+    @staticmethod
+    def _sandbox_fields(r: dict[str, Any]) -> dict[str, Any]:
+        """What a list entry and a status both say about the sandbox record ``r``."""
+        return {
+            "id": r["id"], "metadata": PodSandboxMetadata(**r["metadata"]),
+            "state": PodSandboxState[r["state"]], "created_at": r["created_at"],
+            "labels": r["labels"], "annotations": r["annotations"],
+        }
 
     def sandbox_status(self, sandbox_id: str) -> PodSandboxStatus:
         with self._lock:
             r = self._sandbox(sandbox_id)
-        return PodSandboxStatus(
-            id=r["id"], metadata=PodSandboxMetadata(**r["metadata"]),
-            state=PodSandboxState[r["state"]], created_at=r["created_at"],
-            labels=r["labels"], annotations=r["annotations"],
-        )
+        return PodSandboxStatus(**self._sandbox_fields(r))
 
     def list_sandboxes(self, filter: PodSandboxFilter | None) -> list[PodSandbox]:
         with self._lock:
-            entries = [self._sandbox_entry(r) for r in self._sandboxes.all()]
+            entries = [PodSandbox(**self._sandbox_fields(r)) for r in self._sandboxes.all()]
         return [e for e in entries if filter is None or filter.matches(e)]
 
     # ---- containers --------------------------------------------------------------------
