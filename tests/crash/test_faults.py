@@ -221,6 +221,14 @@ def fault_server(clean_engine: Any) -> Iterator[KubertProcess]:
     shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _remove_all_cleanly(server: KubertProcess, engine_client: Any, name: str) -> None:
+    """Every pod removed through the CRI without a failure, and nothing left behind."""
+    figures = Figures(name=name)
+    remove_everything(server, figures)
+    assert figures.failures == []
+    assert check_nothing_left(server, engine_client) == []
+
+
 def _chain(net: CrashNet, fault: dict[str, str] | None) -> None:
     import json
 
@@ -260,10 +268,7 @@ def test_plugin_failing_mid_add_rolls_back_everything(
             status = client.pod_sandbox_status(sandbox_id)
             assert status.network is not None and status.network.ip.startswith("10.247.")
             assert list(fault_server.net.leases().values()) == [sandbox_id]
-        figures = Figures(name="plugin fault")
-        remove_everything(fault_server, figures)
-        assert figures.failures == []
-        assert check_nothing_left(fault_server, engine_client) == []
+        _remove_all_cleanly(fault_server, engine_client, "plugin fault")
     finally:
         engine_client.close()
 
@@ -330,10 +335,7 @@ def test_kubert_killed_during_cni_add_recovers_clean(
         assert set(listed) == sandbox_ids
         assert set(listed.values()) == {PodSandboxState.SANDBOX_NOTREADY}
         assert check_invariants(fault_server, engine_client, "after mid-ADD kill") == []
-        figures = Figures(name="mid-add")
-        remove_everything(fault_server, figures)
-        assert figures.failures == []
-        assert check_nothing_left(fault_server, engine_client) == []
+        _remove_all_cleanly(fault_server, engine_client, "mid-add")
     finally:
         engine_client.close()
         for pid in orphans:
