@@ -300,13 +300,7 @@ class BackendStateMachine(RuleBasedStateMachine):
         )
         if got.error:
             return
-        mine, theirs = got.value, want.value
-        self._same(f"sandbox_status({sandbox!r})", "state",
-                   PodSandboxState(mine.state).name, PodSandboxState(theirs.state).name)
-        self._same(f"sandbox_status({sandbox!r})", "metadata", mine.metadata, theirs.metadata)
-        self._same(f"sandbox_status({sandbox!r})", "labels", mine.labels, theirs.labels)
-        self._same(f"sandbox_status({sandbox!r})", "annotations",
-                   mine.annotations, theirs.annotations)
+        self._same_object(f"sandbox_status({sandbox!r})", got.value, want.value, PodSandboxState)
 
     # ---- containers ----------------------------------------------------------------------
 
@@ -371,11 +365,7 @@ class BackendStateMachine(RuleBasedStateMachine):
             return
         what = f"container_status({container!r})"
         mine, theirs = got.value, want.value
-        self._same(what, "state", ContainerState(mine.state).name,
-                   ContainerState(theirs.state).name)
-        self._same(what, "metadata", mine.metadata, theirs.metadata)
-        self._same(what, "labels", mine.labels, theirs.labels)
-        self._same(what, "annotations", mine.annotations, theirs.annotations)
+        self._same_object(what, mine, theirs, ContainerState)
         self._same(what, "image", mine.image.image, theirs.image.image)
         if theirs.state == ContainerState.CONTAINER_EXITED:
             self._same_exit(what, mine.exit_code, theirs.exit_code)
@@ -455,6 +445,18 @@ class BackendStateMachine(RuleBasedStateMachine):
                 f"{what}: {name} is {mine!r} on the backend, {theirs!r} in the reference model"
             )
 
+    def _same_object(
+        self,
+        what: str,
+        mine: Any,
+        theirs: Any,
+        states: type[PodSandboxState] | type[ContainerState],
+    ) -> None:
+        """A sandbox's or container's state (by name), metadata, labels and annotations."""
+        self._same(what, "state", states(mine.state).name, states(theirs.state).name)
+        for name in ("metadata", "labels", "annotations"):
+            self._same(what, name, getattr(mine, name), getattr(theirs, name))
+
     def _same_exit(self, what: str, mine: int, theirs: int) -> None:
         # A stopped container's code depends on how its process met the signal (137, 143...).
         if theirs == STOP_EXIT_CODE:
@@ -486,12 +488,7 @@ class BackendStateMachine(RuleBasedStateMachine):
         expected = {by_model[s.id]: s for s in theirs}
         self._same(what, "the sandboxes listed", sorted(listed), sorted(expected))
         for label, entry in listed.items():
-            other = expected[label]
-            self._same(f"{what}[{label}]", "state", PodSandboxState(entry.state).name,
-                       PodSandboxState(other.state).name)
-            self._same(f"{what}[{label}]", "metadata", entry.metadata, other.metadata)
-            self._same(f"{what}[{label}]", "labels", entry.labels, other.labels)
-            self._same(f"{what}[{label}]", "annotations", entry.annotations, other.annotations)
+            self._same_object(f"{what}[{label}]", entry, expected[label], PodSandboxState)
 
     def _same_containers(self, what: str, mine: list[Container], theirs: list[Container]) -> None:
         listed = {
@@ -505,13 +502,9 @@ class BackendStateMachine(RuleBasedStateMachine):
         for label, entry in listed.items():
             other = expected[label]
             where = f"{what}[{label}]"
-            self._same(where, "state", ContainerState(entry.state).name,
-                       ContainerState(other.state).name)
+            self._same_object(where, entry, other, ContainerState)
             self._same(where, "sandbox", self._sandbox_ref(where, entry.pod_sandbox_id).label,
                        sandbox_by_model[other.pod_sandbox_id])
-            self._same(where, "metadata", entry.metadata, other.metadata)
-            self._same(where, "labels", entry.labels, other.labels)
-            self._same(where, "annotations", entry.annotations, other.annotations)
 
     def _settle(self, container: ContainerRef) -> None:
         """Wait (bounded) until the backend stops reporting a self-exiting container RUNNING."""
