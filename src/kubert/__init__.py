@@ -30,6 +30,7 @@ from kubert.errors import (
 from kubert.events import EventBroadcaster
 from kubert.fileutil import atomic_write
 from kubert.hookspecs import RegisterBackend, hookimpl, hookspec
+from kubert.locks import LockTable
 from kubert.model import *  # noqa: F403  (the model namespace is part of the public API by design)
 from kubert.model import __all__ as _model_all
 from kubert.options import ServeOption
@@ -50,6 +51,7 @@ __all__ = [
     "ImageBackend",
     "InvalidArgumentError",
     "KubertError",
+    "LockTable",
     "NetworkBackend",
     "NotFoundError",
     "OutputChunk",

@@ -19,6 +19,7 @@ from kubert import (
     BackendContext,
     DeadlineExceededError,
     InvalidArgumentError,
+    LockTable,
     NetworkBackend,
     NotFoundError,
     PodNetwork,
@@ -31,7 +32,6 @@ from kubert_cni.chain import Attachment, Chain
 from kubert_cni.config import CONFIG_EXTENSIONS, NetworkConfigList, parse_config, scan
 from kubert_cni.errors import CNIConfigError, CNIPluginError
 from kubert_cni.invoke import find_plugin
-from kubert_cni.locks import SandboxLocks
 from kubert_cni.loopback import loopback_up
 from kubert_cni.podargs import capability_args, cni_args
 from kubert_cni.result import pod_network_status
@@ -52,7 +52,7 @@ class CNINetwork(NetworkBackend):
         self.settings = CNISettings.from_context(context, self.name or "cni")
         self.cache = ResultCache(self.settings.cache_dir)
         self.pod_cidrs = self.settings.pod_cidrs
-        self._locks = SandboxLocks()
+        self._locks = LockTable()
         self._state_lock = threading.Lock()
         self._scan_key: tuple[Any, ...] | None = None
         self._network: NetworkConfigList | None = None
