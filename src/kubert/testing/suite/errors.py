@@ -17,13 +17,15 @@ __all__ = ["ErrorTests"]
 
 UNKNOWN_ID = "feed" * 16
 
-_SANDBOX_CALLS: dict[str, Callable[[RuntimeBackend, str], Any]] = {
+#: The calls that take one sandbox ID (and those that take one container ID), by name;
+#: the state machine calls them with IDs that never existed.
+SANDBOX_ID_CALLS: dict[str, Callable[[RuntimeBackend, str], Any]] = {
     "sandbox_status": lambda b, i: b.sandbox_status(i),
     "start_sandbox": lambda b, i: b.start_sandbox(i),
     "stop_sandbox": lambda b, i: b.stop_sandbox(i),
     "remove_sandbox": lambda b, i: b.remove_sandbox(i),
 }
-_CONTAINER_CALLS: dict[str, Callable[[RuntimeBackend, str], Any]] = {
+CONTAINER_ID_CALLS: dict[str, Callable[[RuntimeBackend, str], Any]] = {
     "container_status": lambda b, i: b.container_status(i),
     "start_container": lambda b, i: b.start_container(i),
     "stop_container": lambda b, i: b.stop_container(i, 0),
@@ -32,37 +34,37 @@ _CONTAINER_CALLS: dict[str, Callable[[RuntimeBackend, str], Any]] = {
 
 
 class ErrorTests(BackendFixtures):
-    @pytest.mark.parametrize("operation", sorted(_SANDBOX_CALLS))
+    @pytest.mark.parametrize("operation", sorted(SANDBOX_ID_CALLS))
     def test_unknown_sandbox_id(
         self, backend: RuntimeBackend, pods: Pods, operation: str
     ) -> None:
         with pytest.raises(NotFoundError):
-            _SANDBOX_CALLS[operation](backend, UNKNOWN_ID)
+            SANDBOX_ID_CALLS[operation](backend, UNKNOWN_ID)
 
-    @pytest.mark.parametrize("operation", sorted(_CONTAINER_CALLS))
+    @pytest.mark.parametrize("operation", sorted(CONTAINER_ID_CALLS))
     def test_unknown_container_id(
         self, backend: RuntimeBackend, pods: Pods, operation: str
     ) -> None:
         with pytest.raises(NotFoundError):
-            _CONTAINER_CALLS[operation](backend, UNKNOWN_ID)
+            CONTAINER_ID_CALLS[operation](backend, UNKNOWN_ID)
 
-    @pytest.mark.parametrize("operation", sorted(_SANDBOX_CALLS))
+    @pytest.mark.parametrize("operation", sorted(SANDBOX_ID_CALLS))
     def test_removed_sandbox_id(
         self, backend: RuntimeBackend, pods: Pods, operation: str
     ) -> None:
         sandbox_id = pods.sandbox()
         backend.remove_sandbox(sandbox_id)
         with pytest.raises(NotFoundError):
-            _SANDBOX_CALLS[operation](backend, sandbox_id)
+            SANDBOX_ID_CALLS[operation](backend, sandbox_id)
 
-    @pytest.mark.parametrize("operation", sorted(_CONTAINER_CALLS))
+    @pytest.mark.parametrize("operation", sorted(CONTAINER_ID_CALLS))
     def test_removed_container_id(
         self, backend: RuntimeBackend, pods: Pods, operation: str
     ) -> None:
         container_id = pods.container(pods.sandbox())
         backend.remove_container(container_id)
         with pytest.raises(NotFoundError):
-            _CONTAINER_CALLS[operation](backend, container_id)
+            CONTAINER_ID_CALLS[operation](backend, container_id)
 
     def test_missing_image_is_not_found(
         self, backend: RuntimeBackend, pods: Pods, configs: ConfigFactory

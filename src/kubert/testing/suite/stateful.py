@@ -61,6 +61,7 @@ from kubert.testing.strategies import (
     container_specs,
     sandbox_specs,
 )
+from kubert.testing.suite.errors import CONTAINER_ID_CALLS, SANDBOX_ID_CALLS, UNKNOWN_ID
 
 __all__ = [
     "BackendStateMachine", "ExitRules", "ImageRules", "MachineSetup", "machine_class",
@@ -144,20 +145,11 @@ class InvalidId:
 
 
 INVALID_IDS = (
-    InvalidId("never_existed", "feed" * 16),
+    InvalidId("never_existed", UNKNOWN_ID),
     InvalidId("short_unknown", "feedfacecafe"),
 )
 
-_UNKNOWN_ID_CALLS: dict[str, Callable[[RuntimeBackend, str], Any]] = {
-    "sandbox_status": lambda b, i: b.sandbox_status(i),
-    "start_sandbox": lambda b, i: b.start_sandbox(i),
-    "stop_sandbox": lambda b, i: b.stop_sandbox(i),
-    "remove_sandbox": lambda b, i: b.remove_sandbox(i),
-    "container_status": lambda b, i: b.container_status(i),
-    "start_container": lambda b, i: b.start_container(i),
-    "stop_container": lambda b, i: b.stop_container(i, 0),
-    "remove_container": lambda b, i: b.remove_container(i),
-}
+_UNKNOWN_ID_CALLS = {**SANDBOX_ID_CALLS, **CONTAINER_ID_CALLS}
 
 
 @frozen
