@@ -56,6 +56,35 @@ class Lifecycles:
         self.calls = 0
         self.answered = 0
 
+    def run_threads(
+        self,
+        connect: Callable[[], Any],
+        seed: int,
+        threads_count: int,
+        per_thread: int,
+        budget: float,
+    ) -> int:
+        """``per_thread`` lifecycles in each of ``threads_count`` threads, each on a client of
+        its own (``connect()``); how many threads still run after ``budget`` seconds each."""
+
+        def worker(index: int) -> None:
+            rng = random.Random(seed + index)
+            with connect() as client:
+                for number in range(per_thread):
+                    self.lifecycle(client, rng, index * 1000 + number)
+
+        threads = [threading.Thread(target=worker, args=(i,), daemon=True)
+                   for i in range(threads_count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(budget)
+        return sum(thread.is_alive() for thread in threads)
+
+    def summary(self, threads_count: int) -> str:
+        return (f"{self.figures.line()}; {threads_count} threads, {self.calls} calls, "
+                f"{self.answered} answered")
+
     def config(self, rng: random.Random) -> PodSandboxConfig:
         name = rng.choice(POD_NAMES)
         with self.lock:
@@ -139,24 +168,12 @@ def test_many_threads_on_overlapping_pods(
     shared = Lifecycles(clean_engine.busybox, workload, figures)
     engine_client = clean_engine.client()
 
-    def worker(index: int) -> None:
-        rng = random.Random(seed + index)
-        with busy_server.client() as client:
-            for number in range(per_thread):
-                shared.lifecycle(client, rng, index * 1000 + number)
-
     try:
         with timed(figures):
             busy_server.start()
-            threads = [threading.Thread(target=worker, args=(i,), daemon=True)
-                       for i in range(threads_count)]
-            for thread in threads:
-                thread.start()
             # Every call has its own deadline; a thread still running past all of them hangs.
-            budget = CALL_TIMEOUT * 4 * per_thread
-            for thread in threads:
-                thread.join(budget)
-            hung = sum(thread.is_alive() for thread in threads)
+            hung = shared.run_threads(busy_server.client, seed, threads_count, per_thread,
+                                      budget=CALL_TIMEOUT * 4 * per_thread)
             assert hung == 0, f"{hung} threads did not finish: deadlock?\n{busy_server.log_tail()}"
             figures.leaks += check_invariants(busy_server, engine_client, "after the threads")
             remove_everything(busy_server, figures)
@@ -164,8 +181,7 @@ def test_many_threads_on_overlapping_pods(
             busy_server.stop()
     finally:
         engine_client.close()
-        line = (f"{figures.line()}; {threads_count} threads, {shared.calls} calls, "
-                f"{shared.answered} answered")
+        line = shared.summary(threads_count)
         REPORTS.append(line)
         print(line)
     assert shared.calls == shared.answered, "\n".join(figures.failures)
@@ -187,28 +203,16 @@ def test_many_threads_in_memory(
                         figures=figures)
     shared = Lifecycles("busybox:latest", workload, figures)
 
-    def worker(index: int) -> None:
-        rng = random.Random(seed + index)
-        with server.client() as client:
-            for number in range(per_thread):
-                shared.lifecycle(client, rng, index * 1000 + number)
-
     with timed(figures):
-        threads = [threading.Thread(target=worker, args=(i,), daemon=True)
-                   for i in range(threads_count)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(CALL_TIMEOUT * per_thread)
-        assert not any(thread.is_alive() for thread in threads), "deadlock?"
+        hung = shared.run_threads(server.client, seed, threads_count, per_thread,
+                                  budget=CALL_TIMEOUT * per_thread)
+        assert hung == 0, "deadlock?"
         with server.client() as client:
             for sandbox in client.list_pod_sandbox():
                 client.stop_pod_sandbox(sandbox.id)
                 client.remove_pod_sandbox(sandbox.id)
             assert client.list_pod_sandbox() == [] and client.list_containers() == []
-    line = (f"{figures.line()}; {threads_count} threads, {shared.calls} calls, "
-            f"{shared.answered} answered")
-    REPORTS.append(line)
+    REPORTS.append(shared.summary(threads_count))
     assert shared.calls == shared.answered, "\n".join(figures.failures)
     assert not figures.failures, "\n".join(figures.failures)
     assert server.service.checkpoints.list() == []
