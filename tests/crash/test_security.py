@@ -7,7 +7,6 @@ from __future__ import annotations
 import grp
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from fixtures.engine import _stop_pid
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="checks root ownership of the socket")
 
@@ -58,15 +59,6 @@ def _wait_answering(path: Path, proc: subprocess.Popen[bytes]) -> None:
             except OSError:
                 time.sleep(0.05)
     raise AssertionError("kubert serve did not listen")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def _tcp_listeners(pid: int) -> list[str]:
@@ -111,7 +103,7 @@ def test_socket_is_0660_root_owned_and_only_loopback_listens(workdir: Path) -> N
         assert len(listeners) <= 1, listeners
         assert all(address.startswith("127.0.0.1:") for address in listeners), listeners
     finally:
-        _stop(proc)
+        _stop_pid(proc, 20)
     assert not path.exists()  # removed on the way out
 
 
@@ -127,7 +119,7 @@ def test_socket_group_is_configurable(workdir: Path) -> None:
         assert (info.st_uid, info.st_gid) == (0, group.gr_gid)
         assert oct(info.st_mode & 0o777) == oct(0o660)
     finally:
-        _stop(proc)
+        _stop_pid(proc, 20)
 
 
 def test_a_socket_under_umask_0_never_lets_others_in(workdir: Path) -> None:

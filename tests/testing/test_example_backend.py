@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.engine import _stop_pid
 from kubert import BackendContext, ContainerState, PodSandboxState, RuntimeBackend
 from kubert.cri.client import CriClient
 from kubert.plugins import PluginHost
@@ -76,10 +77,5 @@ def test_kubert_serve_runs_pods_on_tmpfs(tmp_path: Path) -> None:
         assert client.list_pod_sandbox() == []
         client.close()
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        _stop_pid(server, 20)
         shutil.rmtree(short, ignore_errors=True)
