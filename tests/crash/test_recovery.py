@@ -8,13 +8,13 @@ injection, as said)."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
 import attrs
 import pytest
 
 from core.faults import FaultPlugin
+from fixtures.polling import eventually
 from fixtures.server import RunningServer
 from kubert import PodSandboxConfig, PodSandboxMetadata, PodSandboxState, UnavailableError
 from kubert.recovery import STOPPING, RunGate
@@ -134,9 +134,7 @@ def test_engine_down_at_start_defers_recovery_and_never_collects_blind(
     monkeypatch.setattr(runtime, "list_sandboxes", list_sandboxes)
     recording.service.start()  # does not raise: the server must come up and say not ready
     assert len(network.collected) == collected_before  # no GC without the list of sandboxes
-    deadline = time.monotonic() + 10
-    while len(network.collected) == collected_before and time.monotonic() < deadline:
-        time.sleep(0.05)
+    assert eventually(lambda: len(network.collected) > collected_before, 10, interval=0.05)
     assert network.collected[-1] == {sandbox_id}
     assert network.attached == {sandbox_id: "10.0.0.2"}
 
