@@ -227,18 +227,11 @@ class RuntimeManager:
     def _resize(self, resize: A.ContainerResize, progress: Progress) -> StepResult:
         try:
             self.runtime.update_container_resources(resize.container.id, resize.resources)
-        except UnimplementedError as exc:
-            return StepResult(
-                action="ResizeContainer",
-                target=resize.container.name,
-                error="ResizeUnsupported",
-                message=str(exc),
-            )
         except KubertError as exc:
             return StepResult(
                 action="ResizeContainer",
                 target=resize.container.name,
-                error="ResizeError",
+                error="ResizeUnsupported" if isinstance(exc, UnimplementedError) else "ResizeError",
                 message=str(exc),
             )
         progress(f"Resized container {resize.container.name}")
