@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager, nullcontext, suppress
+from contextlib import ExitStack, nullcontext, suppress
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -30,6 +29,7 @@ from kubert.backends import (
 from kubert.crashpoint import crash_point
 from kubert.errors import KubertError, NotFoundError, UnavailableError
 from kubert.hookspecs import hookimpl
+from kubert.locks import LockTable
 from kubert.model import (
     NETWORK_READY,
     RUNTIME_READY,
@@ -82,34 +82,6 @@ log = logging.getLogger(__name__)
 RUNTIME_NAME = "kubert"
 #: The kubelet's CRI client version string that Version answers in ``version``.
 KUBELET_API_VERSION = "0.1.0"
-
-
-class LockTable:
-    """One lock per key, created on demand and dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._locks: dict[str, tuple[threading.Lock, int]] = {}
-
-    @contextmanager
-    def hold(self, key: str) -> Iterator[None]:
-        with self._guard:
-            lock, users = self._locks.get(key, (threading.Lock(), 0))
-            self._locks[key] = (lock, users + 1)
-        try:
-            with lock:
-                yield
-        finally:
-            with self._guard:
-                lock, users = self._locks[key]
-                if users == 1:
-                    del self._locks[key]
-                else:
-                    self._locks[key] = (lock, users - 1)
-
-    def __len__(self) -> int:
-        with self._guard:
-            return len(self._locks)
 
 
 def _step_failed(error: BaseException, step: str) -> None:

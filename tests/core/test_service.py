@@ -23,9 +23,9 @@ from kubert import (
     hookimpl,
 )
 from kubert.cri.client import CriClient
+from kubert.locks import LockTable
 from kubert.model import NamespaceMode, NamespaceOption
 from kubert.model.sandbox import LinuxPodSandboxConfig, LinuxSandboxSecurityContext
-from kubert.service import LockTable
 
 from .faults import FaultPlugin
 
