@@ -15,6 +15,8 @@ import threading
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
+from spdyclient import read_head
+
 from kubert.model import AttachRequest, ExecRequest, PortForwardRequest
 
 Resolve = Callable[[str, dict[str, list[str]]], str]
@@ -101,14 +103,9 @@ class ApiProxy:
 
     def _serve(self, conn: socket.socket) -> None:
         with conn:
-            buf = b""
-            while b"\r\n\r\n" not in buf:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return
-                buf += chunk
-            end = buf.index(b"\r\n\r\n") + 4
-            head, rest = buf[:end], buf[end:]
+            head, rest = read_head(conn)
+            if not head.endswith(b"\r\n\r\n"):
+                return
             line = head.split(b"\r\n", 1)[0].decode()
             method, target, _ = line.split(" ", 2)
             self.requests.append(f"{method} {target}")

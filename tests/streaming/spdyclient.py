@@ -34,6 +34,19 @@ def open_socket(url: str, tls: ssl.SSLContext | None = None) -> socket.socket:
     return sock
 
 
+def read_head(sock: socket.socket) -> tuple[bytes, bytes]:
+    """An HTTP message head through its blank line, and the bytes read past it; what arrived
+    (no blank line at its end) when the peer hung up first."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(4096)
+        if not chunk:
+            return buf, b""
+        buf += chunk
+    end = buf.index(b"\r\n\r\n") + 4
+    return buf[:end], buf[end:]
+
+
 def http_request(sock: socket.socket, url: str, method: str, headers: list[tuple[str, str]]
                  ) -> tuple[int, dict[str, list[str]], bytes, bytes]:
     """Send a request head; return (status, headers, body-so-far, bytes after the head)."""
@@ -41,14 +54,8 @@ def http_request(sock: socket.socket, url: str, method: str, headers: list[tuple
     lines = [f"{method} {parts.path}{'?' + parts.query if parts.query else ''} HTTP/1.1",
              f"Host: {parts.netloc}", *(f"{k}: {v}" for k, v in headers)]
     sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        buf += chunk
-    head, _, rest = buf.partition(b"\r\n\r\n")
-    status_line, *fields = head.decode("latin-1").split("\r\n")
+    head, rest = read_head(sock)
+    status_line, *fields = head.removesuffix(b"\r\n\r\n").decode("latin-1").split("\r\n")
     found: dict[str, list[str]] = {}
     for field in fields:
         name, _, value = field.partition(":")
