@@ -18,6 +18,7 @@ import pytest
 from attrs import frozen
 
 from kubert import BackendContext, PodNetwork, PodSandboxMetadata, PortMapping
+from kubert_cni import plugin as cni_plugin
 from kubert_cni.backend import CNINetwork
 
 SYSTEM_BIN_DIR = Path("/usr/lib/cni")
@@ -89,6 +90,22 @@ class PrivateNet:
         """The ``cni`` backend's options for this network's dirs."""
         return {"conf-dir": str(self.conf_dir), "bin-dir": [str(self.bin_dir)],
                 "cache-dir": str(self.cache_dir)}
+
+    def docker_server_args(
+        self, engine: Any, plugin_timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Arguments of ``cri_server_factory`` / ``start_server`` for kubert on runtime
+        ``docker`` (the private ``engine``) and network ``cni`` on this network."""
+        from kubert_docker import plugin as docker_plugin
+
+        cni = self.cni_options()
+        if plugin_timeout is not None:
+            cni["plugin-timeout"] = plugin_timeout
+        return {
+            "runtime": "docker", "network": "cni", "plugins": (docker_plugin, cni_plugin),
+            "pod_infra_image": engine.pause,
+            "options": {"docker": engine.backend_options(), "cni": cni},
+        }
 
     def backend(self, **options: Any) -> CNINetwork:
         base = {**self.cni_options(), "plugin-timeout": 20.0, **options}

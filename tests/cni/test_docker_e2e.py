@@ -18,28 +18,14 @@ from kubert import (
     PodSandboxConfig,
     PodSandboxMetadata,
 )
-from kubert_cni import plugin as cni_plugin
 
 pytestmark = [pytest.mark.cni, pytest.mark.docker]
-
-
-def _server_args(engine: Any, testnet: PrivateNet, timeout: float = 20.0) -> dict[str, Any]:
-    from kubert_docker import plugin as docker_plugin
-
-    return {
-        "runtime": "docker", "network": "cni", "plugins": (docker_plugin, cni_plugin),
-        "pod_infra_image": engine.pause,
-        "options": {
-            "docker": engine.backend_options(),
-            "cni": {**testnet.cni_options(), "plugin-timeout": timeout},
-        },
-    }
 
 
 def _server(
     cri_server_factory: Callable[..., Any], engine: Any, testnet: PrivateNet, timeout: float = 20.0
 ) -> Any:
-    return cri_server_factory(**_server_args(engine, testnet, timeout))
+    return cri_server_factory(**testnet.docker_server_args(engine, plugin_timeout=timeout))
 
 
 def _sandbox_config(name: str) -> PodSandboxConfig:
@@ -132,7 +118,8 @@ def test_pod_ip_survives_a_kubert_restart(
     first.stop()
 
     # The same root and socket: kubert restarted on the same node.
-    second = start_server(first.socket_path.parent, **_server_args(clean_engine, testnet))
+    second = start_server(first.socket_path.parent,
+                          **testnet.docker_server_args(clean_engine, plugin_timeout=20.0))
     try:
         with second.client() as client:
             again = client.pod_sandbox_status(sandbox_id)

@@ -136,17 +136,7 @@ def inplace_env(
     cri_server_factory: Callable[..., Any],
     tmp_path: Path,
 ) -> Iterator[InPlaceEnv]:
-    from kubert_cni import plugin as cni_plugin
-    from kubert_docker import plugin as docker_plugin
-
-    server = cri_server_factory(
-        runtime="docker", network="cni", plugins=(docker_plugin, cni_plugin),
-        pod_infra_image=clean_engine.pause,
-        options={
-            "docker": clean_engine.backend_options(),
-            "cni": inplace_net.cni_options(),
-        },
-    )
+    server = cri_server_factory(**inplace_net.docker_server_args(clean_engine))
     client = server.client()
     try:
         cli = build_cli(PluginHost(autoload=False).load(extra=(inplace_plugin,)))

@@ -76,19 +76,7 @@ def test_pod_with_init_sidecar_and_crasher_runs_restarts_and_is_deleted(
     kubelet_net: PrivateNet,
     tmp_path: Path,
 ) -> None:
-    from kubert_cni import plugin as cni_plugin
-    from kubert_docker import plugin as docker_plugin
-
-    server = cri_server_factory(
-        runtime="docker",
-        network="cni",
-        plugins=(docker_plugin, cni_plugin),
-        pod_infra_image=clean_engine.pause,
-        options={
-            "docker": clean_engine.backend_options(),
-            "cni": kubelet_net.cni_options(),
-        },
-    )
+    server = cri_server_factory(**kubelet_net.docker_server_args(clean_engine))
     cri = server.client()
     clock = FakeClock()
     manager = RuntimeManager(
