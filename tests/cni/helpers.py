@@ -9,7 +9,6 @@ import random
 import secrets
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import pytest
 from attrs import frozen
 
+from fixtures.polling import wait_for
 from kubert import BackendContext, PodNetwork, PodSandboxMetadata, PortMapping
 from kubert_cni import plugin as cni_plugin
 from kubert_cni.backend import CNINetwork
@@ -55,12 +55,7 @@ class PrivateNet:
 
     def bridge_ports_after_netns_cleanup(self) -> list[str]:
         """Bridge ports, once the kernel has finished destroying deleted netns (bounded wait)."""
-        for _ in range(50):
-            ports = self.bridge_ports()
-            if not ports:
-                break
-            time.sleep(0.1)
-        return ports
+        return wait_for(self.bridge_ports, lambda ports: not ports)
 
     def cache_files(self) -> list[str]:
         results = self.cache_dir / "results"

@@ -26,6 +26,7 @@ import attrs
 from attrs import define, field
 
 from fixtures.pods import start_sleeper
+from fixtures.polling import wait_for
 from kubert import (
     ContainerState,
     DeadlineExceededError,
@@ -374,6 +375,7 @@ def check_invariants(server: KubertProcess, engine_client: Any, label: str) -> l
         problems.append(f"{label}: portmap rules of {sorted(o[:12] for o in forwarded)} for "
                         f"attachments {sorted(o[:12] for o in leases.values())}")
     attached = len(set(leases.values()))
+    # The kernel destroys a netns's veths after its last process left, not at once.
     veths = wait_for(lambda: server.net.veths(), lambda v: len(v) == attached)
     if len(veths) != attached:
         problems.append(f"{label}: {len(veths)} veths on the bridge for {attached} attachments")
@@ -381,18 +383,6 @@ def check_invariants(server: KubertProcess, engine_client: Any, label: str) -> l
         if link not in ready:
             problems.append(f"{label}: netns link {link[:12]} of a sandbox that is not ready")
     return problems
-
-
-def wait_for(read: Callable[[], Any], good: Callable[[Any], bool], tries: int = 50) -> Any:
-    """``read()`` until ``good`` says yes, at most ``tries`` times 0.1 s (the kernel destroys
-    a netns's veths after the last process left, not at once)."""
-    value = read()
-    for _ in range(tries):
-        if good(value):
-            break
-        time.sleep(0.1)
-        value = read()
-    return value
 
 
 def remove_everything(server: KubertProcess, figures: Figures) -> None:
