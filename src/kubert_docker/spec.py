@@ -7,6 +7,7 @@ through the SDK's helpers so that fields such as ``MaskedPaths`` pass through un
 from __future__ import annotations
 
 import posixpath
+from pathlib import Path
 from typing import Any
 
 from attrs import frozen
@@ -113,7 +114,7 @@ def sandbox_body(
         "CgroupParent": config.linux.cgroup_parent,
         "CpuShares": SANDBOX_CPU_SHARES,
         "OomScoreAdj": clamp(oom, facts.oom_floor),
-        "Sysctls": dict(config.linux.sysctls),
+        "Sysctls": host_sysctls(config.linux.sysctls),
         "Privileged": sc.privileged,
         "ReadonlyRootfs": sc.readonly_rootfs,
         "GroupAdd": [str(g) for g in sc.supplemental_groups],
@@ -147,6 +148,21 @@ def sandbox_body(
         body["User"] = user
     name = naming.sandbox_name(md.name, md.namespace, md.uid, md.attempt)
     return name, body, meta
+
+
+def host_sysctls(sysctls: dict[str, str], proc_sys: Path = Path("/proc/sys")) -> dict[str, str]:
+    """The pod's sysctls, each checked to exist in this host's kernel.
+
+    The core already allows only namespaced sysctls; one the kernel lacks would otherwise fail
+    deep inside runc at start, after the sandbox was created, with an opaque engine error.
+    """
+    for key in sysctls:
+        relative = key if "/" in key else key.replace(".", "/")
+        if not (proc_sys / relative).exists():
+            raise InvalidArgumentError(
+                f"linux.sysctls[{key!r}]", key, "this host's kernel has no such sysctl"
+            )
+    return dict(sysctls)
 
 
 def _ns_dict(ns: NamespaceOption) -> dict[str, Any]:

@@ -464,13 +464,12 @@ class Workload:
         )
 
     def failing_sandbox_config(self) -> PodSandboxConfig:
-        """A sandbox the engine creates but cannot start (runc cannot set an unknown
-        sysctl), so RunPodSandbox fails after create and has steps to undo."""
+        """A sandbox the engine creates but cannot start (the kernel refuses the sysctl's
+        value when runc writes it), so RunPodSandbox fails after create and has steps to
+        undo. The sysctl itself exists and is namespaced, so kubert's checks let it through."""
         config = self.sandbox_config("failing")
-        return attrs.evolve(
-            config,
-            linux=attrs.evolve(config.linux, sysctls={"net.ipv4.kubert_no_such_sysctl": "1"}),
-        )
+        sysctls = {"net.ipv4.ip_unprivileged_port_start": "not-a-number"}
+        return attrs.evolve(config, linux=attrs.evolve(config.linux, sysctls=sysctls))
 
     def step(self, client: CriClient, prefer: str | None = None) -> str:
         """One random operation, ``prefer`` (when possible) most of the time.

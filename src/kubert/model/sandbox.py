@@ -19,9 +19,10 @@ from kubert.model.common import (
     labels_field,
     tuple_field,
 )
-from kubert.model.enums import PodSandboxState
+from kubert.model.enums import NamespaceMode, PodSandboxState
 
 _SYSCTL_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]{0,252}$")
+_IPC_SYSCTL_PREFIXES = ("kernel.shm", "kernel.msg", "fs.mqueue.")
 
 
 @frozen(kw_only=True)
@@ -59,11 +60,33 @@ class LinuxPodSandboxConfig:
     def _check_sysctls(
         self, attribute: attrs.Attribute[dict[str, str]], value: dict[str, str]
     ) -> None:
-        for key in value:
+        namespaces = self.security_context.namespace_options
+        for key, setting in value.items():
+            field_name = f"linux.sysctls[{key!r}]"
             if not _SYSCTL_RE.match(key) or ".." in key:
                 raise InvalidArgumentError(
-                    f"linux.sysctls[{key!r}]", key,
-                    "must be a sysctl name such as net.ipv4.ip_forward",
+                    field_name, key, "must be a sysctl name such as net.ipv4.ip_forward"
+                )
+            if "\x00" in setting or len(setting) > 4096:
+                raise InvalidArgumentError(field_name, setting[:40], "value is not a sysctl value")
+            # Only namespaced sysctls can be set per pod (the kubelet's rule); anything else
+            # would change the node, and runc refuses it ("not in a separate kernel namespace").
+            dotted = key.replace("/", ".")
+            if dotted.startswith("net."):
+                if namespaces.network == NamespaceMode.NODE:
+                    raise InvalidArgumentError(
+                        field_name, key, "net.* sysctls cannot be set in a host-network pod"
+                    )
+            elif dotted == "kernel.sem" or dotted.startswith(_IPC_SYSCTL_PREFIXES):
+                if namespaces.ipc == NamespaceMode.NODE:
+                    raise InvalidArgumentError(
+                        field_name, key, "IPC sysctls cannot be set in a host-IPC pod"
+                    )
+            else:
+                raise InvalidArgumentError(
+                    field_name, key,
+                    "is not a namespaced sysctl; a pod may set only net.*, kernel.shm*, "
+                    "kernel.msg*, kernel.sem and fs.mqueue.*",
                 )
 
 
