@@ -4,23 +4,19 @@ docker SDK client for the raw side, all stopped afterwards. Run from the benchma
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from attrs import frozen
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
 import grpc
+from attrs import frozen
 from cri_api.v1 import api_pb2_grpc as rpc
 
 import kubert_docker.plugin
-from fixtures.engine import DockerEngine, running_engine
-from fixtures.server import start_server
+from kubert.testing.server import start_server
+from kubert_docker.testing import DockerEngine, running_engine
 
 
 @frozen

@@ -34,10 +34,9 @@ from kubert.locks import LockTable
 from kubert.model import *  # noqa: F403  (the model namespace is part of the public API by design)
 from kubert.model import __all__ as _model_all
 from kubert.options import ServeOption
-from kubert.plugins import require
 from kubert.streaming.contract import STDERR, STDOUT, OutputChunk, ProcessStream
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "AlreadyExistsError",
@@ -71,6 +70,5 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "pod_sandbox_metrics",
-    "require",
     *_model_all,
 ]

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from importlib import metadata
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 from attrs import define, field, frozen
@@ -24,6 +23,9 @@ from kubert.backends import (
 )
 from kubert.errors import InvalidArgumentError, PluginLoadError
 from kubert.options import ServeOption
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +50,13 @@ BACKEND_KINDS: dict[str, type[Backend]] = {
     "checkpoint": CheckpointStore,
 }
 
-# Which extra brings which missing module, for the fix we print.
-_EXTRA_FOR_MODULE = {"docker": "docker"}
+#: kubert's own plugin distributions: entry-point name -> (distribution, core extra that brings it).
+#: ``kubert plugins`` lists the ones not installed with the command that installs them.
+FIRST_PARTY: dict[str, tuple[str, str]] = {
+    "docker": ("kubert-docker", "docker"),
+    "cni": ("kubert-cni", "cni"),
+    "inplace": ("kubert-inplace", "inplace"),
+}
 
 B = TypeVar("B", bound=Backend)
 
@@ -129,6 +136,11 @@ class PluginHost:
                 self.blocked_found[ep.name] = f"blocked ({BLOCK_ENV} or configuration)"
                 continue
             if self.pm.has_plugin(ep.name):
+                continue
+            mismatch = _core_mismatch(ep.name, ep.dist) or _missing_dependency(ep.name, ep.dist)
+            if mismatch is not None:
+                self.failures[ep.name] = mismatch
+                log.warning("%s", mismatch)
                 continue
             try:
                 plugin = ep.load()
@@ -253,7 +265,17 @@ class PluginHost:
                     active=False, reason=why,
                 )
             )
-        if not self.autoload:
+        if self.autoload:
+            for plugin_name, (dist, extra) in FIRST_PARTY.items():
+                if plugin_name in self._dists:
+                    continue
+                rows.append(
+                    PluginInfo(
+                        name=plugin_name, distribution=dist, version="-", provides=(),
+                        active=False, reason=f"not installed; fix: pip install 'kubert[{extra}]'",
+                    )
+                )
+        else:
             rows.append(
                 PluginInfo(
                     name="(entry points)", distribution="-", version="-", provides=(),
@@ -277,13 +299,72 @@ class PluginHost:
 
 def _import_fix(missing: str, plugin_module: str, dist: str, version: str) -> str:
     """What to tell the user when a plugin's entry point raised ImportError for ``missing``."""
-    extra = _EXTRA_FOR_MODULE.get(missing.split(".")[0])
-    if extra and dist == "kubert":
-        return f"pip install 'kubert[{extra}]'"
     if missing.split(".")[0] == plugin_module.split(".")[0]:
         # The plugin's own package is missing or broken: the installation is incomplete.
         return f"reinstall {dist}: pip install --force-reinstall '{dist}=={version}'"
-    return f"pip install the package that provides {missing!r} (needed by {dist})"
+    # A dependency the distribution declares (the docker SDK of kubert-docker) went missing.
+    return (
+        f"{dist} needs {missing!r}, which is not importable; reinstall it with its "
+        f"dependencies: pip install --force-reinstall '{dist}=={version}'"
+    )
+
+
+def _requirements(dist: metadata.Distribution) -> Iterator[Requirement]:
+    """The unconditional requirements ``dist`` declares (extras and markers left out)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    for line in dist.requires or ():
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if requirement.marker is None:
+            yield requirement
+
+
+def _missing_dependency(plugin: str, dist: metadata.Distribution | None) -> PluginLoadError | None:
+    """A load error naming the first declared dependency of ``dist`` that is not installed
+    (a removed SDK), found from metadata alone, before the plugin's module is imported."""
+    if dist is None:
+        return None
+    for requirement in _requirements(dist):
+        try:
+            metadata.distribution(requirement.name)
+        except metadata.PackageNotFoundError:
+            name = dist.metadata["Name"]
+            return PluginLoadError(
+                plugin,
+                f"{name} {dist.version} needs {requirement}, which is not installed",
+                f"pip install '{requirement}'",
+            )
+    return None
+
+
+def _core_mismatch(plugin: str, dist: metadata.Distribution | None) -> PluginLoadError | None:
+    """A load error when ``dist`` declares a range of the kubert core that excludes this one.
+
+    A plugin built against another core may call hooks or models that are not there; it is
+    reported with both versions and the fix instead of failing later with a traceback.
+    """
+    if dist is None or dist.metadata["Name"] == "kubert":
+        return None
+    core = _version("kubert")
+    if core == "?":
+        return None
+    for requirement in _requirements(dist):
+        if requirement.name != "kubert":
+            continue
+        if requirement.specifier.contains(core, prereleases=True):
+            return None
+        name, version = dist.metadata["Name"], dist.version
+        return PluginLoadError(
+            plugin,
+            f"{name} {version} is built for kubert{requirement.specifier}, "
+            f"but kubert {core} is installed",
+            f"install a {name} release made for kubert {core} (pip install --upgrade '{name}'), "
+            f"or the core it was built for: pip install 'kubert{requirement.specifier}'",
+        )
+    return None
 
 
 def _short(plugin_name: str) -> str:
@@ -302,19 +383,6 @@ def _version(dist: str) -> str:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return "?"
-
-
-def require(plugin: str, module: str, extra: str) -> None:
-    """Raise PluginLoadError naming the extra to install when ``module`` is not importable.
-
-    Plugins call this at import time for their heavy dependency, so that ``kubert plugins``
-    reports them as not loadable instead of printing a traceback. It only looks the module
-    up (no import), keeping plugin loading cheap.
-    """
-    if importlib.util.find_spec(module) is None:
-        raise PluginLoadError(
-            plugin, f"the {module!r} package is not installed", f"pip install 'kubert[{extra}]'"
-        )
 
 
 def describe_plugins(rows: Sequence[PluginInfo]) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from cni.helpers import SYSTEM_BIN_DIR, PrivateNet, run
+from tests.cni.helpers import SYSTEM_BIN_DIR, PrivateNet, run
 
 REAL_PLUGINS = ("bridge", "host-local", "loopback", "portmap", "bandwidth", "ptp")
 TEST_PLUGIN_SOURCE = Path(__file__).with_name("testplugin.py")

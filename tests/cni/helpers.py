@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from attrs import frozen
 
-from fixtures.polling import wait_for
 from kubert import BackendContext, PodNetwork, PodSandboxMetadata, PortMapping
 from kubert_cni import plugin as cni_plugin
 from kubert_cni.backend import CNINetwork
+from tests.fixtures.polling import wait_for
 
 SYSTEM_BIN_DIR = Path("/usr/lib/cni")
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from cni.helpers import PrivateNet, addresses_in, link_up, links_in, ns_name, pod
+from tests.cni.helpers import PrivateNet, addresses_in, link_up, links_in, ns_name, pod
 
 pytestmark = pytest.mark.cni
 

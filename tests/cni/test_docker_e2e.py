@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from cni.helpers import PrivateNet
-from fixtures.pods import start_sleeper
 from kubert import (
     KubertError,
     PodSandboxConfig,
     PodSandboxMetadata,
 )
+from tests.cni.helpers import PrivateNet
+from tests.fixtures.pods import start_sleeper
 
 pytestmark = [pytest.mark.cni, pytest.mark.docker]
 
@@ -107,7 +107,7 @@ def test_failing_plugin_fails_run_pod_sandbox_and_leaves_nothing(
 def test_pod_ip_survives_a_kubert_restart(
     clean_engine: Any, cri_server_factory: Callable[..., Any], testnet: PrivateNet
 ) -> None:
-    from fixtures.server import start_server
+    from tests.fixtures.server import start_server
 
     testnet.write_conflist("10-kbt.conflist", [testnet.bridge_plugin()])
     first = _server(cri_server_factory, clean_engine, testnet)

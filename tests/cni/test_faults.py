@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 import pytest
 
-from cni.helpers import PrivateNet, links_in, pod
 from kubert import DeadlineExceededError, UnavailableError
 from kubert_cni.errors import CNIPluginError
+from tests.cni.helpers import PrivateNet, links_in, pod
 
 pytestmark = pytest.mark.cni
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from cni.helpers import PrivateNet, addresses_in, link_up, ns_name, pod, run
 from kubert import BackendContext, PortMapping
 from kubert_cni import masquerade
 from kubert_cni.kubenet import KubenetNetwork
+from tests.cni.helpers import PrivateNet, addresses_in, link_up, ns_name, pod, run
 
 pytestmark = pytest.mark.cni
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from cni.helpers import PrivateNet, pod
 from kubert import PortMapping, Protocol
+from tests.cni.helpers import PrivateNet, pod
 
 pytestmark = pytest.mark.cni
 

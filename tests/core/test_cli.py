@@ -29,6 +29,7 @@ from kubert import (
     PodSandboxMetadata,
     hookimpl,
 )
+from kubert import __version__ as kubert_version
 from kubert.cli import build_cli
 from kubert.cri.client import CriClient
 from kubert.cri.socket import socket_answers
@@ -178,14 +179,38 @@ def test_plugins_with_docker_sdk() -> None:
     assert "network:cni" in rows["cni"] and "not selected" in rows["cni"]
 
 
-def test_plugins_without_docker_sdk() -> None:
-    # The docker SDK is made unimportable in the child (sys.modules entry None = not installed).
-    rows = _plugins_table("import sys; sys.modules['docker'] = None", "--runtime", "memory")
-    docker = rows["docker"]
-    assert "runtime:docker" not in docker
-    assert "pip install 'kubert[docker]'" in docker
+def _fake_distribution(root: Path, name: str, requires: list[str]) -> str:
+    """A distribution's metadata under ``root`` (no code): its entry point names a module that
+    does not exist, so a test passes only if kubert refuses it before importing anything."""
+    dist_info = root / f"{name.replace('-', '_')}-1.0.0.dist-info"
+    dist_info.mkdir()
+    lines = "".join(f"Requires-Dist: {line}\n" for line in requires)
+    (dist_info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0.0\n{lines}"
+    )
+    (dist_info / "entry_points.txt").write_text(f"[kubert]\n{name}-ep = no_such_module_x\n")
+    return f"import sys; sys.path.insert(0, {str(root)!r})"
+
+
+def test_plugins_with_a_missing_dependency(tmp_path: Path) -> None:
+    prelude = _fake_distribution(tmp_path, "kubert-needy", ["kubert>=0.2,<1", "kubert-no-sdk>=1"])
+    rows = _plugins_table(prelude, "--runtime", "memory")
+    needy = rows["kubert-needy-ep"]
+    assert "kubert-needy 1.0.0 needs kubert-no-sdk>=1, which is not installed" in needy
+    assert "fix: pip install 'kubert-no-sdk>=1'" in needy
+    assert " yes" in rows["memory"] and "runtime:docker" in rows["docker"]
+
+
+def test_plugins_built_for_another_core(tmp_path: Path) -> None:
+    """A distribution whose declared core range excludes this kubert is reported with both
+    versions and the fix, and not loaded (its module would not even import)."""
+    prelude = _fake_distribution(tmp_path, "kubert-future", ["kubert<10,>=9.0"])
+    rows = _plugins_table(prelude, "--runtime", "memory")
+    future = rows["kubert-future-ep"]
+    assert "kubert-future 1.0.0 is built for kubert<10,>=9.0" in future
+    assert f"kubert {kubert_version} is installed" in future
+    assert "pip install 'kubert<10,>=9.0'" in future
     assert " yes" in rows["memory"]
-    assert "network:cni" in rows["cni"]
 
 
 def test_version() -> None:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.server import RunningServer
 from kubert import (
     AlreadyExistsError,
     ContainerConfig,
@@ -22,6 +21,7 @@ from kubert import (
     UnimplementedError,
 )
 from kubert.cri.client import CriClient
+from tests.fixtures.server import RunningServer
 
 CONFIG = PodSandboxConfig(metadata=PodSandboxMetadata(name="c", uid="u", namespace="default"))
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fixtures.server import RunningServer
 from kubert import DNSConfig, PodNetwork, PodSandboxConfig, PodSandboxMetadata
+from tests.fixtures.server import RunningServer
 
 from .faults import FaultPlugin
 

@@ -10,7 +10,6 @@ from cri_api.containers import Containers
 from cri_api.exceptions import ContainerServiceException, ImageServiceException
 from cri_api.images import Images
 
-from fixtures.server import RunningServer
 from kubert import (
     ContainerConfig,
     ContainerFilter,
@@ -25,6 +24,7 @@ from kubert import (
 )
 from kubert.cri.api import pb
 from kubert.cri.client import CriClient
+from tests.fixtures.server import RunningServer
 
 from .helpers import Stubs, container_config, sandbox_config
 

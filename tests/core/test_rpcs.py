@@ -14,8 +14,8 @@ from collections.abc import Callable
 import grpc
 import pytest
 
-from fixtures.server import RunningServer
 from kubert.cri.api import RPC_NAMES, pb
+from tests.fixtures.server import RunningServer
 
 from .helpers import Pod, Stubs, container_config, sandbox_config
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from fixtures.server import RunningServer
 from kubert import (
     ContainerConfig,
     ContainerMetadata,
@@ -26,6 +25,7 @@ from kubert.cri.client import CriClient
 from kubert.locks import LockTable
 from kubert.model import NamespaceMode, NamespaceOption
 from kubert.model.sandbox import LinuxPodSandboxConfig, LinuxSandboxSecurityContext
+from tests.fixtures.server import RunningServer
 
 from .faults import FaultPlugin
 

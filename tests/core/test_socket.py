@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.server import start_server
 from kubert import FailedPreconditionError, InvalidArgumentError
 from kubert.cri.client import CriClient
 from kubert.cri.server import CriServer
 from kubert.cri.socket import Endpoint, parse_endpoint
+from tests.fixtures.server import start_server
 
 
 @pytest.fixture

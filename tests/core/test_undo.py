@@ -13,9 +13,9 @@ from typing import Any
 import grpc
 import pytest
 
-from fixtures.server import RunningServer
 from kubert import ImageSpec, UnavailableError
 from kubert.cri.api import pb, rpc
+from tests.fixtures.server import RunningServer
 
 from .faults import FaultPlugin
 from .helpers import sandbox_config

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from fixtures.server import RunningServer
 from kubert.cri.api import pb
 from kubert.errors import UnavailableError
+from tests.fixtures.server import RunningServer
 
 from .helpers import Pod, Stubs, container_config
 

@@ -1,7 +1,7 @@
 """Fixtures of the crash tests: a private CNI network and ``kubert serve`` as a subprocess.
 
 The crash tests need root (network namespaces, veths, a bridge), the real CNI plugins in
-/usr/lib/cni and the private dockerd of tests/fixtures/engine.py. Each network gets a bridge
+/usr/lib/cni and the private dockerd of kubert_docker.testing. Each network gets a bridge
 ``kcrash<run><n>`` and a /24 out of 10.247.0.0/16, both picked at random per run, so they are
 distinct from the other suites' (the CNI tests use 10.244.100-249) and from a second run of
 these tests on the same host.
@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from crash.harness import REPORTS, SYSTEM_CNI_BIN, CrashNet, KubertProcess
+from tests.crash.harness import REPORTS, SYSTEM_CNI_BIN, CrashNet, KubertProcess
 
 
 def _missing() -> str:

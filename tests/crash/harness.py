@@ -25,8 +25,6 @@ from typing import Any
 import attrs
 from attrs import define, field
 
-from fixtures.pods import start_sleeper
-from fixtures.polling import wait_for
 from kubert import (
     ContainerState,
     DeadlineExceededError,
@@ -38,6 +36,8 @@ from kubert import (
     UnavailableError,
 )
 from kubert.cri.client import CriClient
+from tests.fixtures.pods import start_sleeper
+from tests.fixtures.polling import wait_for
 
 SYSTEM_CNI_BIN = Path("/usr/lib/cni")
 KUBERT_LABEL = "io.kubernetes.docker.type"

@@ -13,19 +13,6 @@ from typing import Any
 
 import pytest
 
-from crash.harness import (
-    CALL_TIMEOUT,
-    REPORTS,
-    Figures,
-    KubertProcess,
-    Workload,
-    check_invariants,
-    check_nothing_left,
-    is_internal,
-    remove_everything,
-    thorough,
-    timed,
-)
 from kubert import (
     ContainerConfig,
     ContainerMetadata,
@@ -38,6 +25,19 @@ from kubert import (
     UnavailableError,
 )
 from kubert.cri.client import CriClient
+from tests.crash.harness import (
+    CALL_TIMEOUT,
+    REPORTS,
+    Figures,
+    KubertProcess,
+    Workload,
+    check_invariants,
+    check_nothing_left,
+    is_internal,
+    remove_everything,
+    thorough,
+    timed,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.cni]
 

@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 
-from crash.harness import (
+from kubert import UnavailableError
+from kubert.crashpoint import CRASH_POINTS
+from tests.crash.harness import (
     REPORTS,
     Figures,
     KubertProcess,
@@ -28,9 +30,7 @@ from crash.harness import (
     thorough,
     timed,
 )
-from fixtures.pods import start_sleeper
-from kubert import UnavailableError
-from kubert.crashpoint import CRASH_POINTS
+from tests.fixtures.pods import start_sleeper
 
 pytestmark = [pytest.mark.docker, pytest.mark.cni]
 

@@ -21,17 +21,6 @@ from typing import Any
 
 import pytest
 
-from crash.harness import (
-    CrashNet,
-    Figures,
-    KubertProcess,
-    check_nothing_left,
-    is_internal,
-    remove_everything,
-)
-from fixtures.engine import DockerEngine, _start_dockerd, _stop_pid, running_engine
-from fixtures.pods import start_sleeper
-from fixtures.polling import eventually
 from kubert import (
     KubertError,
     PodSandboxConfig,
@@ -40,6 +29,24 @@ from kubert import (
     UnavailableError,
 )
 from kubert.cri.client import CriClient
+from kubert_docker.testing import (
+    DockerEngine,
+    EngineFailed,
+    running_engine,
+    start_dockerd,
+    stop_pid,
+)
+from kubert_docker.testing.fixtures import as_test_outcome
+from tests.crash.harness import (
+    CrashNet,
+    Figures,
+    KubertProcess,
+    check_nothing_left,
+    is_internal,
+    remove_everything,
+)
+from tests.fixtures.pods import start_sleeper
+from tests.fixtures.polling import eventually
 
 pytestmark = pytest.mark.docker
 
@@ -50,18 +57,17 @@ def _start_twice(root: Path) -> DockerEngine:
     """dockerd on ``root``; a second try when the first start fails (seen once on a machine
     under heavy load: dockerd died with SIGSEGV while starting)."""
     try:
-        return _start_dockerd(root)
-    except (pytest.skip.Exception, pytest.fail.Exception):
-        if os.geteuid() != 0 or shutil.which("dockerd") is None:
-            raise
-    return _start_dockerd(root)
+        return start_dockerd(root)
+    except EngineFailed:
+        pass
+    return start_dockerd(root)
 
 
 @pytest.fixture
 def own_engine() -> Iterator[DockerEngine]:
     """A private dockerd for this test alone, with the test images."""
     root = Path(tempfile.mkdtemp(prefix="kubert-ownd-", dir="/tmp"))
-    with running_engine(root, _start_twice) as engine:
+    with as_test_outcome(), running_engine(root, _start_twice) as engine:
         yield engine
     shutil.rmtree(root, ignore_errors=True)
 
@@ -124,7 +130,7 @@ def test_engine_stopped_mid_calls_gives_unavailable_and_recovers(
         worker = threading.Thread(target=traffic, daemon=True)
         worker.start()
         time.sleep(1.0)
-        _stop_pid(own_engine.proc, 30)  # the engine goes away in the middle of the traffic
+        stop_pid(own_engine.proc, 30)  # the engine goes away in the middle of the traffic
 
         assert eventually(lambda: not _runtime_ready(client), interval=0.2)
         condition = {c.type: c for c in client.status().conditions}["RuntimeReady"]
@@ -165,8 +171,8 @@ def test_kubert_started_while_the_engine_is_down_serves_and_recovers_later(
 ) -> None:
     """kubert (re)started while dockerd is stopped: it serves at once with RuntimeReady=false,
     does no garbage collection blind, and recovers when the engine is back."""
-    from fixtures.server import start_server
     from kubert_docker import plugin as docker_plugin
+    from tests.fixtures.server import start_server
 
     args: dict[str, Any] = {
         "runtime": "docker", "plugins": (docker_plugin,), "pod_infra_image": own_engine.pause,
@@ -176,7 +182,7 @@ def test_kubert_started_while_the_engine_is_down_serves_and_recovers_later(
     with first.client() as client:
         sandbox_id = client.run_pod_sandbox(_pod("survivor"))
     first.stop()
-    _stop_pid(own_engine.proc, 30)
+    stop_pid(own_engine.proc, 30)
 
     second = start_server(first.socket_path.parent, **args)
     try:
@@ -208,7 +214,7 @@ def fault_server(clean_engine: Any) -> Iterator[KubertProcess]:
     """``kubert serve`` on docker + cni whose chain is bridge + the fault-injecting test plugin
     of tests/cni, on a network of its own."""
     workdir = Path(tempfile.mkdtemp(prefix="kubert-fault-", dir="/tmp"))
-    from crash.conftest import serving
+    from tests.crash.conftest import serving
 
     with serving(workdir, clean_engine, 2) as server:
         script = server.net.bin_dir / "kbt-test"
@@ -300,7 +306,7 @@ def test_kubert_killed_during_cni_add_recovers_clean(
     sandbox and DELs its attachment from the cache; then removing it leaves nothing."""
     import signal
 
-    from crash.harness import check_invariants
+    from tests.crash.harness import check_invariants
 
     _chain(fault_server.net, {"hangOn": "ADD"})
     fault_server.config_path.write_text(

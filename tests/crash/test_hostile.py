@@ -20,15 +20,15 @@ from google.protobuf.message import Message
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crash.harness import REPORTS, thorough
-from crash.hostile import message_of, mutated, unary_methods
-from fixtures.pods import start_sleeper
 from kubert import (
     PodSandboxConfig,
     PodSandboxMetadata,
 )
 from kubert.cri.api import pb
 from kubert.cri.client import CriClient
+from tests.crash.harness import REPORTS, thorough
+from tests.crash.hostile import message_of, mutated, unary_methods
+from tests.fixtures.pods import start_sleeper
 
 #: Answers a hostile request may get. DEADLINE_EXCEEDED only from the server (ExecSync's own
 #: timeout), never from the client's deadline: that one means the call hung.

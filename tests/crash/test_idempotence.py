@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from fixtures.pods import start_sleeper
 from kubert import (
     ContainerState,
     NotFoundError,
@@ -18,6 +17,7 @@ from kubert import (
     PodSandboxState,
 )
 from kubert.cri.client import CriClient
+from tests.fixtures.pods import start_sleeper
 
 NEVER_SEEN = "f" * 64
 

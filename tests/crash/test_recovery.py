@@ -13,12 +13,12 @@ from collections.abc import Callable
 import attrs
 import pytest
 
-from core.faults import FaultPlugin
-from fixtures.polling import eventually
-from fixtures.server import RunningServer
 from kubert import PodSandboxConfig, PodSandboxMetadata, PodSandboxState, UnavailableError
 from kubert.recovery import STOPPING, RunGate
 from kubert.service import _checkpoint
+from tests.core.faults import FaultPlugin
+from tests.fixtures.polling import eventually
+from tests.fixtures.server import RunningServer
 
 
 @pytest.fixture

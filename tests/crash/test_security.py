@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.engine import _stop_pid
+from kubert_docker.testing import stop_pid
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="checks root ownership of the socket")
 
@@ -103,7 +103,7 @@ def test_socket_is_0660_root_owned_and_only_loopback_listens(workdir: Path) -> N
         assert len(listeners) <= 1, listeners
         assert all(address.startswith("127.0.0.1:") for address in listeners), listeners
     finally:
-        _stop_pid(proc, 20)
+        stop_pid(proc, 20)
     assert not path.exists()  # removed on the way out
 
 
@@ -119,7 +119,7 @@ def test_socket_group_is_configurable(workdir: Path) -> None:
         assert (info.st_uid, info.st_gid) == (0, group.gr_gid)
         assert oct(info.st_mode & 0o777) == oct(0o660)
     finally:
-        _stop_pid(proc, 20)
+        stop_pid(proc, 20)
 
 
 def test_a_socket_under_umask_0_never_lets_others_in(workdir: Path) -> None:

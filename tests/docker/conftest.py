@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 import kubert as k
-from fixtures.docker_helpers import PodMaker, make_runtime
 from kubert_docker.images import DockerImages
 from kubert_docker.runtime import DockerRuntime
+from tests.fixtures.docker_helpers import PodMaker, make_runtime
 
 
 @pytest.fixture(scope="module")

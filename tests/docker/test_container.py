@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import kubert as k
-from fixtures.docker_helpers import make_runtime, wait_until
+from tests.fixtures.docker_helpers import make_runtime, wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -240,7 +240,7 @@ def test_node_default_cpuset_applies_when_the_pod_sets_none(
 ) -> None:
     runtime = make_runtime(docker_engine, tmp_path / "root", default_cpuset_cpus="0")
     try:
-        from fixtures.docker_helpers import PodMaker
+        from tests.fixtures.docker_helpers import PodMaker
 
         pods = PodMaker(runtime, docker_engine, tmp_path / "logs")
         try:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import kubert as k
-from fixtures.docker_helpers import PodMaker, make_runtime, wait_until
+from tests.fixtures.docker_helpers import PodMaker, make_runtime, wait_until
 
 pytestmark = pytest.mark.docker
 

@@ -181,7 +181,7 @@ def test_stopped_sandbox_is_never_started_again(pods: Any) -> None:
 def test_runtime_handler_maps_to_a_docker_runtime(
     docker_engine: Any, docker_client: Any, tmp_path: Path
 ) -> None:
-    from fixtures.docker_helpers import PodMaker, make_runtime
+    from tests.fixtures.docker_helpers import PodMaker, make_runtime
 
     runtime = make_runtime(docker_engine, tmp_path / "root", runtime_handlers=["fast=runc"])
     pods = PodMaker(runtime, docker_engine, tmp_path / "logs")

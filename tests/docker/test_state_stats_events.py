@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import kubert as k
-from fixtures.docker_helpers import PodMaker, make_runtime, wait_until
+from tests.fixtures.docker_helpers import PodMaker, make_runtime, wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -110,11 +110,11 @@ def test_container_events_follow_the_lifecycle(docker_engine: Any, tmp_path: Pat
 def test_engine_down_then_back(docker_engine: Any, docker_client: Any, tmp_path: Path) -> None:
     """A second private engine is stopped under a backend and started again on the same root:
     status and calls say UNAVAILABLE while it is gone, and all is well once it is back."""
-    from fixtures.engine import _start_dockerd, _stop_pid
+    from kubert_docker.testing import start_dockerd, stop_pid
 
     root = Path(docker_engine.root.parent / f"{docker_engine.root.name}-down")
     root.mkdir()
-    engine = _start_dockerd(root)
+    engine = start_dockerd(root)
     try:
         client = engine.client()
         rootfs = docker_client.api.get_image(docker_engine.pause)
@@ -122,7 +122,7 @@ def test_engine_down_then_back(docker_engine: Any, docker_client: Any, tmp_path:
         runtime = make_runtime(engine, tmp_path / "root")
         try:
             assert runtime.status().status
-            _stop_pid(engine.proc, 30)
+            stop_pid(engine.proc, 30)
             condition = runtime.status()
             assert not condition.status and condition.reason == "DockerDaemonNotReady"
             with pytest.raises(k.UnavailableError):
@@ -132,7 +132,7 @@ def test_engine_down_then_back(docker_engine: Any, docker_client: Any, tmp_path:
             )
             with pytest.raises(k.UnavailableError):
                 runtime.create_sandbox(config, "")
-            engine = _start_dockerd(root)
+            engine = start_dockerd(root)
             assert wait_until(lambda: runtime.status().status, 20)
             created = runtime.create_sandbox(config, "")
             runtime.start_sandbox(created.id)
@@ -142,5 +142,5 @@ def test_engine_down_then_back(docker_engine: Any, docker_client: Any, tmp_path:
             runtime.close()
         client.close()
     finally:
-        _stop_pid(engine.proc, 30)
+        stop_pid(engine.proc, 30)
         shutil.rmtree(root, ignore_errors=True)

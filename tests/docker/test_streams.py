@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import kubert as k
-from fixtures.docker_helpers import wait_until
+from tests.fixtures.docker_helpers import wait_until
 
 pytestmark = pytest.mark.docker
 

@@ -14,8 +14,8 @@ import grpc
 import pytest
 
 import kubert_docker.plugin
-from fixtures.docker_helpers import wait_until
 from kubert.cri.api import pb, rpc
+from tests.fixtures.docker_helpers import wait_until
 
 pytestmark = pytest.mark.docker
 

@@ -23,12 +23,12 @@ import pytest
 from attrs import frozen
 from click.testing import CliRunner
 
-from cni.helpers import PrivateNet, bridge_net
 from kubert.cli import build_cli
 from kubert.cri.client import CriClient
 from kubert.kubelet import KubeletConfig, PodRuntimeStatus, observe_pod
 from kubert.plugins import PluginHost
 from kubert_inplace import plugin as inplace_plugin
+from tests.cni.helpers import PrivateNet, bridge_net
 
 #: Busybox's init ignores SIGTERM as PID 1; the trap makes a stop take milliseconds.
 SERVE = "trap 'exit 0' TERM; echo serving $(cat /version); sleep 3600 & wait"

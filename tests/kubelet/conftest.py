@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.server import RunningServer, start_server
 from kubert.cri.client import CriClient
 from kubert.kubelet import FakeClock, KubeletConfig, RuntimeManager
+from tests.fixtures.server import RunningServer, start_server
 
 _names = itertools.count()
 

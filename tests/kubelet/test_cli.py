@@ -10,13 +10,13 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from fixtures.server import RunningServer
 from kubert.cli import build_cli
 from kubert.cri.client import CriClient
 from kubert.kubelet import KubeletConfig, RuntimeManager, derive_uid
 from kubert.kubelet.static import StaticPodLoop
 from kubert.kubelet.store import PodStore
 from kubert.plugins import PluginHost
+from tests.fixtures.server import RunningServer
 
 from .conftest import unique_name
 

@@ -17,12 +17,12 @@ from attrs import define
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fixtures.server import RunningServer
 from kubert.cri.client import CriClient
 from kubert.errors import DeadlineExceededError
 from kubert.kubelet import Pod, RuntimeManager, load_pods
 from kubert.kubelet.podstatus import pod_view
 from kubert.model import ExecSyncResult
+from tests.fixtures.server import RunningServer
 
 from .conftest import new_manager, unique_name
 

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from cni.helpers import PrivateNet, bridge_net
-from fixtures.polling import until
 from kubert.cli.logs import parse_line
 from kubert.kubelet import FakeClock, KubeletConfig, Pod, RuntimeManager, load_pods
 from kubert.kubelet.podstatus import pod_view
 from kubert.model import ContainerFilter, ContainerState
+from tests.cni.helpers import PrivateNet, bridge_net
+from tests.fixtures.polling import until
 
 pytestmark = [pytest.mark.docker, pytest.mark.cni]
 

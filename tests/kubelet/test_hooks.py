@@ -8,7 +8,6 @@ from typing import Any
 
 import attrs
 
-from fixtures.server import RunningServer
 from kubert import hookimpl
 from kubert.cri.client import CriClient
 from kubert.kubelet import (
@@ -22,6 +21,7 @@ from kubert.kubelet import (
     field_ref_values,
     load_pods,
 )
+from tests.fixtures.server import RunningServer
 
 from .conftest import new_manager, unique_name
 

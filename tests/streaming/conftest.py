@@ -20,8 +20,6 @@ import pytest
 from harness import ECHO_PORT, HOLD_PORT, FakeClock, Stack
 
 import kubert_docker.plugin
-from fixtures.polling import until
-from fixtures.server import start_server
 from kubert.model import (
     ContainerConfig,
     ContainerMetadata,
@@ -31,6 +29,8 @@ from kubert.model import (
 )
 from kubert.streaming.config import StreamingConfig
 from kubert.streaming.server import StreamingServer
+from tests.fixtures.polling import until
+from tests.fixtures.server import start_server
 
 
 @pytest.fixture(scope="session")

@@ -7,11 +7,11 @@ from typing import Any
 
 from attrs import define
 
-from fixtures.server import RunningServer
 from kubert.cri.client import CriClient
 from kubert.model import ExecRequest
 from kubert.streaming.config import StreamingConfig
 from kubert.streaming.server import StreamingServer
+from tests.fixtures.server import RunningServer
 
 ECHO_PORT = 7000
 #: A server in the pod that never closes a connection itself.

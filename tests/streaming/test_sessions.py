@@ -16,10 +16,10 @@ from websockets.exceptions import InvalidStatus
 from websockets.frames import Frame, Opcode
 from websockets.sync.client import connect
 
-from fixtures.polling import eventually
 from kubert.errors import InvalidArgumentError, NotFoundError, ResourceExhaustedError
 from kubert.model import AttachRequest, ExecRequest, PortForwardRequest
 from kubert.streaming.client import RemoteCommand, forward_connection
+from tests.fixtures.polling import eventually
 
 pytestmark = pytest.mark.docker
 

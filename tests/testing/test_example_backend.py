@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.engine import _stop_pid
 from kubert import BackendContext, ContainerState, PodSandboxState, RuntimeBackend
 from kubert.cri.client import CriClient
 from kubert.plugins import PluginHost
 from kubert.testing.configs import ConfigFactory
 from kubert.testing.suite import BackendSuite
+from kubert_docker.testing import stop_pid
 
 pytest.importorskip("kubert_tmpfs", reason="pip install -e examples/kubert-tmpfs")
 
@@ -77,5 +77,5 @@ def test_kubert_serve_runs_pods_on_tmpfs(tmp_path: Path) -> None:
         assert client.list_pod_sandbox() == []
         client.close()
     finally:
-        _stop_pid(server, 20)
+        stop_pid(server, 20)
         shutil.rmtree(short, ignore_errors=True)

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from fixtures.server import INFRA_IMAGE, RunningServer
 from kubert import (
     RUNTIME_READY,
     AuthConfig,
@@ -48,6 +47,7 @@ from kubert import (
 )
 from kubert.cri.client import CriClient
 from kubert.testing.suite import BackendSuite
+from tests.fixtures.server import INFRA_IMAGE, RunningServer
 
 
 class CriBackend(RuntimeBackend, ImageBackend):

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.server import RunningServer, start_server
 from kubert import InvalidArgumentError, hookimpl
 from kubert.cri.client import CriClient
 from kubert.kubelet import (
@@ -27,6 +26,7 @@ from kubert.kubelet import (
     load_pods,
 )
 from kubert.plugins import PluginHost
+from kubert.testing.server import RunningServer, start_server
 from kubert_inplace import plugin as inplace_plugin
 from kubert_inplace.record import RecordStore
 

@@ -1,4 +1,6 @@
-"""Shared pytest configuration: fixture modules from tests/fixtures are enabled here."""
+"""pytest configuration of the whole repository (tests/ and each distribution's tests/): the
+private-engine fixtures of kubert-docker's public helper and the CRI server fixtures of
+tests/fixtures are enabled here, at the top, so that every test folder shares one engine."""
 
 import os
 
@@ -8,8 +10,8 @@ import pytest
 os.environ.setdefault("KUBERT_DISABLE_PLUGIN_AUTOLOAD", "1")
 
 pytest_plugins = [
-    "fixtures.engine",
-    "fixtures.server",
+    "kubert_docker.testing.fixtures",
+    "tests.fixtures.server",
 ]
 
 

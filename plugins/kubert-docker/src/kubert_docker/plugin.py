@@ -1,18 +1,15 @@
 """kubert's ``docker`` plugin: registers the docker runtime and image backends, their
 ``kubert serve`` flags, and the ``kubert pull`` command.
 
-Importing it needs only kubert; the docker SDK is checked for (not imported) here, so that a
-machine without it reports the plugin as not loadable with the fix.
+Importing it needs only kubert; the docker SDK (a dependency of this distribution) is imported
+lazily by the backends, so that ``kubert plugins`` stays cheap.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import kubert
 from kubert import RegisterBackend, ServeOption, hookimpl
-
-kubert.require("docker", "docker", "docker")
 
 if TYPE_CHECKING:
     import click
