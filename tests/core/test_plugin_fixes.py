@@ -10,16 +10,16 @@ from kubert.plugins import _import_fix
 @pytest.mark.parametrize(
     ("missing", "module", "dist", "fix"),
     [
-        ("docker", "kubert_docker.plugin", "kubert", "pip install 'kubert[docker]'"),
         (
-            "kubert_inplace.plugin", "kubert_inplace.plugin", "kubert",
-            "reinstall kubert: pip install --force-reinstall 'kubert==0.1.0'",
+            "docker", "kubert_docker.plugin", "kubert-docker",
+            "kubert-docker needs 'docker', which is not importable; reinstall it with its "
+            "dependencies: pip install --force-reinstall 'kubert-docker==0.2.0'",
         ),
         (
-            "requests", "kubert_tmpfs.plugin", "kubert-tmpfs",
-            "pip install the package that provides 'requests' (needed by kubert-tmpfs)",
+            "kubert_inplace.plugin", "kubert_inplace.plugin", "kubert-inplace",
+            "reinstall kubert-inplace: pip install --force-reinstall 'kubert-inplace==0.2.0'",
         ),
     ],
 )
 def test_import_fix(missing: str, module: str, dist: str, fix: str) -> None:
-    assert _import_fix(missing, module, dist, "0.1.0") == fix
+    assert _import_fix(missing, module, dist, "0.2.0") == fix

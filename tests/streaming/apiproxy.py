@@ -15,9 +15,8 @@ import threading
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
-from spdyclient import read_head
-
 from kubert.model import AttachRequest, ExecRequest, PortForwardRequest
+from tests.streaming.spdyclient import read_head
 
 Resolve = Callable[[str, dict[str, list[str]]], str]
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import ECHO_PORT, HOLD_PORT, FakeClock, Stack
 
 import kubert_docker.plugin
 from kubert.model import (
@@ -31,6 +30,7 @@ from kubert.streaming.config import StreamingConfig
 from kubert.streaming.server import StreamingServer
 from tests.fixtures.polling import until
 from tests.fixtures.server import start_server
+from tests.streaming.harness import ECHO_PORT, HOLD_PORT, FakeClock, Stack
 
 
 @pytest.fixture(scope="session")

@@ -16,12 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from apiproxy import ApiProxy, requests_for
-from harness import ECHO_PORT, Stack
-from spdyclient import SpdyClient
 
 from kubert.model import AttachRequest, ExecRequest, PortForwardRequest
 from kubert.streaming.client import RemoteCommand
+from tests.streaming.apiproxy import ApiProxy, requests_for
+from tests.streaming.harness import ECHO_PORT, Stack
+from tests.streaming.spdyclient import SpdyClient
 
 pytestmark = pytest.mark.docker
 

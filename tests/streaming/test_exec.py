@@ -7,11 +7,11 @@ import io
 import json
 
 import pytest
-from harness import Stack
-from spdyclient import run_exec
 from websockets.sync.client import connect
 
 from kubert.streaming.client import RemoteCommand
+from tests.streaming.harness import Stack
+from tests.streaming.spdyclient import run_exec
 
 pytestmark = pytest.mark.docker
 

@@ -10,8 +10,6 @@ import threading
 from urllib.parse import urlsplit
 
 import pytest
-from harness import ECHO_PORT, HOLD_PORT, Stack
-from spdyclient import SpdyClient, UpgradeRefused, run_exec, status_of
 from websockets.exceptions import InvalidStatus
 from websockets.frames import Frame, Opcode
 from websockets.sync.client import connect
@@ -20,6 +18,8 @@ from kubert.errors import InvalidArgumentError, NotFoundError, ResourceExhausted
 from kubert.model import AttachRequest, ExecRequest, PortForwardRequest
 from kubert.streaming.client import RemoteCommand, forward_connection
 from tests.fixtures.polling import eventually
+from tests.streaming.harness import ECHO_PORT, HOLD_PORT, Stack
+from tests.streaming.spdyclient import SpdyClient, UpgradeRefused, run_exec, status_of
 
 pytestmark = pytest.mark.docker
 

@@ -9,7 +9,6 @@ import socket
 import threading
 
 import pytest
-from harness import FakeClock
 
 from kubert.errors import InvalidArgumentError, ResourceExhaustedError
 from kubert.streaming import spdy
@@ -25,6 +24,7 @@ from kubert.streaming.remotecommand import ResizeDecoder
 from kubert.streaming.spdy_session import SpdySession
 from kubert.streaming.status import encode_status, exit_status, internal_error_status
 from kubert.streaming.tokens import TokenCache
+from tests.streaming.harness import FakeClock
 
 # ---- channel framing ---------------------------------------------------------------------
 
