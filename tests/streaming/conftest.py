@@ -26,8 +26,8 @@ from kubert.model import (
     PodSandboxConfig,
     PodSandboxMetadata,
 )
-from kubert.streaming.config import StreamingConfig
 from kubert.streaming.server import StreamingServer
+from kubert.streaming.settings import StreamingConfig
 from tests.fixtures.polling import until
 from tests.fixtures.server import start_server
 from tests.streaming.harness import ECHO_PORT, HOLD_PORT, FakeClock, Stack

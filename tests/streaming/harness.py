@@ -9,8 +9,8 @@ from attrs import define
 
 from kubert.cri.client import CriClient
 from kubert.model import ExecRequest
-from kubert.streaming.config import StreamingConfig
 from kubert.streaming.server import StreamingServer
+from kubert.streaming.settings import StreamingConfig
 from tests.fixtures.server import RunningServer
 
 ECHO_PORT = 7000

@@ -19,8 +19,8 @@ from kubert.streaming.channels import (
     encode_message,
 )
 from kubert.streaming.client import StreamingError, exit_code_of
-from kubert.streaming.config import StreamingConfig
 from kubert.streaming.remotecommand import ResizeDecoder
+from kubert.streaming.settings import StreamingConfig
 from kubert.streaming.spdy_session import SpdySession
 from kubert.streaming.status import encode_status, exit_status, internal_error_status
 from kubert.streaming.tokens import TokenCache

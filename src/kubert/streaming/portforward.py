@@ -1,5 +1,9 @@
 """One forwarded connection, whatever the transport: bytes both ways between the client's data
-stream and a socket the backend connected inside the sandbox, errors on the error stream."""
+stream and a socket the backend connected inside the sandbox, errors on the error stream.
+
+The port-forward protocols' transport side is here too: a WebSocket connection's channel pair
+per port, or the data and error stream pairs a SPDY client opens.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +13,31 @@ import socket
 import threading
 from collections.abc import Callable
 
-from kubert.errors import KubertError
+from kubert.backends import RuntimeBackend
+from kubert.errors import InvalidArgumentError, KubertError
+from kubert.model import PortForwardRequest
+from kubert.streaming.channels import ChannelMux
 from kubert.streaming.netio import shutdown_quietly
 from kubert.streaming.remotecommand import Duplex
+from kubert.streaming.spdy_session import SpdySession, SpdyStream
 
-__all__ = ["PodConnections", "forward"]
+__all__ = [
+    "PORT_FORWARD_SPDY",
+    "PORT_FORWARD_WEBSOCKET",
+    "PodConnections",
+    "check_port",
+    "forward",
+    "spdy_port_forward",
+    "websocket_port_forward",
+]
 
 log = logging.getLogger(__name__)
 
 CHUNK = 32 * 1024
+
+PORT_FORWARD_SPDY = "portforward.k8s.io"
+#: WebSocket port-forward subprotocols: binary framing or not.
+PORT_FORWARD_WEBSOCKET = {"v4.channel.k8s.io": True, "v4.base64.channel.k8s.io": False, "": True}
 
 
 def _client_to_pod(data: Duplex, sock: socket.socket) -> None:
@@ -103,3 +123,112 @@ def forward(
             upload.join()
         live.discard(sock)
         sock.close()
+
+
+def check_port(field: str, port: int) -> None:
+    """:raises InvalidArgumentError: ``port`` (of the request's ``field``) is not 1..65535."""
+    if not 1 <= port <= 65535:
+        raise InvalidArgumentError(field, port, "must be a TCP port, 1..65535")
+
+
+# ---- the transports ------------------------------------------------------------------------
+
+
+def websocket_port_forward(
+    runtime: RuntimeBackend,
+    mux: ChannelMux,
+    request: PortForwardRequest,
+    ports: list[int],
+    hung_up: threading.Event,
+) -> None:
+    """Forward ``ports`` over a WebSocket connection's channels (a data and an error channel
+    per port, in order) until every forwarded connection has ended."""
+    live = PodConnections()
+    threading.Thread(target=_cut_on, args=(hung_up, live), daemon=True).start()
+    workers = []
+    for i, port in enumerate(ports):
+        data, error = mux.channels[2 * i], mux.channels[2 * i + 1]
+        # Each channel starts with its port, two bytes little-endian.
+        prefix = port.to_bytes(2, "little")
+        data.write(prefix)
+        error.write(prefix)
+        worker = threading.Thread(
+            target=forward,
+            args=(_dialer(runtime, request), port, request.pod_sandbox_id, data, error),
+            kwargs={"wait_upload": False, "live": live},
+            daemon=True,
+        )
+        worker.start()
+        workers.append(worker)
+    for worker in workers:
+        worker.join()
+
+
+def spdy_port_forward(
+    runtime: RuntimeBackend, session: SpdySession, request: PortForwardRequest
+) -> None:
+    """Forward each data/error stream pair the SPDY client opens, until it opens no more and
+    the running ones have ended."""
+    pending: dict[str, dict[str, SpdyStream]] = {}
+    workers: list[threading.Thread] = []
+    live = PodConnections()
+    threading.Thread(target=_cut_on, args=(session.done, live), daemon=True).start()
+    while (stream := session.accept()) is not None:
+        kind = stream.header("streamtype")
+        if kind not in ("data", "error"):
+            stream.abort()
+            continue
+        # Old clients send no requestID: pair a data stream with the error stream
+        # opened just before it (client stream IDs go up by two).
+        request_id = stream.header("requestid") or str(
+            stream.id if kind == "error" else stream.id - 2
+        )
+        pair = pending.setdefault(request_id, {})
+        pair[kind] = stream
+        if len(pair) < 2:
+            continue
+        del pending[request_id]
+        worker = threading.Thread(
+            target=_spdy_forward_pair,
+            args=(runtime, request, pair["data"], pair["error"], live),
+            daemon=True,
+        )
+        worker.start()
+        workers.append(worker)
+    # No new streams (GOAWAY, or the connection ended); running ones finish, and a
+    # pod that holds its end open is cut when the connection ends.
+    for worker in workers:
+        worker.join()
+
+
+def _spdy_forward_pair(
+    runtime: RuntimeBackend,
+    request: PortForwardRequest,
+    data: SpdyStream,
+    error: SpdyStream,
+    live: PodConnections,
+) -> None:
+    raw = data.header("port")
+    try:
+        port = int(raw)
+        check_port("port", port)
+        if request.port and port not in request.port:
+            raise InvalidArgumentError("port", port, f"not among the ports {request.port} "
+                                                     "this URL was issued for")
+    except (ValueError, InvalidArgumentError) as exc:
+        with contextlib.suppress(ConnectionError):
+            error.write(f"invalid port header {raw!r}: {exc}".encode())
+        error.close()
+        data.close()
+        return
+    forward(_dialer(runtime, request), port, request.pod_sandbox_id, data, error,
+            wait_upload=True, live=live)
+
+
+def _dialer(runtime: RuntimeBackend, request: PortForwardRequest) -> Callable[[int], socket.socket]:
+    return lambda port: runtime.port_forward_stream(request, port)
+
+
+def _cut_on(hung_up: threading.Event, live: PodConnections) -> None:
+    hung_up.wait()
+    live.cut()

@@ -1,5 +1,10 @@
 """One exec or attach session, whatever the transport: pump the client's stdin and resize
-events into the process, its output back out, then report how it ended on the error stream."""
+events into the process, its output back out, then report how it ended on the error stream.
+
+The remote-command protocols' transport side is here too: which SPDY and WebSocket protocol
+versions are served, and how a session's streams are gathered from a WebSocket connection's
+channels or from the streams a SPDY client opens.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,49 @@ import contextlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Protocol
 
 from attrs import define
 
+from kubert.backends import RuntimeBackend
 from kubert.errors import KubertError
+from kubert.model import AttachRequest, ExecRequest
+from kubert.streaming.channels import ChannelMux
 from kubert.streaming.contract import STDERR, ProcessStream
+from kubert.streaming.spdy_session import SpdySession, SpdyStream
 from kubert.streaming.status import encode_status, exit_status, internal_error_status
 
-__all__ = ["CommandStreams", "Duplex", "ResizeDecoder", "run_command"]
+__all__ = [
+    "REMOTE_COMMAND_SPDY",
+    "REMOTE_COMMAND_WEBSOCKET",
+    "CommandStreams",
+    "Duplex",
+    "ResizeDecoder",
+    "run_command",
+    "run_request",
+    "spdy_command",
+    "websocket_command",
+]
 
 log = logging.getLogger(__name__)
 
 MAX_RESIZE_BUFFER = 4096
+
+#: SPDY remote-command protocols served, newest first, with their version numbers.
+REMOTE_COMMAND_SPDY = {"v4.channel.k8s.io": 4, "v3.channel.k8s.io": 3, "v2.channel.k8s.io": 2}
+#: WebSocket remote-command subprotocols: (version, binary framing, close signal).
+REMOTE_COMMAND_WEBSOCKET = {
+    "v5.channel.k8s.io": (5, True, True),
+    "v4.channel.k8s.io": (4, True, False),
+    "v4.base64.channel.k8s.io": (4, False, False),
+    "channel.k8s.io": (1, True, False),
+    "base64.channel.k8s.io": (1, False, False),
+    "": (1, True, False),
+}
+#: The channels of a WebSocket remote-command connection, by number.
+STDIN_CHANNEL, STDOUT_CHANNEL, STDERR_CHANNEL, ERROR_CHANNEL, RESIZE_CHANNEL = range(5)
 
 
 class Duplex(Protocol):
@@ -182,3 +216,92 @@ def _report(streams: CommandStreams, status: dict[str, object], version: int) ->
     except ConnectionError:
         return
     streams.error.close()
+
+
+# ---- the transports ------------------------------------------------------------------------
+
+
+def websocket_command(
+    runtime: RuntimeBackend,
+    mux: ChannelMux,
+    request: ExecRequest | AttachRequest,
+    version: int,
+    hung_up: threading.Event,
+) -> None:
+    """Run ``request`` over the channels of a WebSocket connection (``mux``), to its end."""
+    ch = mux.channels
+    # The kubelet's first message: an empty one on the lowest channel the client reads.
+    first = (STDOUT_CHANNEL if request.stdout else STDERR_CHANNEL if request.stderr
+             else ERROR_CHANNEL)
+    ch[first].write(b"")
+    streams = CommandStreams(
+        error=ch[ERROR_CHANNEL],
+        stdin=ch[STDIN_CHANNEL] if request.stdin else None,
+        stdout=ch[STDOUT_CHANNEL] if request.stdout else None,
+        stderr=ch[STDERR_CHANNEL] if request.stderr else None,
+        resize=ch[RESIZE_CHANNEL] if request.tty else None,
+    )
+    run_request(runtime, request, streams, version, hung_up)
+
+
+def spdy_command(
+    runtime: RuntimeBackend,
+    session: SpdySession,
+    request: ExecRequest | AttachRequest,
+    version: int,
+    creation_timeout: float,
+) -> None:
+    """Gather the streams ``request`` needs as the SPDY client opens them (within
+    ``creation_timeout`` seconds in all), then run it to its end."""
+    wanted = {"error"}
+    if request.stdin:
+        wanted.add("stdin")
+    if request.stdout:
+        wanted.add("stdout")
+    if request.stderr and not request.tty:
+        wanted.add("stderr")
+    if request.tty and version >= 3:
+        wanted.add("resize")
+    got: dict[str, SpdyStream] = {}
+    # The streams arrive within the creation timeout in all, not each.
+    deadline = _Deadline(creation_timeout)
+    while set(got) != wanted:
+        stream = session.accept(deadline.left())
+        if stream is None:
+            log.info("SPDY client opened %s of the streams %s in time", sorted(got),
+                     sorted(wanted))
+            return
+        kind = stream.header("streamtype")
+        if kind not in wanted or kind in got:
+            stream.abort()
+            continue
+        got[kind] = stream
+    streams = CommandStreams(
+        error=got["error"], stdin=got.get("stdin"), stdout=got.get("stdout"),
+        stderr=got.get("stderr"), resize=got.get("resize"),
+    )
+    run_request(runtime, request, streams, version, session.done)
+
+
+def run_request(
+    runtime: RuntimeBackend,
+    request: ExecRequest | AttachRequest,
+    streams: CommandStreams,
+    version: int,
+    hung_up: threading.Event,
+) -> None:
+    """Run an exec or attach ``request`` with ``runtime``'s process stream (:func:`run_command`)."""
+    if isinstance(request, ExecRequest):
+        run_command(lambda: runtime.exec_stream(request), streams, version,
+                    request.cmd, hung_up)
+    else:
+        run_command(lambda: runtime.attach_stream(request), streams, version,
+                    hung_up=hung_up)
+
+
+class _Deadline:
+    def __init__(self, seconds: float) -> None:
+        self._end = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return max(0.0, self._end - time.monotonic())

@@ -2,7 +2,8 @@
 them over WebSocket (channel.k8s.io family) and SPDY/3.1 upgrades, as the kubelet's does.
 
 One thread accepts; each connection gets a thread that reads the HTTP request, consumes the
-token, upgrades, and runs the session with the runtime backend's stream.
+token, upgrades, and runs the session with the runtime backend's stream. The sessions
+themselves are :mod:`kubert.streaming.remotecommand` and :mod:`kubert.streaming.portforward`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import logging
 import socket
 import ssl
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -26,42 +26,33 @@ from kubert.errors import FailedPreconditionError, InvalidArgumentError
 from kubert.model import AttachRequest, ExecRequest, PortForwardRequest
 from kubert.model.enums import ContainerState, PodSandboxState
 from kubert.streaming.channels import ChannelMux
-from kubert.streaming.config import StreamingConfig
 from kubert.streaming.netio import shutdown_quietly
-from kubert.streaming.portforward import PodConnections, forward
-from kubert.streaming.remotecommand import CommandStreams, run_command
-from kubert.streaming.spdy_session import SpdySession, SpdyStream
+from kubert.streaming.portforward import (
+    PORT_FORWARD_SPDY,
+    PORT_FORWARD_WEBSOCKET,
+    check_port,
+    spdy_port_forward,
+    websocket_port_forward,
+)
+from kubert.streaming.remotecommand import (
+    REMOTE_COMMAND_SPDY,
+    REMOTE_COMMAND_WEBSOCKET,
+    RESIZE_CHANNEL,
+    STDIN_CHANNEL,
+    spdy_command,
+    websocket_command,
+)
+from kubert.streaming.settings import StreamingConfig
+from kubert.streaming.spdy_session import SpdySession
 from kubert.streaming.tokens import TokenCache
 from kubert.streaming.websocket import WebSocketSession, handshake
 
-__all__ = [
-    "PORT_FORWARD_SPDY",
-    "REMOTE_COMMAND_SPDY",
-    "REMOTE_COMMAND_WEBSOCKET",
-    "StreamingServer",
-    "start_streaming",
-]
+__all__ = ["StreamingServer", "start_streaming"]
 
 log = logging.getLogger(__name__)
 
 StreamRequest = ExecRequest | AttachRequest | PortForwardRequest
 
-#: SPDY remote-command protocols served, newest first, with their version numbers.
-REMOTE_COMMAND_SPDY = {"v4.channel.k8s.io": 4, "v3.channel.k8s.io": 3, "v2.channel.k8s.io": 2}
-#: WebSocket remote-command subprotocols: (version, binary framing, close signal).
-REMOTE_COMMAND_WEBSOCKET = {
-    "v5.channel.k8s.io": (5, True, True),
-    "v4.channel.k8s.io": (4, True, False),
-    "v4.base64.channel.k8s.io": (4, False, False),
-    "channel.k8s.io": (1, True, False),
-    "base64.channel.k8s.io": (1, False, False),
-    "": (1, True, False),
-}
-PORT_FORWARD_SPDY = "portforward.k8s.io"
-#: WebSocket port-forward subprotocols: binary framing or not.
-PORT_FORWARD_WEBSOCKET = {"v4.channel.k8s.io": True, "v4.base64.channel.k8s.io": False, "": True}
-
-STDIN, STDOUT, STDERR, ERROR, RESIZE = range(5)
 MAX_HEAD = 64 * 1024
 HEAD_TIMEOUT = 10.0
 _REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found",
@@ -184,7 +175,7 @@ class StreamingServer:
         :raises NotFoundError: no such sandbox. :raises FailedPreconditionError: not ready.
         """
         for port in request.port:
-            _check_port("port", port)
+            check_port("port", port)
         status = self.runtime.sandbox_status(request.pod_sandbox_id)
         if status.state != PodSandboxState.SANDBOX_READY:
             raise FailedPreconditionError(
@@ -310,7 +301,7 @@ class StreamingServer:
             protocol, name = accepted
             version, binary, close_signal = REMOTE_COMMAND_WEBSOCKET[name]
             count = 5
-            readable = [STDIN, RESIZE] if request.stdin else [RESIZE]
+            readable = [STDIN_CHANNEL, RESIZE_CHANNEL] if request.stdin else [RESIZE_CHANNEL]
         ws: WebSocketSession
         mux = ChannelMux(lambda m: ws.send(m), count, binary=binary, readable=readable,
                          close_signal=close_signal)
@@ -318,60 +309,13 @@ class StreamingServer:
         ws.start(rest)
         try:
             if isinstance(request, PortForwardRequest):
-                self._websocket_port_forward(mux, request, ports, ws.done)
+                websocket_port_forward(self.runtime, mux, request, ports, ws.done)
             else:
-                self._websocket_command(mux, request, version, ws.done)
+                websocket_command(self.runtime, mux, request, version, ws.done)
         except ConnectionError as exc:
             log.info("WebSocket client left: %s", exc)
         finally:
             ws.close()
-
-    def _websocket_command(
-        self,
-        mux: ChannelMux,
-        request: ExecRequest | AttachRequest,
-        version: int,
-        hung_up: threading.Event,
-    ) -> None:
-        ch = mux.channels
-        # The kubelet's first message: an empty one on the lowest channel the client reads.
-        first = STDOUT if request.stdout else STDERR if request.stderr else ERROR
-        ch[first].write(b"")
-        streams = CommandStreams(
-            error=ch[ERROR],
-            stdin=ch[STDIN] if request.stdin else None,
-            stdout=ch[STDOUT] if request.stdout else None,
-            stderr=ch[STDERR] if request.stderr else None,
-            resize=ch[RESIZE] if request.tty else None,
-        )
-        self._run_command(request, streams, version, hung_up)
-
-    def _websocket_port_forward(
-        self,
-        mux: ChannelMux,
-        request: PortForwardRequest,
-        ports: list[int],
-        hung_up: threading.Event,
-    ) -> None:
-        live = PodConnections()
-        threading.Thread(target=_cut_on, args=(hung_up, live), daemon=True).start()
-        workers = []
-        for i, port in enumerate(ports):
-            data, error = mux.channels[2 * i], mux.channels[2 * i + 1]
-            # Each channel starts with its port, two bytes little-endian.
-            prefix = port.to_bytes(2, "little")
-            data.write(prefix)
-            error.write(prefix)
-            worker = threading.Thread(
-                target=forward,
-                args=(self._dialer(request), port, request.pod_sandbox_id, data, error),
-                kwargs={"wait_upload": False, "live": live},
-                daemon=True,
-            )
-            worker.start()
-            workers.append(worker)
-        for worker in workers:
-            worker.join()
 
     # ---- SPDY --------------------------------------------------------------------------
 
@@ -403,122 +347,12 @@ class StreamingServer:
         session.start(rest)
         try:
             if isinstance(request, PortForwardRequest):
-                self._spdy_port_forward(session, request)
+                spdy_port_forward(self.runtime, session, request)
             else:
-                self._spdy_command(session, request, REMOTE_COMMAND_SPDY[chosen])
+                spdy_command(self.runtime, session, request, REMOTE_COMMAND_SPDY[chosen],
+                             self.config.stream_creation_timeout)
         finally:
             session.close()
-
-    def _spdy_command(
-        self, session: SpdySession, request: ExecRequest | AttachRequest, version: int
-    ) -> None:
-        wanted = {"error"}
-        if request.stdin:
-            wanted.add("stdin")
-        if request.stdout:
-            wanted.add("stdout")
-        if request.stderr and not request.tty:
-            wanted.add("stderr")
-        if request.tty and version >= 3:
-            wanted.add("resize")
-        got: dict[str, SpdyStream] = {}
-        # The streams arrive within the creation timeout in all, not each.
-        deadline = _Deadline(self.config.stream_creation_timeout)
-        while set(got) != wanted:
-            stream = session.accept(deadline.left())
-            if stream is None:
-                log.info("SPDY client opened %s of the streams %s in time", sorted(got),
-                         sorted(wanted))
-                return
-            kind = stream.header("streamtype")
-            if kind not in wanted or kind in got:
-                stream.abort()
-                continue
-            got[kind] = stream
-        streams = CommandStreams(
-            error=got["error"], stdin=got.get("stdin"), stdout=got.get("stdout"),
-            stderr=got.get("stderr"), resize=got.get("resize"),
-        )
-        self._run_command(request, streams, version, session.done)
-
-    def _spdy_port_forward(self, session: SpdySession, request: PortForwardRequest) -> None:
-        pending: dict[str, dict[str, SpdyStream]] = {}
-        workers: list[threading.Thread] = []
-        live = PodConnections()
-        threading.Thread(target=_cut_on, args=(session.done, live), daemon=True).start()
-        while (stream := session.accept()) is not None:
-            kind = stream.header("streamtype")
-            if kind not in ("data", "error"):
-                stream.abort()
-                continue
-            # Old clients send no requestID: pair a data stream with the error stream
-            # opened just before it (client stream IDs go up by two).
-            request_id = stream.header("requestid") or str(
-                stream.id if kind == "error" else stream.id - 2
-            )
-            pair = pending.setdefault(request_id, {})
-            pair[kind] = stream
-            if len(pair) < 2:
-                continue
-            del pending[request_id]
-            worker = threading.Thread(
-                target=self._spdy_forward_pair,
-                args=(request, pair["data"], pair["error"], live),
-                daemon=True,
-            )
-            worker.start()
-            workers.append(worker)
-        # No new streams (GOAWAY, or the connection ended); running ones finish, and a
-        # pod that holds its end open is cut when the connection ends.
-        for worker in workers:
-            worker.join()
-
-    def _spdy_forward_pair(
-        self,
-        request: PortForwardRequest,
-        data: SpdyStream,
-        error: SpdyStream,
-        live: PodConnections,
-    ) -> None:
-        raw = data.header("port")
-        try:
-            port = int(raw)
-            _check_port("port", port)
-            if request.port and port not in request.port:
-                raise InvalidArgumentError("port", port, f"not among the ports {request.port} "
-                                                         "this URL was issued for")
-        except (ValueError, InvalidArgumentError) as exc:
-            with contextlib.suppress(ConnectionError):
-                error.write(f"invalid port header {raw!r}: {exc}".encode())
-            error.close()
-            data.close()
-            return
-        forward(self._dialer(request), port, request.pod_sandbox_id, data, error,
-                wait_upload=True, live=live)
-
-    # ---- backend calls -----------------------------------------------------------------
-
-    def _run_command(
-        self,
-        request: ExecRequest | AttachRequest,
-        streams: CommandStreams,
-        version: int,
-        hung_up: threading.Event,
-    ) -> None:
-        if isinstance(request, ExecRequest):
-            run_command(lambda: self.runtime.exec_stream(request), streams, version,
-                        request.cmd, hung_up)
-        else:
-            run_command(lambda: self.runtime.attach_stream(request), streams, version,
-                        hung_up=hung_up)
-
-    def _dialer(self, request: PortForwardRequest) -> Callable[[int], socket.socket]:
-        return lambda port: self.runtime.port_forward_stream(request, port)
-
-
-def _cut_on(hung_up: threading.Event, live: PodConnections) -> None:
-    hung_up.wait()
-    live.cut()
 
 
 def start_streaming(runtime: RuntimeBackend, config: ServeConfig) -> StreamingServer:
@@ -538,25 +372,12 @@ def start_streaming(runtime: RuntimeBackend, config: ServeConfig) -> StreamingSe
     return server
 
 
-class _Deadline:
-    def __init__(self, seconds: float) -> None:
-        self._end = time.monotonic() + seconds
-
-    def left(self) -> float:
-        return max(0.0, self._end - time.monotonic())
-
-
 def _check_streams(request: ExecRequest | AttachRequest) -> None:
     if request.tty and request.stderr:
         # A terminal has one output; the kubelet refuses the same way.
         raise InvalidArgumentError("stderr", True, "tty and stderr cannot both be true")
     if not (request.stdin or request.stdout or request.stderr):
         raise InvalidArgumentError("stdin", False, "one of stdin, stdout or stderr must be set")
-
-
-def _check_port(field: str, port: int) -> None:
-    if not 1 <= port <= 65535:
-        raise InvalidArgumentError(field, port, "must be a TCP port, 1..65535")
 
 
 def _query_ports(query: dict[str, list[str]], request: PortForwardRequest) -> list[int]:
@@ -569,7 +390,7 @@ def _query_ports(query: dict[str, list[str]], request: PortForwardRequest) -> li
     for value in raw:
         try:
             port = int(value)
-            _check_port("port", port)
+            check_port("port", port)
         except (ValueError, InvalidArgumentError):
             raise _Refusal(400, f"invalid port {value!r}") from None
         if request.port and port not in request.port:
