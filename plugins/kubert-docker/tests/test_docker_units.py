@@ -8,10 +8,10 @@ import pytest
 
 import kubert as k
 from kubert_docker import naming, references
-from kubert_docker.config import DockerConfig
 from kubert_docker.logs import format_time, last_timestamp
 from kubert_docker.oom import clamp, detect_floor
 from kubert_docker.security import user_string
+from kubert_docker.settings import DockerConfig
 from kubert_docker.status import container_state, parse_time
 
 

@@ -27,8 +27,8 @@ from kubert import (
     UnavailableError,
 )
 from kubert_docker import references, verbose
-from kubert_docker.config import DockerConfig
 from kubert_docker.engine import BACKEND, Engine, translate
+from kubert_docker.settings import DockerConfig
 
 log = logging.getLogger(__name__)
 

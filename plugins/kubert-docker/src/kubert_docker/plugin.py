@@ -28,7 +28,7 @@ def kubert_register_backends(register: RegisterBackend) -> None:
 @hookimpl
 def kubert_serve_options() -> list[ServeOption]:
     """``--docker-endpoint`` and the other flags of the docker backends."""
-    from kubert_docker.config import serve_options
+    from kubert_docker.settings import serve_options
 
     return serve_options()
 

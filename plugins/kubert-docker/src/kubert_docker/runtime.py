@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import re
 import threading
 import time
@@ -27,7 +26,6 @@ from kubert import (
     BackendContext,
     CgroupDriver,
     Container,
-    ContainerAttributes,
     ContainerConfig,
     ContainerEvent,
     ContainerEventType,
@@ -41,12 +39,10 @@ from kubert import (
     ExecSyncResult,
     FailedPreconditionError,
     LinuxContainerResources,
-    LinuxPodSandboxStats,
     MetricDescriptor,
     NamespaceMode,
     NotFoundError,
     PodSandbox,
-    PodSandboxAttributes,
     PodSandboxConfig,
     PodSandboxFilter,
     PodSandboxMetrics,
@@ -55,21 +51,19 @@ from kubert import (
     PodSandboxStatus,
     PortForwardRequest,
     ProcessStream,
-    ProcessUsage,
     RuntimeBackend,
     RuntimeCondition,
     RuntimeHandler,
     SandboxCreated,
     VersionInfo,
-    pod_sandbox_metrics,
 )
-from kubert_docker import execsync, naming, spec, streams, verbose
-from kubert_docker.config import DockerConfig
+from kubert_docker import dns, execsync, naming, netns, podstats, spec, streams, verbose
 from kubert_docker.engine import Engine, translate
 from kubert_docker.logs import LogFollower, last_timestamp
 from kubert_docker.oom import detect_floor
+from kubert_docker.settings import DockerConfig
 from kubert_docker.state import StateView
-from kubert_docker.stats import StatsReader, network_usage
+from kubert_docker.stats import StatsReader
 from kubert_docker.status import Record
 
 log = logging.getLogger(__name__)
@@ -97,7 +91,7 @@ class DockerRuntime(RuntimeBackend):
         self.config = DockerConfig.from_options(context.options)
         self.engine = Engine(self.config.endpoint)
         self.root = Path(context.root_dir) / "docker"
-        self.netns_dir = self.root / "netns"
+        self.netns = netns.NetnsLinks(self.root / "netns")
         self.oom_floor = detect_floor(self.config.restrict_oom_score_adj)
         self.facts = spec.HostFacts(oom_floor=self.oom_floor)
         self._info: dict[str, Any] = {}
@@ -153,9 +147,9 @@ class DockerRuntime(RuntimeBackend):
             log.error("%s", self._driver_error)
         for record in self.state.all(naming.TYPE_SANDBOX):
             if not record.running:
-                self._unlink_netns(record.id)
-            elif not self._host_network(record):
-                self._link_netns(record)
+                self.netns.unlink(record.id)
+            elif not netns.host_network(record):
+                self.netns.link(record)
         for record in self.state.all(naming.TYPE_CONTAINER):
             self._resume_log(record)
 
@@ -262,49 +256,19 @@ class DockerRuntime(RuntimeBackend):
             config, self.context.pod_infra_container_image, runtime_handler, self.config,
             self.facts,
         )
-        if config.dns_config is not None and body["HostConfig"]["NetworkMode"] == "host":
-            dns = config.dns_config
-            meta.extra["dns"] = {"servers": list(dns.servers), "searches": list(dns.searches),
-                                 "options": list(dns.options)}
-            body["Labels"][naming.META_LABEL] = meta.encode()
+        dns.remember_for_host_network(config, body, meta)
         sandbox_id = self._create(name, body, "sandbox", name)
         self._created_here.add(sandbox_id)
         self.state.refresh(sandbox_id)
         host = config.namespace_options.network == NamespaceMode.NODE
-        netns = "" if host else self._netns_path(sandbox_id)
-        return SandboxCreated(id=sandbox_id, netns_path=netns)
+        netns_path = "" if host else self.netns.path(sandbox_id)
+        return SandboxCreated(id=sandbox_id, netns_path=netns_path)
 
     def _sandbox(self, sandbox_id: str) -> Record:
         return self.state.get(sandbox_id, naming.TYPE_SANDBOX)
 
     def _container(self, container_id: str) -> Record:
         return self.state.get(container_id, naming.TYPE_CONTAINER)
-
-    @staticmethod
-    def _host_network(record: Record) -> bool:
-        options = record.meta.extra.get("namespace_options") or {}
-        return int(options.get("network", 0)) == NamespaceMode.NODE
-
-    def _netns_path(self, sandbox_id: str) -> str:
-        return str(self.netns_dir / sandbox_id)
-
-    def _link_netns(self, record: Record) -> None:
-        """Point the sandbox's stable netns path at its pause process's network namespace."""
-        if record.pid <= 0:
-            return
-        link = self.netns_dir / record.id
-        target = f"/proc/{record.pid}/ns/net"
-        self.netns_dir.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            if os.readlink(link) == target:
-                return
-            link.unlink()
-        link.symlink_to(target)
-
-    def _unlink_netns(self, sandbox_id: str) -> None:
-        # Once the pause process is gone its pid may be reused; the link must not outlive it.
-        with contextlib.suppress(FileNotFoundError):
-            (self.netns_dir / sandbox_id).unlink()
 
     def start_sandbox(self, sandbox_id: str) -> None:
         record = self._sandbox(sandbox_id)
@@ -317,11 +281,9 @@ class DockerRuntime(RuntimeBackend):
         started = self.state.refresh(record.id)
         if started is None:
             raise NotFoundError("sandbox", sandbox_id, "it vanished while starting")
-        if not self._host_network(started):
-            self._link_netns(started)
-        dns = started.meta.extra.get("dns")
-        if dns:
-            _write_resolv_conf(started.inspect.get("ResolvConfPath", ""), dns)
+        if not netns.host_network(started):
+            self.netns.link(started)
+        dns.write_resolv_conf(started)
 
     def stop_sandbox(self, sandbox_id: str) -> None:
         record = self._sandbox(sandbox_id)
@@ -339,7 +301,7 @@ class DockerRuntime(RuntimeBackend):
                 self.state.refresh(container.id)
         with contextlib.suppress(NotFoundError), translate("sandbox", sandbox_id):
             api.stop(record.id, timeout=_SANDBOX_STOP_TIMEOUT)
-        self._unlink_netns(record.id)
+        self.netns.unlink(record.id)
         self.state.refresh(record.id)
 
     def remove_sandbox(self, sandbox_id: str) -> None:
@@ -347,7 +309,7 @@ class DockerRuntime(RuntimeBackend):
         for container in self.state.in_sandbox(record.id):
             self._remove(container.id)
         self._remove(record.id)
-        self._unlink_netns(record.id)
+        self.netns.unlink(record.id)
 
     def _remove(self, cid: str) -> None:
         with contextlib.suppress(NotFoundError), translate("container", cid):
@@ -373,10 +335,10 @@ class DockerRuntime(RuntimeBackend):
 
     def sandbox_netns_path(self, sandbox_id: str) -> str:
         record = self._sandbox(sandbox_id)
-        if not record.running or self._host_network(record):
+        if not record.running or netns.host_network(record):
             return ""
-        self._link_netns(record)
-        return self._netns_path(record.id)
+        self.netns.link(record)
+        return self.netns.path(record.id)
 
     def sandbox_info(self, sandbox_id: str) -> dict[str, str]:
         return verbose.sandbox_info(self._sandbox(sandbox_id), self.sandbox_netns_path(sandbox_id))
@@ -578,122 +540,31 @@ class DockerRuntime(RuntimeBackend):
 
     # ---- stats -------------------------------------------------------------------------
 
-    def _stats(self, record: Record, now: int) -> ContainerStats:
-        paths = self.stats.paths(record.id, record.pid) if record.running else None
-        upper = ((record.inspect.get("GraphDriver") or {}).get("Data") or {}).get("UpperDir", "")
-        return ContainerStats(
-            attributes=ContainerAttributes(
-                id=record.id,
-                metadata=record.status.metadata,  # type: ignore[arg-type]
-                labels=dict(record.meta.labels),
-                annotations=dict(record.meta.annotations),
-            ),
-            cpu=self.stats.cpu(record.id, paths, now),
-            memory=paths.memory(now) if paths else None,
-            writable_layer=self.stats.writable_layer(record.id, upper, now),
-        )
-
     def container_stats(self, container_id: str) -> ContainerStats:
-        return self._stats(self._container(container_id), time.time_ns())
+        return podstats.container_stats(self.stats, self._container(container_id), time.time_ns())
 
     def list_container_stats(self, filter: ContainerStatsFilter | None) -> list[ContainerStats]:
-        now = time.time_ns()
-        chosen = [
-            r for r in self.state.all(naming.TYPE_CONTAINER)
-            if filter is None or filter.matches(r.id, r.sandbox_id, r.meta.labels)
-        ]
-        return [self._stats(r, now) for r in chosen]
-
-    def _pod_stats(self, sandbox: Record, now: int) -> PodSandboxStats:
-        members = [c for c in self.state.in_sandbox(sandbox.id)]
-        containers = tuple(self._stats(c, now) for c in members)
-        pause_paths = self.stats.paths(sandbox.id, sandbox.pid) if sandbox.running else None
-        pod_paths = (
-            pause_paths.parent()
-            if pause_paths is not None and sandbox.meta.extra.get("cgroup_parent")
-            else None
-        )
-        if pod_paths is not None:
-            cpu = self.stats.cpu(f"pod:{sandbox.id}", pod_paths, now)
-            memory = pod_paths.memory(now)
-            processes = pod_paths.pids()
-        else:
-            # No pod cgroup of its own: the pod is the sum of its pause and app containers.
-            pause_cpu = self.stats.cpu(sandbox.id, pause_paths, now)
-            pause_memory = pause_paths.memory(now) if pause_paths else None
-            parts_cpu = [c.cpu for c in containers if c.cpu] + ([pause_cpu] if pause_cpu else [])
-            parts_mem = [c.memory for c in containers if c.memory] + (
-                [pause_memory] if pause_memory else []
-            )
-            cpu = type(parts_cpu[0])(
-                timestamp=now,
-                usage_core_nano_seconds=sum(p.usage_core_nano_seconds or 0 for p in parts_cpu),
-                usage_nano_cores=sum(p.usage_nano_cores or 0 for p in parts_cpu),
-            ) if parts_cpu else None
-            memory = type(parts_mem[0])(
-                timestamp=now,
-                working_set_bytes=sum(p.working_set_bytes or 0 for p in parts_mem),
-                usage_bytes=sum(p.usage_bytes or 0 for p in parts_mem),
-                rss_bytes=sum(p.rss_bytes or 0 for p in parts_mem),
-            ) if parts_mem else None
-            counts = [
-                p.pids() for p in (
-                    [pause_paths] + [self.stats.paths(c.id, c.pid) for c in members if c.running]
-                ) if p is not None
-            ]
-            processes = sum(c for c in counts if c is not None) if counts else None
-        return PodSandboxStats(
-            attributes=PodSandboxAttributes(
-                id=sandbox.id,
-                metadata=sandbox.status.metadata,  # type: ignore[arg-type]
-                labels=dict(sandbox.meta.labels),
-                annotations=dict(sandbox.meta.annotations),
-            ),
-            linux=LinuxPodSandboxStats(
-                cpu=cpu,
-                memory=memory,
-                network=network_usage(sandbox.pid, now) if sandbox.running else None,
-                process=ProcessUsage(timestamp=now, process_count=processes),
-                containers=containers,
-            ),
-        )
+        return podstats.list_container_stats(self.stats, self.state, filter)
 
     def pod_sandbox_stats(self, sandbox_id: str) -> PodSandboxStats:
-        return self._pod_stats(self._sandbox(sandbox_id), time.time_ns())
+        return podstats.pod_stats(self.stats, self.state, self._sandbox(sandbox_id), time.time_ns())
 
     def list_pod_sandbox_stats(
         self, filter: PodSandboxStatsFilter | None
     ) -> list[PodSandboxStats]:
-        now = time.time_ns()
-        return [
-            self._pod_stats(s, now)
-            for s in self.state.all(naming.TYPE_SANDBOX)
-            if filter is None or filter.matches(s.id, s.meta.labels)
-        ]
+        return podstats.list_pod_stats(self.stats, self.state, filter)
 
     def list_metric_descriptors(self) -> list[MetricDescriptor]:
         return list(METRIC_DESCRIPTORS)
 
     def list_pod_sandbox_metrics(self) -> list[PodSandboxMetrics]:
-        """cAdvisor's series from the same cgroup and /proc readings as the stats above."""
-        now = time.time_ns()
-        answers = []
-        for sandbox in self.state.all(naming.TYPE_SANDBOX):
-            if not sandbox.running:
-                continue
-            images = {
-                c.id: c.status.image.image for c in self.state.in_sandbox(sandbox.id)
-                if isinstance(c.status, ContainerStatus) and c.status.image is not None
-            }
-            images[sandbox.id] = str((sandbox.inspect.get("Config") or {}).get("Image", ""))
-            answers.append(pod_sandbox_metrics(self._pod_stats(sandbox, now), images, now))
-        return answers
+        return podstats.pod_metrics(self.stats, self.state)
 
     # ---- events ------------------------------------------------------------------------
 
     def _on_event(self, action: str, cid: str, record: Record | None, when: int) -> None:
         if action == "die" and record is not None and record.is_sandbox:
-            self._unlink_netns(record.id)
+            self.netns.unlink(record.id)
         kind = _EVENT_TYPES.get(action)
         if kind is None or not self._events.has_subscribers:
             return
@@ -726,15 +597,3 @@ def _copy_maps(answer: _T) -> _T:
     """The prebuilt answer with its own label and annotation dicts (callers may change them)."""
     return attrs.evolve(answer, labels=dict(answer.labels), annotations=dict(answer.annotations))
 
-
-def _write_resolv_conf(path: str, dns: dict[str, list[str]]) -> None:
-    """Replace a host-network sandbox's resolv.conf with the pod's DNS config (dockershim)."""
-    if not path:
-        return
-    lines = [f"nameserver {s}" for s in dns.get("servers", ())]
-    if dns.get("searches"):
-        lines.append("search " + " ".join(dns["searches"]))
-    if dns.get("options"):
-        lines.append("options " + " ".join(dns["options"]))
-    with contextlib.suppress(OSError):
-        Path(path).write_text("\n".join(lines) + "\n")

@@ -23,8 +23,8 @@ from kubert import (
     PortMapping,
 )
 from kubert_docker import naming, security
-from kubert_docker.config import DockerConfig
 from kubert_docker.oom import clamp
+from kubert_docker.settings import DockerConfig
 
 #: dockershim's sandbox settings: the pause container is the last thing the OOM killer takes
 #: and gets the smallest CPU weight.

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from kubert_docker.config import DockerConfig
+from kubert_docker.settings import DockerConfig
 from kubert_docker.status import Record
 
 #: The parts of a container's engine ``Config`` and ``HostConfig`` worth showing: what the
