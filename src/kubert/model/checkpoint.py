@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from attrs import field, frozen
 
-from kubert.model import validate as v
+from kubert.model import validate
 from kubert.model.common import PortMapping, tuple_field
 from kubert.model.sandbox import PodSandboxNetworkStatus
 
@@ -13,7 +13,7 @@ from kubert.model.sandbox import PodSandboxNetworkStatus
 class Checkpoint:
     """One sandbox's checkpoint, keyed by ``sandbox_id``."""
 
-    sandbox_id: str = field(validator=v.object_id)
+    sandbox_id: str = field(validator=validate.object_id)
     name: str
     namespace: str
     uid: str

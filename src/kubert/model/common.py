@@ -8,7 +8,7 @@ import attrs
 from attrs import field, frozen
 
 from kubert.errors import InvalidArgumentError
-from kubert.model import validate as v
+from kubert.model import validate
 from kubert.model.enums import MountPropagation, NamespaceMode, ProfileType, Protocol
 
 
@@ -22,11 +22,11 @@ def _dict(value: Any) -> dict[str, str]:
 
 def labels_field() -> Any:
     """A label or annotation map: qualified-name keys, size-capped."""
-    return field(factory=dict, converter=_dict, validator=v.string_map)
+    return field(factory=dict, converter=_dict, validator=validate.string_map)
 
 
 def strings_field() -> Any:
-    return field(factory=tuple, converter=_tuple, validator=v.string_list)
+    return field(factory=tuple, converter=_tuple, validator=validate.string_list)
 
 
 def tuple_field() -> Any:
@@ -37,8 +37,8 @@ def tuple_field() -> Any:
 class KeyValue:
     """One environment variable; ``key`` is the variable name."""
 
-    key: str = field(validator=v.bounded_string(4096))
-    value: str = field(default="", validator=v.bounded_string())
+    key: str = field(validator=validate.bounded_string(4096))
+    value: str = field(default="", validator=validate.bounded_string())
 
     @key.validator
     def _check_key(self, attribute: attrs.Attribute[str], value: str) -> None:
@@ -53,9 +53,9 @@ class PortMapping:
     """A port the network plugin maps from the host (hostPort) into the pod."""
 
     protocol: Protocol = field(default=Protocol.TCP, converter=Protocol)
-    container_port: int = field(default=0, validator=v.port(allow_zero=True))
-    host_port: int = field(default=0, validator=v.port(allow_zero=True))
-    host_ip: str = field(default="", validator=v.bounded_string(64))
+    container_port: int = field(default=0, validator=validate.port(allow_zero=True))
+    host_port: int = field(default=0, validator=validate.port(allow_zero=True))
+    host_ip: str = field(default="", validator=validate.bounded_string(64))
 
 
 @frozen(kw_only=True)
@@ -71,8 +71,8 @@ class DNSConfig:
 class Mount:
     """A host path (or image) mounted into a container."""
 
-    container_path: str = field(validator=v.absolute_path)
-    host_path: str = field(default="", validator=v.optional_absolute_path)
+    container_path: str = field(validator=validate.absolute_path)
+    host_path: str = field(default="", validator=validate.optional_absolute_path)
     readonly: bool = False
     selinux_relabel: bool = False
     propagation: MountPropagation = field(
@@ -85,8 +85,8 @@ class Mount:
 class Device:
     """A host device node made visible in a container."""
 
-    container_path: str = field(validator=v.absolute_path)
-    host_path: str = field(validator=v.absolute_path)
+    container_path: str = field(validator=validate.absolute_path)
+    host_path: str = field(validator=validate.absolute_path)
     permissions: str = field(default="rwm")
 
     @permissions.validator
@@ -104,7 +104,7 @@ class NamespaceOption:
     network: NamespaceMode = field(default=NamespaceMode.POD, converter=NamespaceMode)
     pid: NamespaceMode = field(default=NamespaceMode.POD, converter=NamespaceMode)
     ipc: NamespaceMode = field(default=NamespaceMode.POD, converter=NamespaceMode)
-    target_id: str = field(default="", validator=v.optional_id)
+    target_id: str = field(default="", validator=validate.optional_id)
 
 
 @frozen(kw_only=True)
@@ -112,27 +112,27 @@ class SecurityProfile:
     """A seccomp or AppArmor profile: runtime default, unconfined, or a localhost file."""
 
     profile_type: ProfileType = field(default=ProfileType.RuntimeDefault, converter=ProfileType)
-    localhost_ref: str = field(default="", validator=v.bounded_string(4096))
+    localhost_ref: str = field(default="", validator=validate.bounded_string(4096))
 
 
 @frozen(kw_only=True)
 class HugepageLimit:
     page_size: str = ""
-    limit: int = field(default=0, validator=v.non_negative)
+    limit: int = field(default=0, validator=validate.non_negative)
 
 
 @frozen(kw_only=True)
 class LinuxContainerResources:
     """cgroup settings of a container or pod; zero means unset, as in the CRI."""
 
-    cpu_period: int = field(default=0, validator=v.non_negative)
+    cpu_period: int = field(default=0, validator=validate.non_negative)
     cpu_quota: int = 0
     # The kernel's (and the kubelet's) bounds; runc refuses anything else only at update time.
-    cpu_shares: int = field(default=0, validator=v.zero_or_range(2, 262144))
-    memory_limit_in_bytes: int = field(default=0, validator=v.non_negative)
-    oom_score_adj: int = field(default=0, validator=v.int_range(-1000, 1000))
-    cpuset_cpus: str = field(default="", validator=v.bounded_string(1024))
-    cpuset_mems: str = field(default="", validator=v.bounded_string(1024))
+    cpu_shares: int = field(default=0, validator=validate.zero_or_range(2, 262144))
+    memory_limit_in_bytes: int = field(default=0, validator=validate.non_negative)
+    oom_score_adj: int = field(default=0, validator=validate.int_range(-1000, 1000))
+    cpuset_cpus: str = field(default="", validator=validate.bounded_string(1024))
+    cpuset_mems: str = field(default="", validator=validate.bounded_string(1024))
     hugepage_limits: tuple[HugepageLimit, ...] = tuple_field()
     unified: dict[str, str] = field(factory=dict, converter=_dict)
     memory_swap_limit_in_bytes: int = 0

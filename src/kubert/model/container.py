@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from attrs import field, frozen
 
-from kubert.model import validate as v
+from kubert.model import validate
 from kubert.model.common import (
     Capability,
     Device,
@@ -30,8 +30,8 @@ from kubert.model.sandbox import PodSandboxStatus
 class ContainerMetadata:
     """Identity of a container within its sandbox: (name, attempt) is unique there."""
 
-    name: str = field(validator=v.name)
-    attempt: int = field(default=0, validator=v.attempt)
+    name: str = field(validator=validate.name)
+    attempt: int = field(default=0, validator=validate.attempt)
 
 
 @frozen(kw_only=True)
@@ -42,7 +42,7 @@ class LinuxContainerSecurityContext:
     selinux_options: SELinuxOption | None = None
     run_as_user: int | None = None
     run_as_group: int | None = None
-    run_as_username: str = field(default="", validator=v.bounded_string(256))
+    run_as_username: str = field(default="", validator=validate.bounded_string(256))
     readonly_rootfs: bool = False
     supplemental_groups: tuple[int, ...] = tuple_field()
     no_new_privs: bool = False
@@ -68,13 +68,13 @@ class ContainerConfig:
     image: ImageSpec
     command: tuple[str, ...] = strings_field()
     args: tuple[str, ...] = strings_field()
-    working_dir: str = field(default="", validator=v.optional_absolute_path)
+    working_dir: str = field(default="", validator=validate.optional_absolute_path)
     envs: tuple[KeyValue, ...] = tuple_field()
     mounts: tuple[Mount, ...] = tuple_field()
     devices: tuple[Device, ...] = tuple_field()
     labels: dict[str, str] = labels_field()
     annotations: dict[str, str] = labels_field()
-    log_path: str = field(default="", validator=v.relative_path)
+    log_path: str = field(default="", validator=validate.relative_path)
     stdin: bool = False
     stdin_once: bool = False
     tty: bool = False
@@ -129,9 +129,9 @@ class ContainerStatus:
 class ContainerFilter:
     """ListContainers filter; every set field must match (IDs match by prefix)."""
 
-    id: str = field(default="", validator=v.optional_id)
+    id: str = field(default="", validator=validate.optional_id)
     state: ContainerState | None = None
-    pod_sandbox_id: str = field(default="", validator=v.optional_id)
+    pod_sandbox_id: str = field(default="", validator=validate.optional_id)
     label_selector: dict[str, str] = field(factory=dict)
 
     def matches(self, container: Container) -> bool:
@@ -189,8 +189,8 @@ class ContainerStats:
 class ContainerStatsFilter:
     """ListContainerStats filter; every set field must match (IDs match by prefix)."""
 
-    id: str = field(default="", validator=v.optional_id)
-    pod_sandbox_id: str = field(default="", validator=v.optional_id)
+    id: str = field(default="", validator=validate.optional_id)
+    pod_sandbox_id: str = field(default="", validator=validate.optional_id)
     label_selector: dict[str, str] = field(factory=dict)
 
     def matches(self, container_id: str, sandbox_id: str, labels: Mapping[str, str]) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from attrs import field, frozen
 
-from kubert.model import validate as v
+from kubert.model import validate
 from kubert.model.common import FilesystemUsage, labels_field, strings_field, tuple_field
 
 
@@ -12,10 +12,12 @@ from kubert.model.common import FilesystemUsage, labels_field, strings_field, tu
 class ImageSpec:
     """An image reference: a name[:tag], name@digest or image ID."""
 
-    image: str = field(default="", validator=[v.bounded_string(4096), v.image_reference])
+    image: str = field(
+        default="", validator=[validate.bounded_string(4096), validate.image_reference]
+    )
     annotations: dict[str, str] = labels_field()
-    user_specified_image: str = field(default="", validator=v.bounded_string(4096))
-    runtime_handler: str = field(default="", validator=v.bounded_string(256))
+    user_specified_image: str = field(default="", validator=validate.bounded_string(4096))
+    runtime_handler: str = field(default="", validator=validate.bounded_string(256))
 
 
 @frozen(kw_only=True)

@@ -8,7 +8,7 @@ import attrs
 from attrs import field, frozen
 
 from kubert.errors import InvalidArgumentError
-from kubert.model import validate as v
+from kubert.model import validate
 from kubert.model.common import (
     DNSConfig,
     LinuxContainerResources,
@@ -29,10 +29,10 @@ _IPC_SYSCTL_PREFIXES = ("kernel.shm", "kernel.msg", "fs.mqueue.")
 class PodSandboxMetadata:
     """Identity of a sandbox: (name, namespace, uid, attempt) is unique among live sandboxes."""
 
-    name: str = field(validator=v.name)
-    uid: str = field(validator=v.uid)
-    namespace: str = field(validator=v.name)
-    attempt: int = field(default=0, validator=v.attempt)
+    name: str = field(validator=validate.name)
+    uid: str = field(validator=validate.uid)
+    namespace: str = field(validator=validate.name)
+    attempt: int = field(default=0, validator=validate.attempt)
 
 
 @frozen(kw_only=True)
@@ -50,7 +50,7 @@ class LinuxSandboxSecurityContext:
 
 @frozen(kw_only=True)
 class LinuxPodSandboxConfig:
-    cgroup_parent: str = field(default="", validator=v.bounded_string(4096))
+    cgroup_parent: str = field(default="", validator=validate.bounded_string(4096))
     security_context: LinuxSandboxSecurityContext = field(factory=LinuxSandboxSecurityContext)
     sysctls: dict[str, str] = field(factory=dict, converter=dict)
     overhead: LinuxContainerResources | None = None
@@ -95,8 +95,8 @@ class PodSandboxConfig:
     """What RunPodSandbox receives: everything needed to make the pod's shared environment."""
 
     metadata: PodSandboxMetadata
-    hostname: str = field(default="", validator=v.bounded_string(253))
-    log_directory: str = field(default="", validator=v.optional_absolute_path)
+    hostname: str = field(default="", validator=validate.bounded_string(253))
+    log_directory: str = field(default="", validator=validate.optional_absolute_path)
     dns_config: DNSConfig | None = None
     port_mappings: tuple[PortMapping, ...] = tuple_field()
     labels: dict[str, str] = labels_field()
@@ -161,7 +161,7 @@ class PodSandbox:
 class PodSandboxFilter:
     """ListPodSandbox filter; every set field must match (an ID matches by prefix)."""
 
-    id: str = field(default="", validator=v.optional_id)
+    id: str = field(default="", validator=validate.optional_id)
     state: PodSandboxState | None = None
     label_selector: dict[str, str] = field(factory=dict)
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from attrs import field, frozen
 
-from kubert.model import validate as v
+from kubert.model import validate
 from kubert.model.common import tuple_field
 from kubert.model.container import ContainerStats, CpuUsage, MemoryUsage
 from kubert.model.sandbox import PodSandboxMetadata
@@ -61,7 +61,7 @@ class PodSandboxStats:
 class PodSandboxStatsFilter:
     """ListPodSandboxStats filter; every set field must match (the ID matches by prefix)."""
 
-    id: str = field(default="", validator=v.optional_id)
+    id: str = field(default="", validator=validate.optional_id)
     label_selector: dict[str, str] = field(factory=dict)
 
     def matches(self, sandbox_id: str, labels: Mapping[str, str]) -> bool:
