@@ -19,7 +19,7 @@ from attrs import frozen
 from kubert import BackendContext, PodNetwork, PodSandboxMetadata, PortMapping
 from kubert_cni import plugin as cni_plugin
 from kubert_cni.backend import CNINetwork
-from tests.fixtures.polling import wait_for
+from tests.fixtures.polling import eventually
 
 SYSTEM_BIN_DIR = Path("/usr/lib/cni")
 
@@ -55,7 +55,7 @@ class PrivateNet:
 
     def bridge_ports_after_netns_cleanup(self) -> list[str]:
         """Bridge ports, once the kernel has finished destroying deleted netns (bounded wait)."""
-        return wait_for(self.bridge_ports, lambda ports: not ports)
+        return eventually(self.bridge_ports, lambda ports: not ports, timeout=5, interval=0.1)
 
     def cache_files(self) -> list[str]:
         results = self.cache_dir / "results"

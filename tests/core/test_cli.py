@@ -11,7 +11,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from kubert.cli import build_cli
 from kubert.cri.client import CriClient
 from kubert.cri.socket import socket_answers
 from kubert.plugins import PluginHost
+from tests.fixtures.polling import eventually
 
 MAIN = "from kubert.cli import main; main()"
 
@@ -52,13 +52,14 @@ def workdir() -> Iterator[Path]:
 
 
 def _wait_for_socket(path: Path, process: subprocess.Popen[str]) -> None:
-    for _ in range(200):  # up to ~20 s, usually well under one
+    def answering() -> bool:
         if process.poll() is not None:
             raise AssertionError(f"kubert serve exited early: {process.communicate()}")
-        if path.exists() and socket_answers(path):
-            return
-        time.sleep(0.1)
-    raise AssertionError("kubert serve did not start listening")
+        return path.exists() and socket_answers(path)
+
+    # Up to ~20 s, usually well under one.
+    if not eventually(answering, timeout=20, interval=0.1):
+        raise AssertionError("kubert serve did not start listening")
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])

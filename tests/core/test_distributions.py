@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 
 from kubert.cri.client import CriClient
+from tests.fixtures.polling import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 DISTRIBUTIONS = {
@@ -105,11 +105,14 @@ def test_a_fresh_venv_serves_docker_from_the_wheels(
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_user_env(),
     )
     try:
-        deadline = time.monotonic() + 60
-        while not (workdir / "kubert.sock").exists():
+        def created() -> bool:
+            if (workdir / "kubert.sock").exists():
+                return True
             assert serve.poll() is None, serve.communicate()[0].decode(errors="replace")
-            assert time.monotonic() < deadline, "kubert serve did not create its socket"
-            time.sleep(0.1)
+            return False
+
+        assert eventually(created, timeout=60, interval=0.1), (
+            "kubert serve did not create its socket")
         with CriClient.connect(endpoint, timeout=10) as client:
             version = client.version()
         assert version.runtime_name == "kubert" and "docker" in version.runtime_version

@@ -37,7 +37,7 @@ from kubert import (
 )
 from kubert.cri.client import CriClient
 from tests.fixtures.pods import start_sleeper
-from tests.fixtures.polling import wait_for
+from tests.fixtures.polling import eventually
 
 SYSTEM_CNI_BIN = Path("/usr/lib/cni")
 KUBERT_LABEL = "io.kubernetes.docker.type"
@@ -232,17 +232,18 @@ class KubertProcess:
                 stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
             )
         self.starts += 1
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
+        proc = self.proc
+
+        def ready() -> bool:
+            if proc.poll() is not None:
                 raise AssertionError(
-                    f"kubert serve exited with {self.proc.returncode}:\n{self.log_tail()}"
+                    f"kubert serve exited with {proc.returncode}:\n{self.log_tail()}"
                 )
-            if self.socket.exists() and self._ready():
-                return
-            time.sleep(0.1)
-        self.kill()
-        raise AssertionError(f"kubert serve did not become ready:\n{self.log_tail()}")
+            return self.socket.exists() and self._ready()
+
+        if not eventually(ready, timeout=timeout, interval=0.1):
+            self.kill()
+            raise AssertionError(f"kubert serve did not become ready:\n{self.log_tail()}")
 
     def _ready(self) -> bool:
         try:
@@ -376,7 +377,7 @@ def check_invariants(server: KubertProcess, engine_client: Any, label: str) -> l
                         f"attachments {sorted(o[:12] for o in leases.values())}")
     attached = len(set(leases.values()))
     # The kernel destroys a netns's veths after its last process left, not at once.
-    veths = wait_for(lambda: server.net.veths(), lambda v: len(v) == attached)
+    veths = eventually(server.net.veths, lambda v: len(v) == attached, timeout=5, interval=0.1)
     if len(veths) != attached:
         problems.append(f"{label}: {len(veths)} veths on the bridge for {attached} attachments")
     for link in server.netns_links():
@@ -418,7 +419,7 @@ def check_nothing_left(server: KubertProcess, engine_client: Any) -> list[str]:
         problems.append(f"left: leases {sorted(server.net.leases())}")
     if server.net.cache_files():
         problems.append(f"left: CNI cache files {server.net.cache_files()}")
-    veths = wait_for(server.net.veths, lambda v: not v)
+    veths = eventually(server.net.veths, lambda v: not v, timeout=5, interval=0.1)
     if veths:
         problems.append(f"left: veths {veths}")
     if server.net.portmap_owners():

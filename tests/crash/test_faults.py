@@ -132,7 +132,7 @@ def test_engine_stopped_mid_calls_gives_unavailable_and_recovers(
         time.sleep(1.0)
         stop_pid(own_engine.proc, 30)  # the engine goes away in the middle of the traffic
 
-        assert eventually(lambda: not _runtime_ready(client), interval=0.2)
+        assert eventually(lambda: not _runtime_ready(client), timeout=30, interval=0.2)
         condition = {c.type: c for c in client.status().conditions}["RuntimeReady"]
         assert condition.reason and condition.message
         with pytest.raises(UnavailableError):
@@ -142,7 +142,7 @@ def test_engine_stopped_mid_calls_gives_unavailable_and_recovers(
         time.sleep(1.0)
 
         _restart(own_engine)
-        assert eventually(lambda: _runtime_ready(client), interval=0.2), (
+        assert eventually(lambda: _runtime_ready(client), timeout=30, interval=0.2), (
             server.service.runtime.state.last_error)
         stop_traffic.set()
         worker.join(60)
@@ -193,9 +193,10 @@ def test_kubert_started_while_the_engine_is_down_serves_and_recovers_later(
             with pytest.raises(UnavailableError):
                 client.list_pod_sandbox()
             _restart(own_engine)
-            assert eventually(lambda: _runtime_ready(client), interval=0.2)
+            assert eventually(lambda: _runtime_ready(client), timeout=30, interval=0.2)
             assert eventually(
-                lambda: second.service.recovery.last_report is not None, interval=0.2)
+                lambda: second.service.recovery.last_report is not None, timeout=30,
+                interval=0.2)
             report = second.service.recovery.last_report
             assert report.checkpoints == 1 and report.sandboxes == 1
             assert [s.id for s in client.list_pod_sandbox()] == [sandbox_id]
@@ -328,7 +329,7 @@ def test_kubert_killed_during_cni_add_recovers_clean(
         caller.start()
         assert started.wait(10)
         # The bridge plugin has run once its lease exists; kbt-test is hanging by then.
-        assert eventually(lambda: bool(fault_server.net.leases()), 60, interval=0.2)
+        assert eventually(lambda: bool(fault_server.net.leases()), timeout=60, interval=0.2)
         fault_server.kill()
         caller.join(30)
         sandbox_ids = set(fault_server.net.leases().values())

@@ -134,7 +134,8 @@ def test_engine_down_at_start_defers_recovery_and_never_collects_blind(
     monkeypatch.setattr(runtime, "list_sandboxes", list_sandboxes)
     recording.service.start()  # does not raise: the server must come up and say not ready
     assert len(network.collected) == collected_before  # no GC without the list of sandboxes
-    assert eventually(lambda: len(network.collected) > collected_before, 10, interval=0.05)
+    assert eventually(lambda: len(network.collected) > collected_before, timeout=10,
+                      interval=0.05)
     assert network.collected[-1] == {sandbox_id}
     assert network.attached == {sandbox_id: "10.0.0.2"}
 

@@ -11,13 +11,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from kubert_docker.testing import stop_pid
+from tests.fixtures.polling import eventually
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="checks root ownership of the socket")
 
@@ -49,16 +49,16 @@ def _serve(workdir: Path, *flags: str) -> subprocess.Popen[bytes]:
 
 
 def _wait_answering(path: Path, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    def answering() -> bool:
         assert proc.poll() is None, "kubert serve exited early"
         with socket.socket(socket.AF_UNIX) as probe:
             try:
                 probe.connect(str(path))
-                return
+                return True
             except OSError:
-                time.sleep(0.05)
-    raise AssertionError("kubert serve did not listen")
+                return False
+
+    assert eventually(answering, timeout=30, interval=0.05), "kubert serve did not listen"
 
 
 def _tcp_listeners(pid: int) -> list[str]:

@@ -11,15 +11,16 @@ from typing import Any
 import pytest
 
 import kubert as k
-from tests.fixtures.docker_helpers import make_runtime, wait_until
+from tests.fixtures.docker_helpers import make_runtime
+from tests.fixtures.polling import eventually
 
 pytestmark = pytest.mark.docker
 
 
 def _exited(pods: Any, cid: str) -> k.ContainerStatus:
-    status = wait_until(
+    status = eventually(
         lambda: (s := pods.runtime.container_status(cid)).state
-        == k.ContainerState.CONTAINER_EXITED and s
+        == k.ContainerState.CONTAINER_EXITED and s, timeout=10, interval=0.02
     )
     assert status, pods.runtime.container_status(cid)
     return status
@@ -279,8 +280,8 @@ def test_container_made_by_cri_dockerd_is_listed_with_its_labels(
         host_config=docker_client.api.create_host_config(network_mode="none"),
     )["Id"]
     try:
-        status = wait_until(lambda: cid in pods.runtime.state.records
-                            and pods.runtime.container_status(cid))
+        status = eventually(lambda: cid in pods.runtime.state.records
+                            and pods.runtime.container_status(cid), timeout=10, interval=0.02)
         assert status.metadata == k.ContainerMetadata(name="legacy", attempt=3)
         assert status.labels == {"team": "a"} and status.annotations == {"note": "b"}
         [entry] = pods.runtime.list_containers(k.ContainerFilter(pod_sandbox_id=sandbox_id))

@@ -3,7 +3,6 @@ backends behind it — a pod of two containers sharing one network namespace."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from cri_api.v1 import api_pb2 as pb
 from cri_api.v1 import api_pb2_grpc as rpc
 
 import kubert_docker.plugin
+from tests.fixtures.polling import eventually
 
 pytestmark = pytest.mark.docker
 
@@ -28,15 +28,6 @@ def docker_cri(cri_server_factory: Any, docker_engine: Any, docker_registry: Any
         plugins=(kubert_docker.plugin,),
         pod_infra_image=docker_registry.pause,
     )
-
-
-def _wait_state(stub: Any, cid: str, state: int, seconds: float = 10) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        status = stub.ContainerStatus(pb.ContainerStatusRequest(container_id=cid)).status
-        if status.state == state or time.monotonic() > deadline:
-            return status
-        time.sleep(0.05)
 
 
 def test_pod_with_two_containers_sharing_the_network(
@@ -84,10 +75,10 @@ def test_pod_with_two_containers_sharing_the_network(
                                      "done; sleep 300")
         # The client reached the server over the loopback of the shared netns: its log says so.
         log_file = log_dir / "client.log"
-        deadline = time.monotonic() + 10
-        while b"hello-from-server" not in (log_file.read_bytes() if log_file.exists() else b""):
-            assert time.monotonic() < deadline, "the client never reached the server"
-            time.sleep(0.05)
+        assert eventually(
+            lambda: b"hello-from-server" in (log_file.read_bytes() if log_file.exists() else b""),
+            timeout=10, interval=0.05,
+        ), "the client never reached the server"
         line = log_file.read_text().splitlines()[0]
         assert line.split(" ", 3)[1:] == ["stdout", "F", "hello-from-server"]
 
@@ -114,7 +105,11 @@ def test_pod_with_two_containers_sharing_the_network(
         assert error.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
 
         runtime.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=sandbox_id))
-        assert _wait_state(runtime, server, pb.CONTAINER_EXITED).state == pb.CONTAINER_EXITED
+        exited = eventually(
+            lambda: runtime.ContainerStatus(pb.ContainerStatusRequest(container_id=server)).status,
+            lambda status: status.state == pb.CONTAINER_EXITED, timeout=10, interval=0.05,
+        )
+        assert exited.state == pb.CONTAINER_EXITED
         fs = image_service.ImageFsInfo(pb.ImageFsInfoRequest()).image_filesystems
         assert fs[0].fs_id.mountpoint.startswith(str(docker_engine.data_root))
     finally:

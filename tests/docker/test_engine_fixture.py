@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.fixtures.polling import eventually
 
 pytestmark = pytest.mark.docker
 
@@ -32,9 +33,7 @@ def test_pause_image_exits_on_sigterm(docker_engine: Any, docker_client: Any) ->
     try:
         # A signal that arrives before the handler is installed would kill it instead.
         pid = docker_client.api.inspect_container(container.id)["State"]["Pid"]
-        deadline = time.monotonic() + 10
-        while not _catches_sigterm(pid) and time.monotonic() < deadline:
-            time.sleep(0.01)
+        eventually(lambda: _catches_sigterm(pid), timeout=10, interval=0.01)
         container.stop(timeout=10)
         container.reload()
         assert container.attrs["State"]["ExitCode"] == 0

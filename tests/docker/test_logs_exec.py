@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 import kubert as k
-from tests.fixtures.docker_helpers import PodMaker, make_runtime, wait_until
+from tests.fixtures.docker_helpers import PodMaker, make_runtime
+from tests.fixtures.polling import eventually
 
 pytestmark = pytest.mark.docker
 
@@ -31,8 +32,8 @@ def test_log_file_is_cri_format_with_streams_and_partial_lines(pods: Any) -> Non
         "echo first; echo oops >&2; head -c 20000 /dev/zero | tr '\\0' x; echo; echo last"
     )
     cid = pods.run("sh", "-c", script)
-    status = wait_until(lambda: (s := pods.runtime.container_status(cid)).state
-                        == k.ContainerState.CONTAINER_EXITED and s)
+    status = eventually(lambda: (s := pods.runtime.container_status(cid)).state
+                        == k.ContainerState.CONTAINER_EXITED and s, timeout=10, interval=0.02)
     # The copier has drained by the time the exit is reported.
     lines = _parse(status.log_path)
     # The two streams are separate pipes: their relative order is not defined.
@@ -50,12 +51,13 @@ def test_reopen_after_rotation_loses_no_lines(pods: Any) -> None:
     cid = pods.run("sh", "-c", "i=0; while [ $i -lt 400 ]; do echo line-$i; i=$((i+1)); "
                    "sleep 0.005; done")
     log_path = pods.runtime.container_status(cid).log_path
-    assert wait_until(lambda: Path(log_path).exists() and Path(log_path).stat().st_size > 0)
+    assert eventually(lambda: Path(log_path).exists() and Path(log_path).stat().st_size > 0,
+                      timeout=10, interval=0.02)
     rotated = log_path + ".1"
     Path(log_path).rename(rotated)
     pods.runtime.reopen_container_log(cid)
-    wait_until(lambda: pods.runtime.container_status(cid).state
-               == k.ContainerState.CONTAINER_EXITED, 20)
+    eventually(lambda: pods.runtime.container_status(cid).state
+               == k.ContainerState.CONTAINER_EXITED, timeout=20, interval=0.02)
     texts = [t for _, _, t in _parse(rotated) + _parse(log_path)]
     assert texts == [f"line-{i}".encode() for i in range(400)]
     assert _parse(log_path), "nothing was written after the reopen"
@@ -63,8 +65,8 @@ def test_reopen_after_rotation_loses_no_lines(pods: Any) -> None:
 
 def test_reopen_of_an_exited_container_is_failed_precondition(pods: Any) -> None:
     cid = pods.run("true")
-    wait_until(lambda: pods.runtime.container_status(cid).state
-               == k.ContainerState.CONTAINER_EXITED)
+    eventually(lambda: pods.runtime.container_status(cid).state
+               == k.ContainerState.CONTAINER_EXITED, timeout=10, interval=0.02)
     with pytest.raises(k.FailedPreconditionError):
         pods.runtime.reopen_container_log(cid)
 
@@ -75,11 +77,12 @@ def test_a_new_runtime_resumes_copying_without_repeating(
     """A kubert restart (a second backend on the same engine) neither loses nor repeats."""
     cid = pods.run("sh", "-c", "echo before; sleep 1; echo after; sleep 60")
     log_path = pods.runtime.container_status(cid).log_path
-    assert wait_until(lambda: b"before" in Path(log_path).read_bytes())
+    assert eventually(lambda: b"before" in Path(log_path).read_bytes(), timeout=10, interval=0.02)
     pods.runtime._followers.pop(cid).stop()
     second = make_runtime(docker_engine, tmp_path / "second")
     try:
-        assert wait_until(lambda: b"after" in Path(log_path).read_bytes(), 10)
+        assert eventually(lambda: b"after" in Path(log_path).read_bytes(), timeout=10,
+                          interval=0.02)
         assert [t for _, _, t in _parse(log_path)] == [b"before", b"after"]
     finally:
         second.close()
@@ -98,9 +101,9 @@ def test_exec_sync_deadline_kills_the_process(pods: Any) -> None:
         pods.runtime.exec_sync(cid, ["sh", "-c", "echo $$ > /tmp/exec.pid; exec sleep 300"], 1)
     assert time.monotonic() - started < 30
     pid = pods.exec(cid, "cat /tmp/exec.pid").strip()
-    assert wait_until(lambda: pods.runtime.exec_sync(
+    assert eventually(lambda: pods.runtime.exec_sync(
         cid, ["sh", "-c", f"[ -d /proc/{pid} ] && echo alive || echo gone"], 10
-    ).stdout == b"gone\n", 5)
+    ).stdout == b"gone\n", timeout=5, interval=0.02)
 
 
 def test_exec_sync_output_is_capped(docker_engine: Any, tmp_path: Path) -> None:
@@ -117,7 +120,7 @@ def test_exec_sync_output_is_capped(docker_engine: Any, tmp_path: Path) -> None:
 
 def test_exec_in_exited_container_is_failed_precondition(pods: Any) -> None:
     cid = pods.run("true")
-    wait_until(lambda: pods.runtime.container_status(cid).state
-               == k.ContainerState.CONTAINER_EXITED)
+    eventually(lambda: pods.runtime.container_status(cid).state
+               == k.ContainerState.CONTAINER_EXITED, timeout=10, interval=0.02)
     with pytest.raises(k.FailedPreconditionError):
         pods.runtime.exec_sync(cid, ["true"], 5)

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 import kubert as k
-from tests.fixtures.docker_helpers import PodMaker, make_runtime, wait_until
+from tests.fixtures.docker_helpers import PodMaker, make_runtime
+from tests.fixtures.polling import eventually
 
 pytestmark = pytest.mark.docker
 
@@ -20,11 +21,12 @@ def test_changes_made_outside_kubert_reach_the_view_through_events(
 ) -> None:
     cid = pods.run("sleep", "60")
     docker_client.api.kill(cid)
-    status = wait_until(lambda: (s := pods.runtime.container_status(cid)).state
-                        == k.ContainerState.CONTAINER_EXITED and s)
+    status = eventually(lambda: (s := pods.runtime.container_status(cid)).state
+                        == k.ContainerState.CONTAINER_EXITED and s, timeout=10, interval=0.02)
     assert status and status.exit_code == 137
     docker_client.api.remove_container(cid)
-    assert wait_until(lambda: not pods.runtime.list_containers(k.ContainerFilter(id=cid)))
+    assert eventually(lambda: not pods.runtime.list_containers(k.ContainerFilter(id=cid)),
+                      timeout=10, interval=0.02)
     with pytest.raises(k.NotFoundError):
         pods.runtime.container_status(cid)
 
@@ -53,7 +55,8 @@ def test_container_and_pod_stats_from_cgroups(pods: Any) -> None:
                             "i=$((i+1)); done; head -c 4m /dev/zero > /tmp/part; "
                             "mv /tmp/part /tmp/blob; sleep 60")
     idle = pods.container(sandbox_id, "sleep", "60", name="idle")
-    assert wait_until(lambda: pods.exec(burner, "ls /tmp/blob 2>/dev/null || true").strip(), 30)
+    assert eventually(lambda: pods.exec(burner, "ls /tmp/blob 2>/dev/null || true").strip(),
+                      timeout=30, interval=0.02)
     stats = pods.runtime.container_stats(burner)
     assert stats.cpu.usage_core_nano_seconds > 10_000_000
     assert stats.memory.working_set_bytes > 0
@@ -86,11 +89,11 @@ def test_container_events_follow_the_lifecycle(docker_engine: Any, tmp_path: Pat
         cid = pods.container(sandbox_id, "sleep", "60")
         runtime.stop_container(cid, 0)
         runtime.remove_container(cid)
-        assert wait_until(lambda: any(
+        assert eventually(lambda: any(
             e.container_id == cid
             and e.container_event_type == k.ContainerEventType.CONTAINER_DELETED_EVENT
             for e in list(seen)
-        ), 20)
+        ), timeout=20, interval=0.02)
     finally:
         pods.cleanup()
         runtime.close()
@@ -133,7 +136,7 @@ def test_engine_down_then_back(docker_engine: Any, docker_client: Any, tmp_path:
             with pytest.raises(k.UnavailableError):
                 runtime.create_sandbox(config, "")
             engine = start_dockerd(root)
-            assert wait_until(lambda: runtime.status().status, 20)
+            assert eventually(lambda: runtime.status().status, timeout=20, interval=0.02)
             created = runtime.create_sandbox(config, "")
             runtime.start_sandbox(created.id)
             assert runtime.sandbox_status(created.id).state == k.PodSandboxState.SANDBOX_READY

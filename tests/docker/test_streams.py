@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import kubert as k
-from tests.fixtures.docker_helpers import wait_until
+from tests.fixtures.polling import eventually
 
 pytestmark = pytest.mark.docker
 
@@ -89,12 +89,12 @@ def test_port_forward_reaches_the_pod_loopback(pods: Any) -> None:
                 data += chunk
             return data
 
-    assert b"forwarded" in wait_until(fetch, 10)
+    assert b"forwarded" in eventually(fetch, timeout=10, interval=0.02)
 
 
 def test_streams_need_a_running_container(pods: Any) -> None:
     cid = pods.run("true")
-    wait_until(lambda: pods.runtime.container_status(cid).state
-               == k.ContainerState.CONTAINER_EXITED)
+    eventually(lambda: pods.runtime.container_status(cid).state
+               == k.ContainerState.CONTAINER_EXITED, timeout=10, interval=0.02)
     with pytest.raises(k.FailedPreconditionError):
         pods.runtime.exec_stream(k.ExecRequest(container_id=cid, cmd=("true",), stdout=True))

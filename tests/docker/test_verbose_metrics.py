@@ -15,7 +15,7 @@ import pytest
 
 import kubert_docker.plugin
 from kubert.cri.api import pb, rpc
-from tests.fixtures.docker_helpers import wait_until
+from tests.fixtures.polling import eventually
 
 pytestmark = pytest.mark.docker
 
@@ -149,7 +149,7 @@ def test_metrics_of_a_busy_container(
                           "container_cpu_usage_seconds_total")
             return found if cpu is not None and cpu.value.value >= 1 else None
 
-        found = wait_until(burned_a_second, 20)
+        found = eventually(burned_a_second, timeout=20, interval=0.02)
         assert found, "the busy loop did not reach one CPU second within 20 s"
         [container] = found.container_metrics
         cpu = _metric(container.metrics, "container_cpu_usage_seconds_total")

@@ -21,7 +21,7 @@ from kubert.kubelet import FakeClock, KubeletConfig, Pod, RuntimeManager, load_p
 from kubert.kubelet.podstatus import pod_view
 from kubert.model import ContainerFilter, ContainerState
 from tests.cni.helpers import PrivateNet, bridge_net
-from tests.fixtures.polling import until
+from tests.fixtures.polling import eventually
 
 pytestmark = [pytest.mark.docker, pytest.mark.cni]
 
@@ -95,10 +95,10 @@ def test_pod_with_init_sidecar_and_crasher_runs_restarts_and_is_deleted(
 
     try:
         sync()  # sandbox + init container
-        until(
+        assert eventually(
             lambda: manager.observe(pod.uid).find("setup").state == ContainerState.CONTAINER_EXITED,
-            "the init container to finish",
-        )
+            timeout=30, interval=0.1,
+        ), "timed out waiting for the init container to finish"
         sync()  # sidecar
         assert running("proxy")
         sync()  # regular containers
@@ -124,11 +124,13 @@ def test_pod_with_init_sidecar_and_crasher_runs_restarts_and_is_deleted(
             current = manager.observe(pod.uid).find("crasher")
             return current is not None and current.state == ContainerState.CONTAINER_EXITED
 
-        until(crasher_exited, "the crasher to exit")
+        assert eventually(crasher_exited, timeout=30, interval=0.1), (
+            "timed out waiting for the crasher to exit")
         sync()
         first_restart = manager.observe(pod.uid).find("crasher")
         assert first_restart.restart_count == 1
-        until(crasher_exited, "the crasher to exit again")
+        assert eventually(crasher_exited, timeout=30, interval=0.1), (
+            "timed out waiting for the crasher to exit again")
         sync()
         view = pod_view(
             pod,
@@ -144,7 +146,8 @@ def test_pod_with_init_sidecar_and_crasher_runs_restarts_and_is_deleted(
         assert manager.observe(pod.uid).find("crasher").restart_count == 2
 
         log_path = Path(manager.observe(pod.uid).find("crasher").status.log_path)
-        until(lambda: log_path.exists() and log_path.read_text(), "the crasher's log")
+        assert eventually(lambda: log_path.exists() and log_path.read_text(), timeout=30,
+                          interval=0.1), "timed out waiting for the crasher's log"
         stream, text = parse_line(log_path.read_text().splitlines()[0])[1::2]
         assert stream == "stdout" and text.startswith("crash number")
         assert str(log_path).startswith(str(tmp_path / "logs" / f"e2e_shop_{pod.uid}"))

@@ -28,7 +28,7 @@ from kubert.model import (
 )
 from kubert.streaming.server import StreamingServer
 from kubert.streaming.settings import StreamingConfig
-from tests.fixtures.polling import until
+from tests.fixtures.polling import eventually
 from tests.fixtures.server import start_server
 from tests.streaming.harness import ECHO_PORT, HOLD_PORT, FakeClock, Stack
 
@@ -69,8 +69,8 @@ def stack(docker_engine: Any) -> Iterator[Stack]:
         stack = Stack(cri=cri, client=client, streaming=streaming, clock=clock,
                       sandbox_id=sandbox_id, main=main, echo=echo, console=console, hold=hold,
                       engine=docker_engine)
-        until(lambda: _netstat(stack).count(b"LISTEN") >= 2, "the pod's servers to listen",
-              seconds=20, interval=0.05)
+        assert eventually(lambda: _netstat(stack).count(b"LISTEN") >= 2, timeout=20,
+                          interval=0.05), "timed out waiting for the pod's servers to listen"
         yield stack
     finally:
         client.close()

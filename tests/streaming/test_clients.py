@@ -19,6 +19,7 @@ import pytest
 
 from kubert.model import AttachRequest, ExecRequest, PortForwardRequest
 from kubert.streaming.client import RemoteCommand
+from tests.fixtures.polling import eventually
 from tests.streaming.apiproxy import ApiProxy, requests_for
 from tests.streaming.harness import ECHO_PORT, Stack
 from tests.streaming.spdyclient import SpdyClient
@@ -147,10 +148,9 @@ def test_kubert_exec_interactive_terminal(stack: Stack) -> None:
                               timeout=30).stdout.decode()
 
     def screen_shows(text: str) -> str:
-        deadline = time.monotonic() + 30
-        while text not in (screen := tmux("capture-pane", "-p", "-t", "t")):
-            assert time.monotonic() < deadline, screen
-            time.sleep(0.1)
+        screen = eventually(lambda: tmux("capture-pane", "-p", "-t", "t"),
+                            lambda shown: text in shown, timeout=30, interval=0.1)
+        assert text in screen, screen
         return screen
 
     command = (f"{sys.executable} -c 'from kubert.cli import main; main()' exec "
@@ -257,11 +257,14 @@ def test_kubert_serve_runs_the_streaming_server(tmp_path: Path, docker_engine: o
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 30
-        while not sock.exists():
+        def created() -> bool:
+            if sock.exists():
+                return True
             assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            assert time.monotonic() < deadline, "kubert serve did not create its socket"
-            time.sleep(0.1)
+            return False
+
+        assert eventually(created, timeout=30, interval=0.1), (
+            "kubert serve did not create its socket")
         with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
             conn.sendall(b"GET /exec/nosuchtoken HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
                          b"Upgrade: websocket\r\n\r\n")

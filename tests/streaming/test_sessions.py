@@ -137,7 +137,7 @@ def test_port_forward_client_relays_a_local_connection(stack: Stack) -> None:
 
 
 def _sessions_drain(stack: Stack) -> bool:
-    return eventually(lambda: stack.streaming.active_sessions == 0, 20, interval=0.05)
+    return eventually(lambda: stack.streaming.active_sessions == 0, timeout=20, interval=0.05)
 
 
 def test_client_leaving_cuts_pod_connections_that_stay_open(stack: Stack) -> None:
