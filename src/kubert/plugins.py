@@ -33,7 +33,9 @@ ENTRY_POINT_GROUP = "kubert"
 AUTOLOAD_ENV = "KUBERT_DISABLE_PLUGIN_AUTOLOAD"
 BLOCK_ENV = "KUBERT_BLOCK_PLUGINS"
 
-#: Core built-ins, registered through the same ``pm.register`` path as any plugin.
+#: Core built-ins, registered through the same ``pm.register`` path as any plugin, and the one
+#: place that lists them: the core ``kubert_cri_call``, the metrics wrapper and the built-in
+#: backends (``file`` checkpoints, ``noop`` network, ``memory`` runtime and images).
 BUILTINS: tuple[str, ...] = (
     "kubert.service",
     "kubert.metrics",

@@ -25,22 +25,19 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from contextlib import AbstractContextManager, contextmanager
+from typing import Protocol
 
 import attrs
 from attrs import frozen
 
-from kubert.backends import CheckpointStore
+from kubert.backends import CheckpointStore, NetworkBackend, PodNetwork, RuntimeBackend
 from kubert.errors import NotFoundError, UnavailableError
-from kubert.model import Checkpoint, PodSandboxState
-
-if TYPE_CHECKING:
-    from kubert.service import KubertService
+from kubert.model import Checkpoint, PodSandboxState, PodSandboxStatus
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Recovery", "RecoveryReport", "RunGate"]
+__all__ = ["Recovery", "RecoveryReport", "RecoveryTarget", "RunGate"]
 
 #: Seconds between attempts while the engine is unreachable at start-up.
 RETRY_SECONDS = 2.0
@@ -119,10 +116,40 @@ class RunGate:
                 self._cond.notify_all()
 
 
+class RecoveryTarget(Protocol):
+    """What recovery needs of the service it recovers (:class:`kubert.service.KubertService`
+    provides it); recovery receives it, so it never imports the service.
+
+    :ivar runtime: the runtime backend (lists sandboxes, reports their status).
+    :ivar network: the network backend (pod network status, garbage collection).
+    :ivar checkpoints: the checkpoint store.
+    :ivar run_gate: the gate RunPodSandbox calls share; recovery holds it alone while it works.
+    """
+
+    runtime: RuntimeBackend
+    network: NetworkBackend
+    checkpoints: CheckpointStore
+    run_gate: RunGate
+
+    def sandbox_lock(self, sandbox_id: str) -> AbstractContextManager[None]:
+        """The per-sandbox lock StopPodSandbox and RemovePodSandbox hold."""
+        ...
+
+    def stop_locked(self, sandbox_id: str) -> None:
+        """StopPodSandbox's stop path; the caller holds :meth:`sandbox_lock`."""
+        ...
+
+    def pod_network_of(
+        self, sandbox_id: str, status: PodSandboxStatus | None, checkpoint: Checkpoint | None
+    ) -> PodNetwork | None:
+        """The pod as the network backend knows it, from the checkpoint or the status."""
+        ...
+
+
 class Recovery:
     """Recovery passes over one service; :meth:`start` runs one now or keeps retrying."""
 
-    def __init__(self, service: KubertService) -> None:
+    def __init__(self, service: RecoveryTarget) -> None:
         self.service = service
         self.last_report: RecoveryReport | None = None
         self._closed = threading.Event()
@@ -217,8 +244,8 @@ class Recovery:
         """Stop a sandbox whose StopPodSandbox a crash cut short. :returns: whether it did."""
         log.warning("sandbox %s was being stopped when kubert stopped; finishing", sandbox_id)
         try:
-            with self.service._locks.hold(sandbox_id):
-                self.service._stop(sandbox_id)
+            with self.service.sandbox_lock(sandbox_id):
+                self.service.stop_locked(sandbox_id)
         except Exception:  # the kubelet retries the stop; recovery goes on
             log.exception("finishing the stop of sandbox %s failed", sandbox_id)
             return False
@@ -233,16 +260,16 @@ class Recovery:
         service = self.service
         sandbox_id = checkpoint.sandbox_id
         try:
-            with service._locks.hold(sandbox_id):
+            with service.sandbox_lock(sandbox_id):
                 status = service.runtime.sandbox_status(sandbox_id)
-                pod = service._pod_for(sandbox_id, status, checkpoint)
+                pod = service.pod_network_of(sandbox_id, status, checkpoint)
                 network = None if pod is None else service.network.pod_network_status(pod)
                 if network is None:
                     log.warning(
                         "sandbox %s was started but its network never finished setting up "
                         "(kubert stopped mid-RunPodSandbox); stopping it", sandbox_id,
                     )
-                    service._stop(sandbox_id)
+                    service.stop_locked(sandbox_id)
                     return "interrupted"
                 netns = pod.netns_path if pod is not None else checkpoint.netns_path
                 service.checkpoints.write(

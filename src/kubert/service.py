@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, nullcontext, suppress
+from contextlib import AbstractContextManager, ExitStack, nullcontext, suppress
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -98,6 +98,10 @@ class KubertService:
     """The sandbox, container and image operations of CRI v1 over one set of backends.
 
     :param pod_infra_image: the sandbox (pause) image RunPodSandbox makes sure is present.
+
+    Besides the CRI operations, :meth:`sandbox_lock`, :meth:`stop_locked` and
+    :meth:`pod_network_of` are public for start-up recovery: the service is the
+    :class:`~kubert.recovery.RecoveryTarget` it hands to :class:`~kubert.recovery.Recovery`.
     """
 
     runtime: RuntimeBackend
@@ -256,9 +260,19 @@ class KubertService:
     def stop_pod_sandbox(self, sandbox_id: str) -> None:
         """Tear down the network, then stop; an unknown sandbox is already stopped."""
         with self._locks.hold(sandbox_id):
-            self._stop(sandbox_id)
+            self.stop_locked(sandbox_id)
 
-    def _stop(self, sandbox_id: str) -> None:
+    def sandbox_lock(self, sandbox_id: str) -> AbstractContextManager[None]:
+        """The per-sandbox lock that StopPodSandbox, RemovePodSandbox and container calls hold;
+        recovery holds it so that it cannot race them."""
+        return self._locks.hold(sandbox_id)
+
+    def stop_locked(self, sandbox_id: str) -> None:
+        """StopPodSandbox's stop path (network teardown, then stop); the caller holds
+        :meth:`sandbox_lock`. An unknown sandbox is already stopped.
+
+        :raises Exception: the network teardown's error, after the sandbox was stopped.
+        """
         checkpoint = self._checkpoint_or_none(sandbox_id)
         try:
             status: PodSandboxStatus | None = self.runtime.sandbox_status(sandbox_id)
@@ -267,7 +281,7 @@ class KubertService:
         if status is None and checkpoint is None:
             return
         teardown_error: Exception | None = None
-        pod = self._pod_for(sandbox_id, status, checkpoint)
+        pod = self.pod_network_of(sandbox_id, status, checkpoint)
         if pod is not None and not pod.host_network:
             if checkpoint is not None and status is not None:
                 # A crash during teardown must not leave a ready sandbox without its network:
@@ -287,7 +301,7 @@ class KubertService:
     def remove_pod_sandbox(self, sandbox_id: str) -> None:
         """Stop (if needed), remove the sandbox and its containers, delete the checkpoint."""
         with self._locks.hold(sandbox_id):
-            self._stop(sandbox_id)
+            self.stop_locked(sandbox_id)
             crash_point("remove:stopped")
             with suppress(NotFoundError):
                 self.runtime.remove_sandbox(sandbox_id)
@@ -316,7 +330,7 @@ class KubertService:
         if status.network is not None or status.state != PodSandboxState.SANDBOX_READY:
             return status
         checkpoint = self._checkpoint_or_none(status.id)
-        pod = self._pod_for(status.id, status, checkpoint)
+        pod = self.pod_network_of(status.id, status, checkpoint)
         network: PodSandboxNetworkStatus | None = None
         if pod is not None and not pod.host_network:
             network = self.network.pod_network_status(pod)
@@ -347,9 +361,11 @@ class KubertService:
         except NotFoundError:
             return None
 
-    def _pod_for(
+    def pod_network_of(
         self, sandbox_id: str, status: PodSandboxStatus | None, checkpoint: Checkpoint | None
     ) -> PodNetwork | None:
+        """The pod as the network backend sees it: from the checkpoint when there is one,
+        else from the runtime's ``status``; None when neither is known."""
         if checkpoint is not None:
             netns = self.runtime.sandbox_netns_path(sandbox_id) if status else ""
             return _pod_network(checkpoint, netns or checkpoint.netns_path, "")

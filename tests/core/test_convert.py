@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import attrs
 import pytest
+from google.protobuf.message import Message
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kubert.model as models
 from kubert import InvalidArgumentError
 from kubert.cri.api import pb
-from kubert.cri.convert import message_field, to_model, to_proto
+from kubert.cri.convert import to_model, to_proto
 from kubert.model import (
     ContainerFilter,
     ContainerState,
@@ -67,7 +68,7 @@ def test_errors_carry_the_full_path() -> None:
         )
     )
     with pytest.raises(InvalidArgumentError) as info:
-        message_field(request, "config", PodSandboxConfig)
+        to_model(request, models.RunPodSandboxRequest)
     assert info.value.field == "config.linux.sysctls['bad key!']"
 
     bad_enum = pb.PodSandboxConfig(
@@ -81,8 +82,66 @@ def test_errors_carry_the_full_path() -> None:
 
 
 def test_optional_request_field_absent() -> None:
-    assert message_field(pb.ListPodSandboxRequest(), "filter", PodSandboxFilter,
-                         required=False) is None
+    assert to_model(pb.ListPodSandboxRequest(), models.ListPodSandboxRequest).filter is None
+    unset = to_model(pb.UpdateRuntimeConfigRequest(), models.UpdateRuntimeConfigRequest)
+    assert unset.runtime_config.network_config.pod_cidr == ""
+
+
+def test_required_request_field_absent() -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        to_model(pb.UpdateContainerResourcesRequest(container_id="c1"),
+                 models.UpdateContainerResourcesRequest)
+    assert str(info.value) == "linux: is required (got None)"
+
+
+_VALID_SANDBOX = pb.PodSandboxConfig(
+    metadata=pb.PodSandboxMetadata(name="ok", uid="u", namespace="ns")
+)
+_CMD_LIMIT = "must be at most 65536 characters, no NUL"
+_TIMEOUT = "must be between 0 and 2147483647 seconds"
+
+
+# The request models' validators answer with the texts the server wrote inline before:
+# (request message, its model, the whole error message).
+@pytest.mark.parametrize(
+    ("message", "model", "expected"),
+    [
+        (pb.RunPodSandboxRequest(config=_VALID_SANDBOX, runtime_handler="a\x00b"),
+         models.RunPodSandboxRequest, "runtime_handler: is not a handler name (got 'a\\x00b')"),
+        (pb.RunPodSandboxRequest(config=_VALID_SANDBOX, runtime_handler="h" * 257),
+         models.RunPodSandboxRequest,
+         f"runtime_handler: is not a handler name (got {'h' * 40!r})"),
+        (pb.UpdateRuntimeConfigRequest(runtime_config=pb.RuntimeConfig(
+            network_config=pb.NetworkConfig(pod_cidr="x" * 5000))),
+         models.UpdateRuntimeConfigRequest,
+         f"runtime_config.network_config.pod_cidr: is not a CIDR list (got {'x' * 40!r})"),
+        (pb.ExecSyncRequest(container_id="c1"), models.ExecSyncRequest,
+         "cmd: must name a command to run (got ())"),
+        (pb.ExecSyncRequest(container_id="c1", cmd=["sh", "a\x00"]), models.ExecSyncRequest,
+         f"cmd[1]: {_CMD_LIMIT} (got 'a\\x00')"),
+        (pb.ExecSyncRequest(container_id="c1", cmd=["x"] * 4097), models.ExecSyncRequest,
+         "cmd: has more than 4096 items (got 4097)"),
+        (pb.ExecSyncRequest(container_id="c1", cmd=["true"], timeout=-1),
+         models.ExecSyncRequest, f"timeout: {_TIMEOUT} (got -1)"),
+        (pb.StopContainerRequest(container_id="c1", timeout=2**31), models.StopContainerRequest,
+         f"timeout: {_TIMEOUT} (got 2147483648)"),
+        (pb.StopPodSandboxRequest(pod_sandbox_id="a/b"), models.StopPodSandboxRequest,
+         "pod_sandbox_id: must be 1-128 letters, digits, '_', '-' or '.' (got 'a/b')"),
+        (pb.CheckpointContainerRequest(container_id="c1"), models.CheckpointContainerRequest,
+         "location: must be a path of at most 4096 characters (got '')"),
+        (pb.PullImageRequest(image=pb.ImageSpec()), models.PullImageRequest,
+         "image.image: must name an image (got '')"),
+        (pb.RemoveImageRequest(image=pb.ImageSpec()), models.RemoveImageRequest,
+         "image.image: must name an image (got '')"),
+    ],
+    ids=lambda value: getattr(value, "__name__", None) if isinstance(value, type) else None,
+)
+def test_request_validators_name_field_and_value(
+    message: Message, model: type, expected: str
+) -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        to_model(message, model)
+    assert str(info.value) == expected
 
 
 _names = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?", fullmatch=True)
@@ -114,3 +173,29 @@ def test_sandbox_config_round_trip(
     # Through the wire format too, as the server receives it.
     wire = pb.PodSandboxConfig.FromString(message.SerializeToString())
     assert to_model(wire, PodSandboxConfig) == config
+
+
+def test_requests_name_their_first_bad_field_in_field_order() -> None:
+    """The server converts ``in_order``: a request's ID or handler is named before a fault
+    in its nested messages, as the server's checks always did; without it the converter
+    converts every nested message first."""
+    create = pb.CreateContainerRequest(pod_sandbox_id="", sandbox_config=_VALID_SANDBOX)
+    with pytest.raises(InvalidArgumentError) as ordered:
+        to_model(create, models.CreateContainerRequest, in_order=True)
+    assert ordered.value.field == "pod_sandbox_id"
+    with pytest.raises(InvalidArgumentError) as unordered:
+        to_model(create, models.CreateContainerRequest)
+    assert unordered.value.field == "config"
+
+    run = pb.RunPodSandboxRequest(config=pb.PodSandboxConfig(), runtime_handler="\x00")
+    with pytest.raises(InvalidArgumentError) as handler:
+        to_model(run, models.RunPodSandboxRequest, in_order=True)
+    assert handler.value.field == "runtime_handler"
+
+    pull = pb.PullImageRequest(image=pb.ImageSpec(), sandbox_config=pb.PodSandboxConfig())
+    with pytest.raises(InvalidArgumentError) as image:
+        to_model(pull, models.PullImageRequest, in_order=True)
+    assert image.value.field == "image.image"
+    with pytest.raises(InvalidArgumentError) as nested_first:
+        to_model(pull, models.PullImageRequest)
+    assert nested_first.value.field == "sandbox_config.metadata"

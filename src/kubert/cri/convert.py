@@ -23,7 +23,7 @@ from google.protobuf.message import Message
 
 from kubert.errors import InvalidArgumentError
 
-__all__ = ["fill_proto", "message_field", "to_model", "to_proto"]
+__all__ = ["fill_proto", "to_model", "to_proto"]
 
 T = TypeVar("T")
 M = TypeVar("M", bound=Message)
@@ -41,6 +41,7 @@ class _FieldPlan:
     kind: str  # scalar | enum | message | repeated | map | int_wrapper | state_wrapper
     target: Any  # the model class, enum class or None
     required: bool  # the model has no default and the field is a message
+    attribute: attrs.Attribute[Any]  # the model's attribute (its validator, for in_order)
 
 
 def join(path: str, name: str) -> str:
@@ -103,7 +104,7 @@ def _make_plan(cls: type[Any], descriptor: Descriptor) -> tuple[_FieldPlan, ...]
         else:
             kind = "scalar"
         required = kind == "message" and attribute.default is attrs.NOTHING
-        plans.append(_FieldPlan(attribute.name, proto, kind, target, required))
+        plans.append(_FieldPlan(attribute.name, proto, kind, target, required, attribute))
     return tuple(plans)
 
 
@@ -136,9 +137,14 @@ def _rebase(path: str, error: InvalidArgumentError) -> InvalidArgumentError:
     return rebased
 
 
-def to_model(message: Message, cls: type[T], path: str = "") -> T:
+def to_model(message: Message, cls: type[T], path: str = "", *, in_order: bool = False) -> T:
     """Build the attrs model ``cls`` from ``message``; ``path`` names it in errors.
 
+    :param in_order: check each field completely (convert it, then run its validator) before
+        converting the next, in the model's field order, so that of several bad fields the
+        first one is named. The CRI server converts requests this way: a request's own fields
+        (IDs first) are checked before its nested messages, as they always were. Otherwise
+        every field is converted first and the validators run when the model is built.
     :raises InvalidArgumentError: an unknown enum number, a missing required message or a
         value the model refuses, with the full field path.
     """
@@ -167,23 +173,16 @@ def to_model(message: Message, cls: type[T], path: str = "") -> T:
             kwargs[plan.name] = _enum(plan.target, value.state, join(here, "state"))
         else:
             kwargs[plan.name] = to_model(value, plan.target, here)
+        validator = plan.attribute.validator
+        if in_order and validator is not None and plan.name in kwargs:
+            try:
+                validator(None, plan.attribute, kwargs[plan.name])
+            except InvalidArgumentError as error:
+                raise _rebase(path, error) from None
     try:
         return cls(**kwargs)
     except InvalidArgumentError as error:
         raise _rebase(path, error) from None
-
-
-def message_field(message: Message, name: str, cls: type[T], *, required: bool = True) -> Any:
-    """The model of sub-message ``name`` of a request, named by its field in errors.
-
-    :returns: the model, or None when the field is unset and not ``required``.
-    :raises InvalidArgumentError: unset and ``required``, or the model refuses a value.
-    """
-    if not message.HasField(name):
-        if required:
-            raise InvalidArgumentError(name, None, "is required")
-        return None
-    return to_model(getattr(message, name), cls, name)
 
 
 def fill_proto(model: Any, message: Message) -> Message:

@@ -1,7 +1,9 @@
 """The CRI v1 gRPC server: protobuf in, models to the core, protobuf out.
 
-Every one of the 35 RPCs converts its request to models (refusing bad fields with
-INVALID_ARGUMENT naming them), passes them through the ``kubert_cri_call`` hook to
+Every one of the 35 RPCs converts its request to its request model in one place
+(:meth:`CriServicer._serve`, with :func:`kubert.cri.convert.to_model`; the validators of
+:mod:`kubert.model.requests` refuse bad fields with INVALID_ARGUMENT naming them, so no field
+is checked here), passes the service's arguments through the ``kubert_cri_call`` hook to
 :class:`~kubert.service.KubertService`, and converts the answer back. This module is the only
 place where kubert errors become gRPC status codes; anything unexpected is logged with its
 traceback and answered INTERNAL, and the server keeps serving.
@@ -17,12 +19,14 @@ from collections.abc import Callable, Iterator
 from concurrent import futures
 from typing import Any
 
+import attrs
 import grpc
 from google.protobuf.message import Message
 
+from kubert import model as m  # the request models: m.RunPodSandboxRequest …
 from kubert.cri import socket as cri_socket
 from kubert.cri.api import add_servicers, pb, rpc
-from kubert.cri.convert import fill_proto, message_field, to_model, to_proto
+from kubert.cri.convert import fill_proto, to_model, to_proto
 from kubert.errors import (
     AlreadyExistsError,
     DeadlineExceededError,
@@ -34,22 +38,6 @@ from kubert.errors import (
     UnavailableError,
     UnimplementedError,
 )
-from kubert.model import (
-    AttachRequest,
-    AuthConfig,
-    ContainerConfig,
-    ContainerFilter,
-    ContainerStatsFilter,
-    ExecRequest,
-    ImageFilter,
-    ImageSpec,
-    LinuxContainerResources,
-    PodSandboxConfig,
-    PodSandboxFilter,
-    PodSandboxStatsFilter,
-    PortForwardRequest,
-)
-from kubert.model.validate import MAX_LIST, MAX_STRING, check_id
 from kubert.service import KubertService
 
 log = logging.getLogger(__name__)
@@ -71,8 +59,6 @@ _STATUS_CODES: tuple[tuple[type[KubertError], grpc.StatusCode], ...] = (
     (ResourceExhaustedError, grpc.StatusCode.RESOURCE_EXHAUSTED),
 )
 
-#: Largest timeout (seconds) a request may carry; beyond it the value is surely a mistake.
-MAX_TIMEOUT = 2**31 - 1
 #: The kubelet's own limit for CRI messages (16 MiB), both ways.
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
@@ -85,29 +71,18 @@ def status_code_for(error: KubertError) -> grpc.StatusCode:
     return grpc.StatusCode.UNKNOWN
 
 
-def _id(request: Message, name: str) -> str:
-    value: str = getattr(request, name)
-    check_id(name, value)
-    return value
+def _fields(request: Any) -> dict[str, Any]:
+    """A request model's fields as the service method's keyword arguments."""
+    return {a.name: getattr(request, a.name) for a in attrs.fields(type(request))}
 
 
-def _timeout(request: Message, name: str = "timeout") -> int:
-    value: int = getattr(request, name)
-    if not 0 <= value <= MAX_TIMEOUT:
-        raise InvalidArgumentError(name, value, f"must be between 0 and {MAX_TIMEOUT} seconds")
-    return value
+def _sandbox_id(request: Any) -> dict[str, Any]:
+    return {"sandbox_id": request.pod_sandbox_id}
 
 
-def _strings(request: Message, name: str) -> tuple[str, ...]:
-    values: tuple[str, ...] = tuple(getattr(request, name))
-    if len(values) > MAX_LIST:
-        raise InvalidArgumentError(name, len(values), f"has more than {MAX_LIST} items")
-    for index, value in enumerate(values):
-        if len(value) > MAX_STRING or "\x00" in value:
-            raise InvalidArgumentError(
-                f"{name}[{index}]", value[:40], f"must be at most {MAX_STRING} characters, no NUL"
-            )
-    return values
+def _whole(request: Any) -> dict[str, Any]:
+    """The streaming requests reach the service (and the runtime backend) whole."""
+    return {"request": request}
 
 
 def _internal_message(method: str, error: Exception) -> str:
@@ -185,13 +160,19 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self,
         method: str,
         context: grpc.ServicerContext,
-        parse: Callable[[], dict[str, Any]],
+        request: Message,
+        model: type[Any],
         perform: Callable[..., Any],
         reply: Callable[[Any], Message],
+        args: Callable[[Any], dict[str, Any]] | None = None,
     ) -> Message:
+        """Convert ``request`` to ``model`` (its validators refuse bad fields), hand the
+        service's keyword arguments (``args`` of the model; by default its fields) through
+        the hook to ``perform``, and convert the answer with ``reply``."""
         try:
-            request = parse()
-            result = self.hook(method=method, request=request, call=lambda r: perform(**r))
+            parsed = to_model(request, model, in_order=True)
+            kwargs = _fields(parsed) if args is None else args(parsed)
+            result = self.hook(method=method, request=kwargs, call=lambda r: perform(**r))
             return reply(result)
         except KubertError as error:
             self._abort(context, method, error)
@@ -213,37 +194,31 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
 
     def Version(self, request: pb.VersionRequest, context: grpc.ServicerContext) -> Message:
         return self._serve(
-            "Version", context, dict, self.service.version,
+            "Version", context, request, m.VersionRequest, self.service.version,
             lambda info: to_proto(info, pb.VersionResponse),
         )
 
     def Status(self, request: pb.StatusRequest, context: grpc.ServicerContext) -> Message:
         return self._serve(
-            "Status", context, lambda: {"verbose": request.verbose}, self.service.status,
+            "Status", context, request, m.StatusRequest, self.service.status,
             lambda answer: to_proto(answer, pb.StatusResponse),
         )
 
     def UpdateRuntimeConfig(
         self, request: pb.UpdateRuntimeConfigRequest, context: grpc.ServicerContext
     ) -> Message:
-        def parse() -> dict[str, Any]:
-            cidr = request.runtime_config.network_config.pod_cidr
-            if len(cidr) > 4096 or "\x00" in cidr:
-                raise InvalidArgumentError(
-                    "runtime_config.network_config.pod_cidr", cidr[:40], "is not a CIDR list"
-                )
-            return {"pod_cidr": cidr}
-
         return self._serve(
-            "UpdateRuntimeConfig", context, parse, self.service.update_runtime_config,
-            lambda _: pb.UpdateRuntimeConfigResponse(),
+            "UpdateRuntimeConfig", context, request, m.UpdateRuntimeConfigRequest,
+            self.service.update_runtime_config, lambda _: pb.UpdateRuntimeConfigResponse(),
+            lambda r: {"pod_cidr": r.runtime_config.network_config.pod_cidr},
         )
 
     def RuntimeConfig(
         self, request: pb.RuntimeConfigRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "RuntimeConfig", context, dict, self.service.runtime_config,
+            "RuntimeConfig", context, request, m.RuntimeConfigRequest,
+            self.service.runtime_config,
             lambda driver: pb.RuntimeConfigResponse(
                 linux=pb.LinuxRuntimeConfiguration(cgroup_driver=pb.CgroupDriver.Value(driver.name))
             ),
@@ -254,17 +229,9 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
     def RunPodSandbox(
         self, request: pb.RunPodSandboxRequest, context: grpc.ServicerContext
     ) -> Message:
-        def parse() -> dict[str, Any]:
-            handler = request.runtime_handler
-            if len(handler) > 256 or "\x00" in handler:
-                raise InvalidArgumentError("runtime_handler", handler[:40], "is not a handler name")
-            return {
-                "config": message_field(request, "config", PodSandboxConfig),
-                "runtime_handler": handler,
-            }
-
         return self._serve(
-            "RunPodSandbox", context, parse, self.service.run_pod_sandbox,
+            "RunPodSandbox", context, request, m.RunPodSandboxRequest,
+            self.service.run_pod_sandbox,
             lambda sandbox_id: pb.RunPodSandboxResponse(pod_sandbox_id=sandbox_id),
         )
 
@@ -272,36 +239,33 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.StopPodSandboxRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "StopPodSandbox", context,
-            lambda: {"sandbox_id": _id(request, "pod_sandbox_id")},
-            self.service.stop_pod_sandbox, lambda _: pb.StopPodSandboxResponse(),
+            "StopPodSandbox", context, request, m.StopPodSandboxRequest,
+            self.service.stop_pod_sandbox, lambda _: pb.StopPodSandboxResponse(), _sandbox_id,
         )
 
     def RemovePodSandbox(
         self, request: pb.RemovePodSandboxRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "RemovePodSandbox", context,
-            lambda: {"sandbox_id": _id(request, "pod_sandbox_id")},
-            self.service.remove_pod_sandbox, lambda _: pb.RemovePodSandboxResponse(),
+            "RemovePodSandbox", context, request, m.RemovePodSandboxRequest,
+            self.service.remove_pod_sandbox, lambda _: pb.RemovePodSandboxResponse(), _sandbox_id,
         )
 
     def PodSandboxStatus(
         self, request: pb.PodSandboxStatusRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "PodSandboxStatus", context,
-            lambda: {"sandbox_id": _id(request, "pod_sandbox_id"), "verbose": request.verbose},
+            "PodSandboxStatus", context, request, m.PodSandboxStatusRequest,
             self.service.pod_sandbox_status,
             lambda answer: to_proto(answer, pb.PodSandboxStatusResponse),
+            lambda r: {"sandbox_id": r.pod_sandbox_id, "verbose": r.verbose},
         )
 
     def ListPodSandbox(
         self, request: pb.ListPodSandboxRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "ListPodSandbox", context,
-            lambda: {"filter": message_field(request, "filter", PodSandboxFilter, required=False)},
+            "ListPodSandbox", context, request, m.ListPodSandboxRequest,
             self.service.list_pod_sandbox,
             lambda items: _repeated(pb.ListPodSandboxResponse(), "items", items),
         )
@@ -311,15 +275,9 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
     def CreateContainer(
         self, request: pb.CreateContainerRequest, context: grpc.ServicerContext
     ) -> Message:
-        def parse() -> dict[str, Any]:
-            return {
-                "pod_sandbox_id": _id(request, "pod_sandbox_id"),
-                "config": message_field(request, "config", ContainerConfig),
-                "sandbox_config": message_field(request, "sandbox_config", PodSandboxConfig),
-            }
-
         return self._serve(
-            "CreateContainer", context, parse, self.service.create_container,
+            "CreateContainer", context, request, m.CreateContainerRequest,
+            self.service.create_container,
             lambda container_id: pb.CreateContainerResponse(container_id=container_id),
         )
 
@@ -327,8 +285,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.StartContainerRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "StartContainer", context,
-            lambda: {"container_id": _id(request, "container_id")},
+            "StartContainer", context, request, m.StartContainerRequest,
             self.service.start_container, lambda _: pb.StartContainerResponse(),
         )
 
@@ -336,8 +293,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.StopContainerRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "StopContainer", context,
-            lambda: {"container_id": _id(request, "container_id"), "timeout": _timeout(request)},
+            "StopContainer", context, request, m.StopContainerRequest,
             self.service.stop_container, lambda _: pb.StopContainerResponse(),
         )
 
@@ -345,8 +301,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.RemoveContainerRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "RemoveContainer", context,
-            lambda: {"container_id": _id(request, "container_id")},
+            "RemoveContainer", context, request, m.RemoveContainerRequest,
             self.service.remove_container, lambda _: pb.RemoveContainerResponse(),
         )
 
@@ -354,8 +309,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.ListContainersRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "ListContainers", context,
-            lambda: {"filter": message_field(request, "filter", ContainerFilter, required=False)},
+            "ListContainers", context, request, m.ListContainersRequest,
             self.service.list_containers,
             lambda items: _repeated(pb.ListContainersResponse(), "containers", items),
         )
@@ -364,8 +318,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.ContainerStatusRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "ContainerStatus", context,
-            lambda: {"container_id": _id(request, "container_id"), "verbose": request.verbose},
+            "ContainerStatus", context, request, m.ContainerStatusRequest,
             self.service.container_status,
             lambda answer: to_proto(answer, pb.ContainerStatusResponse),
         )
@@ -373,40 +326,24 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
     def UpdateContainerResources(
         self, request: pb.UpdateContainerResourcesRequest, context: grpc.ServicerContext
     ) -> Message:
-        def parse() -> dict[str, Any]:
-            return {
-                "container_id": _id(request, "container_id"),
-                "resources": message_field(request, "linux", LinuxContainerResources),
-            }
-
         return self._serve(
-            "UpdateContainerResources", context, parse,
+            "UpdateContainerResources", context, request, m.UpdateContainerResourcesRequest,
             self.service.update_container_resources,
             lambda _: pb.UpdateContainerResourcesResponse(),
+            lambda r: {"container_id": r.container_id, "resources": r.linux},
         )
 
     def ReopenContainerLog(
         self, request: pb.ReopenContainerLogRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "ReopenContainerLog", context,
-            lambda: {"container_id": _id(request, "container_id")},
+            "ReopenContainerLog", context, request, m.ReopenContainerLogRequest,
             self.service.reopen_container_log, lambda _: pb.ReopenContainerLogResponse(),
         )
 
     def ExecSync(self, request: pb.ExecSyncRequest, context: grpc.ServicerContext) -> Message:
-        def parse() -> dict[str, Any]:
-            cmd = _strings(request, "cmd")
-            if not cmd:
-                raise InvalidArgumentError("cmd", cmd, "must name a command to run")
-            return {
-                "container_id": _id(request, "container_id"),
-                "cmd": cmd,
-                "timeout": _timeout(request),
-            }
-
         return self._serve(
-            "ExecSync", context, parse, self.service.exec_sync,
+            "ExecSync", context, request, m.ExecSyncRequest, self.service.exec_sync,
             lambda result: to_proto(result, pb.ExecSyncResponse),
         )
 
@@ -414,22 +351,22 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
 
     def Exec(self, request: pb.ExecRequest, context: grpc.ServicerContext) -> Message:
         return self._serve(
-            "Exec", context, lambda: {"request": to_model(request, ExecRequest)},
-            self.service.exec, lambda url: pb.ExecResponse(url=url),
+            "Exec", context, request, m.ExecRequest, self.service.exec,
+            lambda url: pb.ExecResponse(url=url), _whole,
         )
 
     def Attach(self, request: pb.AttachRequest, context: grpc.ServicerContext) -> Message:
         return self._serve(
-            "Attach", context, lambda: {"request": to_model(request, AttachRequest)},
-            self.service.attach, lambda url: pb.AttachResponse(url=url),
+            "Attach", context, request, m.AttachRequest, self.service.attach,
+            lambda url: pb.AttachResponse(url=url), _whole,
         )
 
     def PortForward(
         self, request: pb.PortForwardRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "PortForward", context, lambda: {"request": to_model(request, PortForwardRequest)},
-            self.service.port_forward, lambda url: pb.PortForwardResponse(url=url),
+            "PortForward", context, request, m.PortForwardRequest, self.service.port_forward,
+            lambda url: pb.PortForwardResponse(url=url), _whole,
         )
 
     # ---- RuntimeService: stats, events, checkpoints, metrics ---------------------------
@@ -438,8 +375,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.ContainerStatsRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "ContainerStats", context,
-            lambda: {"container_id": _id(request, "container_id")},
+            "ContainerStats", context, request, m.ContainerStatsRequest,
             self.service.container_stats,
             lambda stats: pb.ContainerStatsResponse(stats=to_proto(stats, pb.ContainerStats)),
         )
@@ -448,10 +384,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.ListContainerStatsRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "ListContainerStats", context,
-            lambda: {
-                "filter": message_field(request, "filter", ContainerStatsFilter, required=False)
-            },
+            "ListContainerStats", context, request, m.ListContainerStatsRequest,
             self.service.list_container_stats,
             lambda items: _repeated(pb.ListContainerStatsResponse(), "stats", items),
         )
@@ -460,8 +393,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.PodSandboxStatsRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "PodSandboxStats", context,
-            lambda: {"pod_sandbox_id": _id(request, "pod_sandbox_id")},
+            "PodSandboxStats", context, request, m.PodSandboxStatsRequest,
             self.service.pod_sandbox_stats,
             lambda stats: pb.PodSandboxStatsResponse(stats=to_proto(stats, pb.PodSandboxStats)),
         )
@@ -470,10 +402,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.ListPodSandboxStatsRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "ListPodSandboxStats", context,
-            lambda: {
-                "filter": message_field(request, "filter", PodSandboxStatsFilter, required=False)
-            },
+            "ListPodSandboxStats", context, request, m.ListPodSandboxStatsRequest,
             self.service.list_pod_sandbox_stats,
             lambda items: _repeated(pb.ListPodSandboxStatsResponse(), "stats", items),
         )
@@ -481,21 +410,9 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
     def CheckpointContainer(
         self, request: pb.CheckpointContainerRequest, context: grpc.ServicerContext
     ) -> Message:
-        def parse() -> dict[str, Any]:
-            location = request.location
-            if not location or len(location) > 4096 or "\x00" in location:
-                raise InvalidArgumentError(
-                    "location", location[:40], "must be a path of at most 4096 characters"
-                )
-            return {
-                "container_id": _id(request, "container_id"),
-                "location": location,
-                "timeout": _timeout(request),
-            }
-
         return self._serve(
-            "CheckpointContainer", context, parse, self.service.checkpoint_container,
-            lambda _: pb.CheckpointContainerResponse(),
+            "CheckpointContainer", context, request, m.CheckpointContainerRequest,
+            self.service.checkpoint_container, lambda _: pb.CheckpointContainerResponse(),
         )
 
     def GetContainerEvents(
@@ -503,8 +420,10 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
     ) -> Iterator[Message]:
         method = "GetContainerEvents"
         try:
+            kwargs = _fields(to_model(request, m.GetEventsRequest, in_order=True))
             events = self.hook(
-                method=method, request={}, call=lambda _: self.service.container_events()
+                method=method, request=kwargs,
+                call=lambda r: self.service.container_events(**r),
             )
             for event in _until_inactive(events, context, self._closing):
                 yield to_proto(event, pb.ContainerEventResponse)
@@ -518,7 +437,8 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.ListMetricDescriptorsRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "ListMetricDescriptors", context, dict, self.service.list_metric_descriptors,
+            "ListMetricDescriptors", context, request, m.ListMetricDescriptorsRequest,
+            self.service.list_metric_descriptors,
             lambda items: _repeated(pb.ListMetricDescriptorsResponse(), "descriptors", items),
         )
 
@@ -526,21 +446,16 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.ListPodSandboxMetricsRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "ListPodSandboxMetrics", context, dict, self.service.list_pod_sandbox_metrics,
+            "ListPodSandboxMetrics", context, request, m.ListPodSandboxMetricsRequest,
+            self.service.list_pod_sandbox_metrics,
             lambda items: _repeated(pb.ListPodSandboxMetricsResponse(), "pod_metrics", items),
         )
 
     def UpdatePodSandboxResources(
         self, request: pb.UpdatePodSandboxResourcesRequest, context: grpc.ServicerContext
     ) -> Message:
-        def parse() -> dict[str, Any]:
-            return {
-                "pod_sandbox_id": _id(request, "pod_sandbox_id"),
-                "resources": message_field(request, "resources", LinuxContainerResources),
-            }
-
         return self._serve(
-            "UpdatePodSandboxResources", context, parse,
+            "UpdatePodSandboxResources", context, request, m.UpdatePodSandboxResourcesRequest,
             self.service.update_pod_sandbox_resources,
             lambda _: pb.UpdatePodSandboxResourcesResponse(),
         )
@@ -549,9 +464,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
 
     def ListImages(self, request: pb.ListImagesRequest, context: grpc.ServicerContext) -> Message:
         return self._serve(
-            "ListImages", context,
-            lambda: {"filter": message_field(request, "filter", ImageFilter, required=False)},
-            self.service.list_images,
+            "ListImages", context, request, m.ListImagesRequest, self.service.list_images,
             lambda images: _repeated(pb.ListImagesResponse(), "images", images),
         )
 
@@ -559,43 +472,21 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.ImageStatusRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "ImageStatus", context,
-            lambda: {
-                "image": message_field(request, "image", ImageSpec), "verbose": request.verbose
-            },
-            self.service.image_status,
+            "ImageStatus", context, request, m.ImageStatusRequest, self.service.image_status,
             lambda answer: to_proto(answer, pb.ImageStatusResponse),
         )
 
     def PullImage(self, request: pb.PullImageRequest, context: grpc.ServicerContext) -> Message:
-        def parse() -> dict[str, Any]:
-            image = message_field(request, "image", ImageSpec)
-            if not image.image:
-                raise InvalidArgumentError("image.image", image.image, "must name an image")
-            return {
-                "image": image,
-                "auth": message_field(request, "auth", AuthConfig, required=False),
-                "sandbox_config": message_field(
-                    request, "sandbox_config", PodSandboxConfig, required=False
-                ),
-            }
-
         return self._serve(
-            "PullImage", context, parse, self.service.pull_image,
+            "PullImage", context, request, m.PullImageRequest, self.service.pull_image,
             lambda ref: pb.PullImageResponse(image_ref=ref),
         )
 
     def RemoveImage(
         self, request: pb.RemoveImageRequest, context: grpc.ServicerContext
     ) -> Message:
-        def parse() -> dict[str, Any]:
-            image = message_field(request, "image", ImageSpec)
-            if not image.image:
-                raise InvalidArgumentError("image.image", image.image, "must name an image")
-            return {"image": image}
-
         return self._serve(
-            "RemoveImage", context, parse, self.service.remove_image,
+            "RemoveImage", context, request, m.RemoveImageRequest, self.service.remove_image,
             lambda _: pb.RemoveImageResponse(),
         )
 
@@ -603,7 +494,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.ImageFsInfoRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "ImageFsInfo", context, dict, self.service.image_fs_info,
+            "ImageFsInfo", context, request, m.ImageFsInfoRequest, self.service.image_fs_info,
             lambda info: to_proto(info, pb.ImageFsInfoResponse),
         )
 

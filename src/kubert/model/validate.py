@@ -21,6 +21,8 @@ _DNS_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
 MAX_STRING = 64 * 1024
 MAX_MAP_BYTES = 256 * 1024  # the API server's cap on all annotations of an object
 MAX_LIST = 4096
+#: Largest timeout (seconds) a request may carry; beyond it the value is surely a mistake.
+MAX_TIMEOUT = 2**31 - 1
 
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 
@@ -115,17 +117,57 @@ def bounded_string(limit: int = MAX_STRING) -> Validator:
     return check
 
 
-def string_list(_: Any, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
-    if len(value) > MAX_LIST:
-        raise InvalidArgumentError(
-            attribute.name, len(value), f"has {len(value)} items; the limit is {MAX_LIST}"
-        )
-    for index, item in enumerate(value):
+def _check_strings(
+    field: str, values: tuple[str, ...], too_many: str, bad_item: str
+) -> None:
+    """At most MAX_LIST items of at most MAX_STRING characters without NUL."""
+    if len(values) > MAX_LIST:
+        raise InvalidArgumentError(field, len(values), too_many)
+    for index, item in enumerate(values):
         if len(item) > MAX_STRING or "\x00" in item:
-            raise InvalidArgumentError(
-                f"{attribute.name}[{index}]", item[:40],
-                f"must be at most {MAX_STRING} characters without NUL",
-            )
+            raise InvalidArgumentError(f"{field}[{index}]", item[:40], bad_item)
+
+
+def string_list(_: Any, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
+    _check_strings(
+        attribute.name, value, f"has {len(value)} items; the limit is {MAX_LIST}",
+        f"must be at most {MAX_STRING} characters without NUL",
+    )
+
+
+def command(_: Any, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
+    """ExecSync's command: size-capped like any string list, and not empty."""
+    _check_strings(
+        attribute.name, value, f"has more than {MAX_LIST} items",
+        f"must be at most {MAX_STRING} characters, no NUL",
+    )
+    if not value:
+        raise InvalidArgumentError(attribute.name, value, "must name a command to run")
+
+
+def text(limit: int, reason: str, *, required: bool = False) -> Validator:
+    """A short free-form string (a handler name, a CIDR list, a path): at most ``limit``
+    characters, no NUL and, when ``required``, not empty; ``reason`` says what it must be."""
+
+    def check(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+        if (required and not value) or len(value) > limit or "\x00" in value:
+            raise InvalidArgumentError(attribute.name, value[:40], reason)
+
+    return check
+
+
+def timeout(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+    """A request's timeout in seconds: 0 (none) up to MAX_TIMEOUT."""
+    if not 0 <= value <= MAX_TIMEOUT:
+        raise InvalidArgumentError(
+            attribute.name, value, f"must be between 0 and {MAX_TIMEOUT} seconds"
+        )
+
+
+def named_image(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """An ImageSpec that names an image (PullImage, RemoveImage); filters may leave it empty."""
+    if not value.image:
+        raise InvalidArgumentError(f"{attribute.name}.image", value.image, "must name an image")
 
 
 def string_map(_: Any, attribute: attrs.Attribute[Any], value: Mapping[str, str]) -> None:
