@@ -16,9 +16,9 @@ if TYPE_CHECKING:
 
     from kubert.backends import Backend
     from kubert.kubelet.actions import PodActions
-    from kubert.kubelet.config import KubeletConfig
     from kubert.kubelet.context import ContainerKill, ContainerStart, PodSyncContext, SyncResult
     from kubert.kubelet.pod import Pod
+    from kubert.kubelet.settings import KubeletConfig
     from kubert.options import ServeOption
 
 hookspec = pluggy.HookspecMarker("kubert")

@@ -15,7 +15,7 @@ import click
 
 from kubert.cli.podctl import Session, runtime_options, session
 from kubert.errors import NotFoundError
-from kubert.kubelet.configs import pod_log_dir
+from kubert.kubelet.criconfigs import pod_log_dir
 from kubert.kubelet.observe import ContainerRuntimeStatus
 from kubert.model import ContainerState
 from kubert.plugins import PluginHost

@@ -18,11 +18,11 @@ from attrs import frozen
 from kubert.config import DEFAULT_ENDPOINT
 from kubert.cri.client import CriClient
 from kubert.errors import KubertError
-from kubert.kubelet.config import KubeletConfig
 from kubert.kubelet.manager import RuntimeManager
 from kubert.kubelet.observe import list_pod_uids
 from kubert.kubelet.pod import Pod
 from kubert.kubelet.podstatus import PodView, pod_view
+from kubert.kubelet.settings import KubeletConfig
 from kubert.kubelet.store import PodStore
 from kubert.plugins import PluginHost
 

@@ -29,13 +29,6 @@ from kubert.kubelet.actions import (
 )
 from kubert.kubelet.backoff import Backoff
 from kubert.kubelet.clock import Clock, FakeClock, SystemClock
-from kubert.kubelet.config import KubeletConfig
-from kubert.kubelet.configs import (
-    container_config,
-    field_ref_values,
-    resolve_field_ref,
-    sandbox_config,
-)
 from kubert.kubelet.context import (
     ContainerKill,
     ContainerStart,
@@ -43,6 +36,12 @@ from kubert.kubelet.context import (
     Progress,
     StepResult,
     SyncResult,
+)
+from kubert.kubelet.criconfigs import (
+    container_config,
+    field_ref_values,
+    resolve_field_ref,
+    sandbox_config,
 )
 from kubert.kubelet.hashing import container_hash, pod_spec_hash
 from kubert.kubelet.images import ImagePuller, ImagePullError
@@ -70,6 +69,7 @@ from kubert.kubelet.pod import (
 )
 from kubert.kubelet.resources import container_resources, needs_resize
 from kubert.kubelet.runtime import RuntimeClient
+from kubert.kubelet.settings import KubeletConfig
 
 __all__ = [
     "LIVENESS_PROBE",

@@ -19,19 +19,18 @@ from attrs import define, field
 
 from kubert import hookspecs
 from kubert.errors import KubertError, NotFoundError, UnimplementedError
-from kubert.kubelet import actions as A
-from kubert.kubelet import labels as L
+from kubert.kubelet import labels
+from kubert.kubelet.actions import (
+    LIVENESS_PROBE,
+    POD_DONE,
+    SANDBOX_CHANGED,
+    STARTUP_PROBE,
+    ContainerResize,
+    PodActions,
+    compute_pod_actions,
+)
 from kubert.kubelet.backoff import Backoff
 from kubert.kubelet.clock import Clock, SystemClock
-from kubert.kubelet.config import KubeletConfig
-from kubert.kubelet.configs import (
-    container_config,
-    container_kind,
-    ensure_volume_dirs,
-    pod_log_dir,
-    sandbox_config,
-    write_etc_hosts,
-)
 from kubert.kubelet.context import (
     ContainerKill,
     ContainerStart,
@@ -40,12 +39,21 @@ from kubert.kubelet.context import (
     StepResult,
     SyncResult,
 )
+from kubert.kubelet.criconfigs import (
+    container_config,
+    container_kind,
+    ensure_volume_dirs,
+    pod_log_dir,
+    sandbox_config,
+    write_etc_hosts,
+)
 from kubert.kubelet.hashing import container_hash
 from kubert.kubelet.images import ImagePuller, ImagePullError
 from kubert.kubelet.observe import ContainerRuntimeStatus, PodRuntimeStatus, observe_pod
 from kubert.kubelet.pod import Container, Pod
 from kubert.kubelet.probes import ProbeManager
 from kubert.kubelet.runtime import RuntimeClient
+from kubert.kubelet.settings import KubeletConfig
 from kubert.model import (
     ContainerConfig,
     ContainerFilter,
@@ -136,7 +144,7 @@ class RuntimeManager:
             progress=progress,
             source=source,
         )
-        actions = A.compute_pod_actions(pod, status, verdicts, expect_ip=self.expect_pod_ip)
+        actions = compute_pod_actions(pod, status, verdicts, expect_ip=self.expect_pod_ip)
         replaced = self.pm.hook.kubert_compute_pod_actions(context=context, actions=actions)
         if replaced is not None:
             actions = replaced
@@ -144,7 +152,7 @@ class RuntimeManager:
         self.collect_garbage(pod, self.observe(pod.uid) if result.steps else status)
         return result
 
-    def default_sync_pod(self, context: PodSyncContext, actions: A.PodActions) -> SyncResult:
+    def default_sync_pod(self, context: PodSyncContext, actions: PodActions) -> SyncResult:
         """The kubelet's SyncPod steps after compute (the core's ``kubert_sync_pod``)."""
         pod, status, progress = context.pod, context.status, context.progress
         steps: list[StepResult] = []
@@ -153,7 +161,7 @@ class RuntimeManager:
             verb = "Killing pod" if status.sandboxes else "Creating pod"
             for reason in actions.reasons:
                 progress(f"{verb} {pod.full_name}: {reason}")
-            kill_reason = A.SANDBOX_CHANGED if actions.create_sandbox else A.POD_DONE
+            kill_reason = SANDBOX_CHANGED if actions.create_sandbox else POD_DONE
             steps += self.kill_pod(pod, status, kill_reason, progress=progress)
             if any(not s.ok for s in steps):
                 return SyncResult(steps=steps)
@@ -224,7 +232,7 @@ class RuntimeManager:
             steps.append(scope.start(name, "container"))
         return SyncResult(steps=steps, sandbox_id=sandbox_id, pod_ips=pod_ips)
 
-    def _resize(self, resize: A.ContainerResize, progress: Progress) -> StepResult:
+    def _resize(self, resize: ContainerResize, progress: Progress) -> StepResult:
         try:
             self.runtime.update_container_resources(resize.container.id, resize.resources)
         except KubertError as exc:
@@ -293,7 +301,7 @@ class RuntimeManager:
         )
 
     def _running_container_id(self, pod: Pod, name: str, sandbox_id: str) -> str:
-        selector = {L.POD_UID: pod.uid, L.CONTAINER_NAME: name}
+        selector = {labels.POD_UID: pod.uid, labels.CONTAINER_NAME: name}
         found = self.runtime.list_containers(
             ContainerFilter(
                 pod_sandbox_id=sandbox_id,
@@ -364,14 +372,16 @@ class RuntimeManager:
     ) -> int:
         """Seconds of grace: the probe's own on probe failure, else the pod's; at least 2."""
         grace: int | None = None
-        if spec is not None and reason == A.LIVENESS_PROBE and spec.liveness_probe:
+        if spec is not None and reason == LIVENESS_PROBE and spec.liveness_probe:
             grace = spec.liveness_probe.termination_grace_period_seconds
-        if spec is not None and reason == A.STARTUP_PROBE and spec.startup_probe:
+        if spec is not None and reason == STARTUP_PROBE and spec.startup_probe:
             grace = spec.startup_probe.termination_grace_period_seconds
         if grace is None and pod is not None:
             grace = pod.spec.termination_grace_period_seconds
         if grace is None:
-            grace = L.int_annotation(container.status.annotations, L.TERMINATION_GRACE, 30)
+            grace = labels.int_annotation(
+                container.status.annotations, labels.TERMINATION_GRACE, 30
+            )
         return max(self.config.min_grace_period, grace)
 
     def kill_container(
