@@ -17,9 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pluggy
 from attrs import define, field
 
-from kubert import hookspecs
 from kubert.errors import KubertError, NotFoundError, UnimplementedError
-from kubert.kubelet import labels
+from kubert.kubelet import labels, plugin
 from kubert.kubelet.actions import (
     LIVENESS_PROBE,
     POD_DONE,
@@ -68,7 +67,6 @@ CRASH_LOOP_BACK_OFF = "CrashLoopBackOff"
 CREATE_CONFIG_ERROR = "CreateContainerConfigError"
 CREATE_ERROR = "CreateContainerError"
 RUN_ERROR = "RunContainerError"
-DEFAULTS_PLUGIN = "kubert.kubelet.defaults"
 
 
 class StartError(KubertError):
@@ -83,26 +81,20 @@ def _quiet(_: str) -> None:
     """A progress sink that drops the lines."""
 
 
-def new_plugin_manager() -> pluggy.PluginManager:
-    """A plugin manager with kubert's hookspecs, for callers without a PluginHost."""
-    pm = pluggy.PluginManager("kubert")
-    pm.add_hookspecs(hookspecs)
-    return pm
-
-
 @define
 class RuntimeManager:
     """Syncs pods to a CRI runtime; holds the node-wide backoff, image and probe state.
 
     :param runtime: any CRI client (:class:`~kubert.kubelet.RuntimeClient`).
     :param pm: the plugin manager whose pod-sync hooks apply (a PluginHost's ``pm``); the
-        core's default implementations are registered on it if missing.
+        kubelet layer (its hookspecs and default implementations) is registered on it if
+        missing.
     """
 
     runtime: RuntimeClient
     config: KubeletConfig = field(factory=KubeletConfig)
     clock: Clock = field(factory=SystemClock)
-    pm: pluggy.PluginManager = field(factory=new_plugin_manager)
+    pm: pluggy.PluginManager = field(factory=plugin.new_plugin_manager)
     backoff: Backoff = field(init=False)
     images: ImagePuller = field(init=False)
     probes: ProbeManager = field(init=False)
@@ -118,10 +110,7 @@ class RuntimeManager:
         self.backoff = Backoff(clock=self.clock)
         self.images = ImagePuller(self.runtime, self.config, self.clock)
         self.probes = ProbeManager(self.runtime, self.clock)
-        if not self.pm.has_plugin(DEFAULTS_PLUGIN):
-            from kubert.kubelet import defaults
-
-            self.pm.register(defaults, name=DEFAULTS_PLUGIN)
+        plugin.register(self.pm)
 
     # ---- one sync ------------------------------------------------------------------------
 
