@@ -45,7 +45,7 @@ from kubert.kubelet.criconfigs import (
 )
 from kubert.kubelet.hashing import container_hash, pod_spec_hash
 from kubert.kubelet.images import ImagePuller, ImagePullError
-from kubert.kubelet.manager import RuntimeManager, StartError
+from kubert.kubelet.manager import RuntimeManager
 from kubert.kubelet.manifest import (
     ManifestError,
     derive_uid,
@@ -70,6 +70,7 @@ from kubert.kubelet.pod import (
 from kubert.kubelet.resources import container_resources, needs_resize
 from kubert.kubelet.runtime import RuntimeClient
 from kubert.kubelet.settings import KubeletConfig
+from kubert.kubelet.starting import StartError
 
 __all__ = [
     "LIVENESS_PROBE",
