@@ -1,7 +1,9 @@
-"""kubert's hook specifications: every hook a plugin may implement.
+"""kubert's hook specifications: every hook of the core a plugin may implement.
 
 Backends are classes registered by name (``kubert_register_backends``); everything else is a
-plain hook or a ``wrapper=True`` wrapper. Arguments are only ever added, never removed.
+plain hook or a ``wrapper=True`` wrapper. Arguments are only ever added, never removed. A layer
+on top of the core (the kubelet side's pod-sync hooks, :mod:`kubert.kubelet.hookspecs`) adds
+its own specifications through ``kubert_add_hookspecs``.
 """
 
 from __future__ import annotations
@@ -15,16 +17,30 @@ if TYPE_CHECKING:
     import click
 
     from kubert.backends import Backend
-    from kubert.kubelet.actions import PodActions
-    from kubert.kubelet.config import KubeletConfig
-    from kubert.kubelet.context import ContainerKill, ContainerStart, PodSyncContext, SyncResult
-    from kubert.kubelet.pod import Pod
     from kubert.options import ServeOption
 
 hookspec = pluggy.HookspecMarker("kubert")
 hookimpl = pluggy.HookimplMarker("kubert")
 
 RegisterBackend = Callable[[str, "type[Backend]"], None]
+
+
+# ---------------------------------------------------------------------------------------------
+# Hook specifications of layers on top of the core
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec(historic=True)
+def kubert_add_hookspecs(pm: pluggy.PluginManager) -> None:
+    """Add the hook specifications a layer or plugin defines to the host's plugin manager.
+
+    Historic: an implementation is called when its plugin is registered, also after the host
+    made the call, so a layer's hooks exist before anything calls them. Add a module of
+    specifications once (``pm.add_hookspecs(module)`` refuses a hook it already knows).
+
+    :param pm: the plugin manager the host calls every hook through.
+    :returns: nothing; every implementation is called.
+    """
 
 
 # ---------------------------------------------------------------------------------------------
@@ -66,95 +82,6 @@ def kubert_cri_call(method: str, request: Any, call: Callable[[Any], Any]) -> An
 
 
 # ---------------------------------------------------------------------------------------------
-# Pod sync (the kubelet side, kubert.kubelet): policy over how a pod converges
-# ---------------------------------------------------------------------------------------------
-
-
-@hookspec(firstresult=True)
-def kubert_compute_pod_actions(
-    context: PodSyncContext, actions: PodActions
-) -> PodActions | None:
-    """Review, and optionally replace, the actions the kubelet's rules computed for one sync.
-
-    Called once per sync of a pod, after ``compute_pod_actions`` and before anything is done.
-    Return a new :class:`~kubert.kubelet.PodActions` (build it with ``attrs.evolve``) to change
-    the plan, e.g. drop a changed container from ``containers_to_kill`` and handle it yourself
-    in :func:`kubert_start_container`, or add containers whose env fieldRef values changed.
-    May make CRI calls through ``context.runtime`` (e.g. pre-pull images) before answering.
-
-    :param context: the pod, what the runtime holds for it, probe verdicts, the CRI client.
-    :param actions: the kubelet's plan.
-    :returns: the plan to run, or None to keep ``actions``; the first non-None result wins.
-    """
-
-
-@hookspec(firstresult=True)
-def kubert_sync_pod(
-    context: PodSyncContext, actions: PodActions
-) -> SyncResult | None:
-    """Carry out one sync's plan: the kubelet's SyncPod steps after compute.
-
-    The core's implementation (``trylast``) kills the pod if needed, kills unwanted containers,
-    creates the sandbox, starts ephemeral containers, init containers one at a time, resizes,
-    then regular containers. Wrap it (``wrapper=True``) to act before the plan runs and to
-    verify, record or roll back after it.
-
-    :param context: the pod and the state the plan was computed from.
-    :param actions: the plan (as returned by :func:`kubert_compute_pod_actions`).
-    :returns: the :class:`~kubert.kubelet.SyncResult`; the first result wins.
-    """
-
-
-@hookspec(firstresult=True)
-def kubert_start_container(start: ContainerStart) -> str | None:
-    """Create and start one container in a ready sandbox.
-
-    The core's implementation (``trylast``) is the kubelet's: back-off check is already done;
-    it ensures the image (pull policy), builds the ContainerConfig, CreateContainer,
-    StartContainer. A plugin may do it differently (verify the new container, roll back to the
-    previous image) and call ``start.default()`` for the plain steps.
-
-    :param start: the pod, container spec, sandbox, restart count and previous container.
-    :returns: the new container's ID, or None to let the next implementation start it; the
-        first non-None result wins. Raise a KubertError to report the start as failed.
-    """
-
-
-@hookspec(firstresult=True)
-def kubert_kill_container(kill: ContainerKill) -> bool | None:
-    """Stop one running container with its grace period.
-
-    The core's implementation (``trylast``) calls StopContainer with ``kill.grace_period``.
-    A plugin may pre-pull the replacement's image before the old container stops, or refuse
-    to stop it (return False: the container keeps running, the sync reports it and ends
-    there, so that no replacement runs beside it; a raised KubertError does the same).
-
-    :param kill: the container, its spec, why it is killed and the grace period.
-    :returns: True when the container was stopped, False when it was deliberately kept, None
-        to let the next implementation decide; the first non-None result wins.
-    """
-
-
-@hookspec
-def kubert_pod_status_extra(  # type: ignore[empty-body]
-    uid: str, pod: Pod | None, config: KubeletConfig, detail: bool
-) -> dict[str, str]:
-    """Extra status a pod-sync plugin keeps about one pod, for ``kubert get`` / ``describe``.
-
-    ``kubert get pods`` shows each key as a column (upper-cased), ``kubert describe pod`` as a
-    ``Key: value`` line (a value may span several lines). Read only what the plugin recorded
-    (files under ``config.root_dir``); make no CRI calls.
-
-    :param uid: the pod's uid.
-    :param pod: its manifest, or None when only the runtime knows the pod.
-    :param config: the kubelet side's settings (where pod directories are).
-    :param detail: False for a short one-line value per key (a table cell), True for the
-        full text ``describe`` prints.
-    :returns: key -> value; every implementation's mapping is shown, an empty one adds nothing.
-    """
-
-
-# ---------------------------------------------------------------------------------------------
 # CLI
 # ---------------------------------------------------------------------------------------------
 
@@ -169,9 +96,11 @@ def kubert_serve_options() -> list[ServeOption]:  # type: ignore[empty-body]
 
 
 @hookspec
-def kubert_add_commands(cli: click.Group) -> None:
+def kubert_add_commands(cli: click.Group, pm: pluggy.PluginManager) -> None:
     """Add sub-commands to the ``kubert`` command line.
 
     :param cli: the top-level click group; call ``cli.add_command(...)``.
+    :param pm: the host's plugin manager, for commands that call hooks (the kubelet layer's
+        pod commands run the pod-sync hooks through it).
     :returns: nothing; every implementation is called.
     """

@@ -42,8 +42,11 @@ BUILTINS: tuple[str, ...] = (
     "kubert.checkpoint",
     "kubert.network_noop",
     "kubert.testing.memory",
-    "kubert.kubelet.defaults",
 )
+
+#: The distribution whose own ``kubert`` entry points are layers of kubert (the kubelet side):
+#: loaded whatever autoload says, before any other plugin. The core never imports them.
+CORE_DISTRIBUTION = "kubert"
 
 BACKEND_KINDS: dict[str, type[Backend]] = {
     "runtime": RuntimeBackend,
@@ -97,6 +100,8 @@ class PluginHost:
     def __attrs_post_init__(self) -> None:
         self.pm = pluggy.PluginManager("kubert")
         self.pm.add_hookspecs(hookspecs)
+        # Every plugin registered from now on adds its own hookspecs (a layer's) on registering.
+        self.pm.hook.kubert_add_hookspecs.call_historic(kwargs={"pm": self.pm})
         env_blocked = os.environ.get(BLOCK_ENV, "")
         self.blocked = self.blocked | {n.strip() for n in env_blocked.split(",") if n.strip()}
         if os.environ.get(AUTOLOAD_ENV, "").strip() not in ("", "0", "false", "no"):
@@ -106,17 +111,21 @@ class PluginHost:
     # ---- loading -----------------------------------------------------------------------
 
     def load(self, extra: Iterable[object] = ()) -> PluginHost:
-        """Register the built-ins, then entry points (if autoload), then ``extra`` plugins."""
+        """Register the built-ins, then the core distribution's layers, then the other entry
+        points (if autoload), then ``extra`` plugins."""
         if self._loaded:
             return self
         self._loaded = True
         for module_name in BUILTINS:
             self.register(importlib.import_module(module_name), name=module_name)
             self._dists[module_name] = ("kubert", _version("kubert"))
+        layers, plugins = _entry_points()
+        self._load_entry_points(layers)
         if self.autoload:
-            self._load_entry_points()
+            self._load_entry_points(plugins)
         for plugin in extra:
             self.register(plugin)
+        self._unload_undeclared_hooks()
         self.pm.check_pending()
         self.pm.hook.kubert_register_backends(register=self._register_backend_from_hook)
         return self
@@ -129,8 +138,8 @@ class PluginHost:
             return
         self.pm.register(plugin, name=plugin_name)
 
-    def _load_entry_points(self) -> None:
-        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+    def _load_entry_points(self, entry_points: Iterable[metadata.EntryPoint]) -> None:
+        for ep in entry_points:
             dist = ep.dist.name if ep.dist else "?"
             version = ep.dist.version if ep.dist else "?"
             self._dists[ep.name] = (dist, version)
@@ -165,6 +174,29 @@ class PluginHost:
                 log.warning("%s", failure)
                 continue
             self.pm.register(plugin, name=ep.name)
+
+    def _unload_undeclared_hooks(self) -> None:
+        """Unload, and report with the fix, each plugin that implements a hook nobody declared:
+        a layer's hook whose layer is blocked or missing from kubert's installed metadata."""
+        undeclared: dict[str, str] = {}
+        for hook_name in list(vars(self.pm.hook)):
+            caller = getattr(self.pm.hook, hook_name)
+            if hook_name.startswith("_") or caller.has_spec():
+                continue
+            for impl in caller.get_hookimpls():
+                if not impl.optionalhook:
+                    undeclared.setdefault(impl.plugin_name, hook_name)
+        for plugin_name, hook_name in undeclared.items():
+            self.pm.unregister(name=plugin_name)
+            failure = PluginLoadError(
+                plugin_name,
+                f"it implements {hook_name}, which no loaded plugin or layer of kubert declares",
+                f"load the layer that declares it: not blocked ({BLOCK_ENV}), and kubert's own "
+                f"entry points installed (pip install --force-reinstall "
+                f"'kubert=={_version('kubert')}'; from a checkout: pip install -e .)",
+            )
+            self.failures[plugin_name] = failure
+            log.warning("%s", failure)
 
     def _register_backend_from_hook(self, name: str, cls: type[Backend]) -> None:
         owner = self._current_owner(cls)
@@ -294,9 +326,19 @@ class PluginHost:
         ]
         plugin = self.pm.get_plugin(plugin_name)
         for caller in self.pm.get_hookcallers(plugin) or ():
-            if caller.name not in ("kubert_register_backends",):
+            if caller.name not in ("kubert_register_backends", "kubert_add_hookspecs"):
                 items.append(caller.name.removeprefix("kubert_") + "()")
         return tuple(items)
+
+
+def _entry_points() -> tuple[list[metadata.EntryPoint], list[metadata.EntryPoint]]:
+    """The ``kubert`` entry points: the core distribution's own (its layers), and all others."""
+    layers: list[metadata.EntryPoint] = []
+    plugins: list[metadata.EntryPoint] = []
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        own = ep.dist is not None and ep.dist.name == CORE_DISTRIBUTION
+        (layers if own else plugins).append(ep)
+    return layers, plugins
 
 
 def _import_fix(missing: str, plugin_module: str, dist: str, version: str) -> str:
@@ -376,7 +418,6 @@ def _short(plugin_name: str) -> str:
         "kubert.checkpoint": "checkpoint",
         "kubert.network_noop": "noop",
         "kubert.testing.memory": "memory",
-        "kubert.kubelet.defaults": "kubelet",
     }.get(plugin_name, plugin_name)
 
 

@@ -1,4 +1,5 @@
-"""The command line as a user runs it: ``kubert serve``, ``kubert plugins``, ``kubert version``."""
+"""The command line as a user runs it: ``kubert serve``, ``kubert plugins``, ``kubert version``,
+and the commands plugins and the kubelet layer add."""
 
 from __future__ import annotations
 
@@ -249,3 +250,65 @@ def test_plugin_commands_and_broken_plugins(capsys: pytest.CaptureFixture[str]) 
     result = runner.invoke(group, ["hello"])
     assert result.exit_code == 0 and "hello from a plugin" in result.output
     assert "hello" in runner.invoke(group, ["--help"]).output
+
+
+class PodCommandPlugin:
+    """Adds a command that needs the host's plugin manager (as the kubelet layer's do)."""
+
+    __name__ = "pod-command-plugin"
+
+    def __init__(self) -> None:
+        self.pm: object = None
+
+    @hookimpl
+    def kubert_add_commands(self, cli: click.Group, pm: object) -> None:
+        self.pm = pm
+
+
+def test_kubelet_layer_adds_its_commands_through_the_core_hook() -> None:
+    """With autoload off (as here), the core distribution's own entry point still registers
+    the kubelet layer; its pod commands reach the command line through kubert_add_commands,
+    which hands each implementation the arguments it names."""
+    import kubert.kubelet.plugin
+
+    plugin = PodCommandPlugin()
+    host = PluginHost(autoload=False).load(extra=(plugin,))
+    assert host.pm.get_plugin("kubelet") is kubert.kubelet.plugin
+    assert host.pm.hook.kubert_sync_pod.has_spec()  # the layer's hookspecs were added
+    group = build_cli(host)
+    assert plugin.pm is host.pm
+    assert {"apply", "get", "describe", "logs", "delete", "kubelet"} <= set(group.commands)
+    apply = group.commands["apply"].callback
+    assert apply is not None and apply.__module__ == "kubert.kubelet.cli.apply"
+
+
+def test_blocked_kubelet_layer_unloads_its_plugins_with_the_fix(tmp_path: Path) -> None:
+    """A pod-policy plugin whose layer is blocked is reported by name with the fix, never a
+    traceback, and the layer's commands are gone while the core's stay."""
+    plugin_dir = tmp_path / "policy"
+    plugin_dir.mkdir()
+    (plugin_dir / "kubert_policy_x.py").write_text(
+        "from kubert import hookimpl\n\n@hookimpl\ndef kubert_sync_pod(context, actions):\n"
+        "    return None\n"
+    )
+    prelude = (
+        f"import sys; sys.path.insert(0, {str(plugin_dir)!r})\n"
+        "import kubert.plugins, kubert_policy_x\n"
+        "_load = kubert.plugins.PluginHost.load\n"
+        "kubert.plugins.PluginHost.load = lambda self, extra=(): _load(self, (kubert_policy_x,))\n"
+    )
+    env = dict(os.environ, KUBERT_BLOCK_PLUGINS="kubelet")
+    listed = subprocess.run(kubert("plugins", prelude=prelude), capture_output=True, text=True,
+                            timeout=60, env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert "Traceback" not in listed.stdout + listed.stderr
+    rows = {line.split()[0]: line for line in listed.stdout.splitlines()[1:]}
+    assert "blocked" in rows["kubelet"]
+    assert "implements kubert_sync_pod, which no loaded plugin or layer" in rows["kubert_policy_x"]
+    helped = subprocess.run(kubert("--help", prelude=prelude), capture_output=True, text=True,
+                            timeout=60, env=env)
+    assert helped.returncode == 0, helped.stderr
+    commands = {line.split()[0] for line in helped.stdout.split("Commands:")[1].splitlines()
+                if line.strip()}
+    assert {"serve", "plugins", "version", "exec", "port-forward"} <= commands
+    assert not commands & {"apply", "get", "describe", "logs", "delete", "kubelet"}

@@ -94,6 +94,11 @@ def test_a_fresh_venv_serves_docker_from_the_wheels(
     assert "runtime:docker" in rows["docker"]["provides"]
     assert rows["cni"]["reason"] == "not installed; fix: pip install 'kubert[cni]'"
     assert rows["inplace"]["reason"] == "not installed; fix: pip install 'kubert[inplace]'"
+    # The kubelet layer comes from the core wheel's own entry point, also with autoload off.
+    assert rows["kubelet"]["distribution"] == "kubert 0.2.0" and rows["kubelet"]["active"]
+    for env in (_user_env(), {**_user_env(), "KUBERT_DISABLE_PLUGIN_AUTOLOAD": "1"}):
+        helped = _run(venv / "bin" / "kubert", "--help", env=env)
+        assert all(f"  {name} " in helped for name in ("apply", "get", "kubelet", "serve"))
 
     workdir = Path(tempfile.mkdtemp(prefix="kubert-", dir="/tmp"))
     endpoint = f"unix://{workdir / 'kubert.sock'}"

@@ -1,5 +1,6 @@
-"""docs/plugins.md documents every hook (headed by its exact signature) and every backend
-contract method; a hook or method added without its section fails here."""
+"""docs/plugins.md documents every hook (headed by its exact signature) — the core's and the
+kubelet layer's — and every backend contract method; a hook or method added without its section
+fails here."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import pytest
 
 import kubert.backends
 import kubert.hookspecs
+import kubert.kubelet.hookspecs
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGINS_MD = ROOT / "docs" / "plugins.md"
+HOOKSPEC_MODULES = (kubert.hookspecs, kubert.kubelet.hookspecs)
 CONTRACTS = ("Backend", "RuntimeBackend", "ImageBackend", "NetworkBackend", "CheckpointStore")
 
 
@@ -21,10 +24,10 @@ def _source_tree(module: object) -> ast.Module:
     return ast.parse(Path(module.__file__).read_text())  # type: ignore[attr-defined]
 
 
-def _hook_signatures() -> dict[str, str]:
-    """name -> ``name(args) -> return`` as written in hookspecs.py."""
+def _hook_signatures(module: object) -> dict[str, str]:
+    """name -> ``name(args) -> return`` as written in the hookspec module ``module``."""
     signatures = {}
-    for node in _source_tree(kubert.hookspecs).body:
+    for node in _source_tree(module).body:
         if isinstance(node, ast.FunctionDef) and any(
             "hookspec" in ast.unparse(d) for d in node.decorator_list
         ):
@@ -33,20 +36,32 @@ def _hook_signatures() -> dict[str, str]:
     return signatures
 
 
+def _all_hook_signatures() -> dict[str, str]:
+    signatures: dict[str, str] = {}
+    for module in HOOKSPEC_MODULES:
+        found = _hook_signatures(module)
+        assert not set(found) & set(signatures), f"a hook is declared twice: {found}"
+        signatures.update(found)
+    return signatures
+
+
 def _headings() -> list[str]:
     return re.findall(r"^#{2,4} `(.+)`$", PLUGINS_MD.read_text(), flags=re.MULTILINE)
 
 
 def test_hookspecs_are_found() -> None:
-    hooks = _hook_signatures()
-    assert "kubert_register_backends" in hooks and "kubert_cri_call" in hooks
-    declared = {name for name in dir(kubert.hookspecs) if name.startswith("kubert_")}
-    assert declared == set(hooks)
+    core = _hook_signatures(kubert.hookspecs)
+    assert "kubert_register_backends" in core and "kubert_cri_call" in core
+    kubelet = _hook_signatures(kubert.kubelet.hookspecs)
+    assert "kubert_sync_pod" in kubelet and "kubert_pod_status_extra" in kubelet
+    for module, hooks in ((kubert.hookspecs, core), (kubert.kubelet.hookspecs, kubelet)):
+        declared = {name for name in dir(module) if name.startswith("kubert_")}
+        assert declared == set(hooks)
 
 
-@pytest.mark.parametrize("hook", sorted(_hook_signatures()))
+@pytest.mark.parametrize("hook", sorted(_all_hook_signatures()))
 def test_every_hook_has_a_section_with_its_exact_signature(hook: str) -> None:
-    signature = _hook_signatures()[hook]
+    signature = _all_hook_signatures()[hook]
     assert signature in _headings(), f"docs/plugins.md needs a section '### `{signature}`'"
 
 

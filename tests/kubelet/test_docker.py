@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from kubert.cli.logs import parse_line
 from kubert.kubelet import FakeClock, KubeletConfig, Pod, RuntimeManager, load_pods
+from kubert.kubelet.cli.logs import parse_line
 from kubert.kubelet.podstatus import pod_view
 from kubert.model import ContainerFilter, ContainerState
 from tests.cni.helpers import PrivateNet, bridge_net

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kubert.cli.logs import _entries, parse_line
+from kubert.kubelet.cli.logs import _entries, parse_line
 
 
 def test_parse_line() -> None:

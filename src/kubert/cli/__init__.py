@@ -2,8 +2,10 @@
 
 Each module named in :data:`COMMAND_MODULES` provides either ``command`` (a click command) or
 ``make_command(host)`` (built with the loaded :class:`~kubert.plugins.PluginHost`, e.g. to add
-plugin flags). Plugins add theirs through the ``kubert_add_commands`` hook. A plugin that
-cannot load is reported by ``kubert plugins`` with its fix, never as a traceback here.
+plugin flags). Plugins and layers add theirs through the ``kubert_add_commands`` hook: the
+kubelet layer's pod commands (``apply``, ``get``, ``describe``, ``logs``, ``delete``,
+``kubelet``) come that way. A plugin that cannot load is reported by ``kubert plugins`` with its
+fix, never as a traceback here.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kubert.cli.version",
     "kubert.cli.exec",
     "kubert.cli.portforward",
-    *(f"kubert.cli.{name}" for name in ("apply", "delete", "get", "logs", "describe", "kubelet")),
 )
 
 
@@ -41,15 +42,15 @@ def build_cli(host: PluginHost) -> click.Group:
             cli.add_command(module.make_command(host))
         else:
             cli.add_command(module.command)
-    for plugin_name, plugin in host.pm.list_name_plugin():
-        hook = getattr(plugin, "kubert_add_commands", None)
-        if hook is None:
-            continue
+    arguments = {"cli": cli, "pm": host.pm}
+    # Each implementation on its own (in registration order), so that one broken plugin is
+    # reported by name and the others still add theirs; each gets the arguments it names.
+    for impl in host.pm.hook.kubert_add_commands.get_hookimpls():
         try:
-            hook(cli=cli)
+            impl.function(*(arguments[name] for name in impl.argnames))
         except Exception as error:  # one broken plugin must not take the command line down
             click.echo(
-                f"kubert: plugin {plugin_name!r} could not add its commands "
+                f"kubert: plugin {impl.plugin_name!r} could not add its commands "
                 f"({type(error).__name__}: {error}); run 'kubert plugins'",
                 err=True,
             )

@@ -29,13 +29,6 @@ from kubert.kubelet.actions import (
 )
 from kubert.kubelet.backoff import Backoff
 from kubert.kubelet.clock import Clock, FakeClock, SystemClock
-from kubert.kubelet.config import KubeletConfig
-from kubert.kubelet.configs import (
-    container_config,
-    field_ref_values,
-    resolve_field_ref,
-    sandbox_config,
-)
 from kubert.kubelet.context import (
     ContainerKill,
     ContainerStart,
@@ -44,9 +37,15 @@ from kubert.kubelet.context import (
     StepResult,
     SyncResult,
 )
+from kubert.kubelet.criconfigs import (
+    container_config,
+    field_ref_values,
+    resolve_field_ref,
+    sandbox_config,
+)
 from kubert.kubelet.hashing import container_hash, pod_spec_hash
 from kubert.kubelet.images import ImagePuller, ImagePullError
-from kubert.kubelet.manager import RuntimeManager, StartError
+from kubert.kubelet.manager import RuntimeManager
 from kubert.kubelet.manifest import (
     ManifestError,
     derive_uid,
@@ -70,6 +69,8 @@ from kubert.kubelet.pod import (
 )
 from kubert.kubelet.resources import container_resources, needs_resize
 from kubert.kubelet.runtime import RuntimeClient
+from kubert.kubelet.settings import KubeletConfig
+from kubert.kubelet.starting import StartError
 
 __all__ = [
     "LIVENESS_PROBE",

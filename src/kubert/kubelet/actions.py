@@ -12,7 +12,7 @@ from typing import Any
 
 from attrs import evolve, field, frozen
 
-from kubert.kubelet import labels as L
+from kubert.kubelet import labels
 from kubert.kubelet.hashing import container_hash, pod_spec_hash
 from kubert.kubelet.observe import ContainerRuntimeStatus, PodRuntimeStatus
 from kubert.kubelet.pod import Container, Pod
@@ -145,7 +145,7 @@ def sandbox_changed(
         return True, attempt, "", "the pod's network namespace changed"
     if expect_ip and not pod.spec.host_network and not status.ips:
         return True, attempt, sandbox.id, "the sandbox has no IP"
-    recorded = sandbox.annotations.get(L.POD_SPEC_HASH)
+    recorded = sandbox.annotations.get(labels.POD_SPEC_HASH)
     if recorded is not None and recorded != pod_spec_hash(pod):
         return (
             True,

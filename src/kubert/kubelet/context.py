@@ -30,6 +30,10 @@ def _as_tuple(items: Iterable[Any]) -> tuple[Any, ...]:
 Progress = Callable[[str], None]
 
 
+def quiet(_: str) -> None:
+    """A progress sink that drops the lines."""
+
+
 @frozen(kw_only=True)
 class StepResult:
     """The outcome of one step of a sync (the kubelet's SyncResult entries).

@@ -15,9 +15,9 @@ from attrs import define, field
 from kubert.errors import KubertError
 from kubert.kubelet.backoff import IMAGE_BACKOFF_INITIAL, IMAGE_BACKOFF_MAX, Backoff
 from kubert.kubelet.clock import Clock, SystemClock
-from kubert.kubelet.config import KubeletConfig
 from kubert.kubelet.pod import Container, Pod
 from kubert.kubelet.runtime import RuntimeClient
+from kubert.kubelet.settings import KubeletConfig
 from kubert.model import ImageSpec, PodSandboxConfig
 
 ERR_IMAGE_PULL = "ErrImagePull"

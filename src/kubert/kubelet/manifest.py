@@ -20,7 +20,7 @@ import attrs
 import yaml
 
 from kubert.errors import InvalidArgumentError
-from kubert.kubelet import pod as m
+from kubert.kubelet.pod import Container, Pod
 from kubert.kubelet.quantity import QuantityError, parse_cpu, parse_memory
 
 T = TypeVar("T")
@@ -187,8 +187,8 @@ def default_pull_policy(image: str) -> str:
     return "Always" if tag in ("", "latest") else "IfNotPresent"
 
 
-def _defaulted(pod: m.Pod) -> m.Pod:
-    def fill(container: m.Container) -> m.Container:
+def _defaulted(pod: Pod) -> Pod:
+    def fill(container: Container) -> Container:
         if container.image_pull_policy:
             return container
         return attrs.evolve(container, image_pull_policy=default_pull_policy(container.image))
@@ -205,7 +205,7 @@ def _defaulted(pod: m.Pod) -> m.Pod:
     return attrs.evolve(pod, metadata=metadata, spec=spec)
 
 
-def validate(pod: m.Pod) -> list[tuple[str, str]]:
+def validate(pod: Pod) -> list[tuple[str, str]]:
     """Semantic checks the types cannot express; returns ``(path, reason)`` pairs."""
     out: list[tuple[str, str]] = []
     meta = pod.metadata
@@ -254,7 +254,7 @@ def validate(pod: m.Pod) -> list[tuple[str, str]]:
 
 def _container(
     path: str,
-    c: m.Container,
+    c: Container,
     kind: str,
     volumes: set[str],
     host_ports: set[tuple[int, str]],
@@ -347,13 +347,13 @@ def _quantity(path: str, value: str, kind: str) -> Iterable[tuple[str, str]]:
         yield path, str(exc)
 
 
-def pod_from_dict(data: Any, source: str = "") -> m.Pod:
+def pod_from_dict(data: Any, source: str = "") -> Pod:
     """Build a :class:`~kubert.kubelet.pod.Pod` from a decoded manifest, defaults applied.
 
     :raises ManifestError: listing every problem with its field path.
     """
     loader = _Loader()
-    pod = loader.load(m.Pod, data, "")
+    pod = loader.load(Pod, data, "")
     if pod is None or loader.problems:
         raise ManifestError(source, loader.problems)
     problems = validate(pod)
@@ -362,7 +362,7 @@ def pod_from_dict(data: Any, source: str = "") -> m.Pod:
     return _defaulted(pod)
 
 
-def load_pods(text: str, source: str = "") -> list[m.Pod]:
+def load_pods(text: str, source: str = "") -> list[Pod]:
     """Every Pod in a (possibly multi-document) YAML text; empty documents are skipped."""
     try:
         documents = [d for d in yaml.safe_load_all(text) if d is not None]
@@ -377,7 +377,7 @@ def load_pods(text: str, source: str = "") -> list[m.Pod]:
     return pods
 
 
-def load_pod_file(path: str | Path) -> list[m.Pod]:
+def load_pod_file(path: str | Path) -> list[Pod]:
     """Every Pod in the YAML file at ``path``."""
     file = Path(path)
     try:
@@ -387,7 +387,7 @@ def load_pod_file(path: str | Path) -> list[m.Pod]:
     return load_pods(text, str(file))
 
 
-def pod_to_dict(pod: m.Pod) -> dict[str, Any]:
+def pod_to_dict(pod: Pod) -> dict[str, Any]:
     """The manifest form of ``pod`` (camelCase keys, empty values left out)."""
     out = to_manifest(pod)
     assert isinstance(out, dict)

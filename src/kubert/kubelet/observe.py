@@ -13,7 +13,7 @@ from typing import Any
 from attrs import field, frozen
 
 from kubert.errors import NotFoundError
-from kubert.kubelet import labels as L
+from kubert.kubelet import labels
 from kubert.kubelet.runtime import RuntimeClient
 from kubert.model import (
     ContainerFilter,
@@ -56,28 +56,28 @@ class ContainerRuntimeStatus:
 
     @property
     def hash(self) -> str:
-        return self.status.annotations.get(L.CONTAINER_HASH, "")
+        return self.status.annotations.get(labels.CONTAINER_HASH, "")
 
     @property
     def restart_count(self) -> int:
-        return L.int_annotation(self.status.annotations, L.RESTART_COUNT)
+        return labels.int_annotation(self.status.annotations, labels.RESTART_COUNT)
 
     @property
     def kind(self) -> str:
         """init, sidecar, regular or ephemeral ("" for containers kubert did not make)."""
-        return self.status.annotations.get(L.CONTAINER_TYPE, "")
+        return self.status.annotations.get(labels.CONTAINER_TYPE, "")
 
     @property
     def field_refs(self) -> dict[str, str]:
         """The fieldRef values the container's environment was built with."""
-        return L.json_annotation(self.status.annotations, L.FIELD_REFS)
+        return labels.json_annotation(self.status.annotations, labels.FIELD_REFS)
 
     @property
     def resources(self) -> LinuxContainerResources | None:
         """Resources in force: as the runtime reports them, else as created."""
         if self.status.resources is not None and self.status.resources.linux is not None:
             return self.status.resources.linux
-        raw = self.status.annotations.get(L.RESOURCES)
+        raw = self.status.annotations.get(labels.RESOURCES)
         if not raw:
             return None
         try:
@@ -142,7 +142,7 @@ class PodRuntimeStatus:
 
 def observe_pod(runtime: RuntimeClient, uid: str) -> PodRuntimeStatus:
     """Read the pod ``uid``'s sandboxes and containers from the runtime."""
-    selector = L.pod_selector(uid)
+    selector = labels.pod_selector(uid)
     sandboxes = []
     for entry in runtime.list_pod_sandbox(PodSandboxFilter(label_selector=selector)):
         try:
@@ -161,9 +161,9 @@ def observe_pod(runtime: RuntimeClient, uid: str) -> PodRuntimeStatus:
         )
     containers.sort(key=lambda c: (c.status.created_at, c.attempt), reverse=True)
     name = namespace = ""
-    for labels in _labels(sandboxes):
-        name = labels.get(L.POD_NAME, name)
-        namespace = labels.get(L.POD_NAMESPACE, namespace)
+    for sandbox_labels in _labels(sandboxes):
+        name = sandbox_labels.get(labels.POD_NAME, name)
+        namespace = sandbox_labels.get(labels.POD_NAMESPACE, namespace)
     return PodRuntimeStatus(
         uid=uid, name=name, namespace=namespace, sandboxes=sandboxes, containers=containers
     )
@@ -178,7 +178,10 @@ def list_pod_uids(runtime: RuntimeClient) -> dict[str, tuple[str, str]]:
     """Every pod uid that has a sandbox on the runtime, with its (namespace, name)."""
     out: dict[str, tuple[str, str]] = {}
     for sandbox in runtime.list_pod_sandbox(None):
-        uid = sandbox.labels.get(L.POD_UID)
+        uid = sandbox.labels.get(labels.POD_UID)
         if uid:
-            out[uid] = (sandbox.labels.get(L.POD_NAMESPACE, ""), sandbox.labels.get(L.POD_NAME, ""))
+            out[uid] = (
+                sandbox.labels.get(labels.POD_NAMESPACE, ""),
+                sandbox.labels.get(labels.POD_NAME, ""),
+            )
     return out

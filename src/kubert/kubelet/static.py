@@ -19,7 +19,7 @@ from pathlib import Path
 from attrs import define, field
 
 from kubert.errors import KubertError, UnimplementedError
-from kubert.kubelet import labels as L
+from kubert.kubelet import labels
 from kubert.kubelet.manager import RuntimeManager
 from kubert.kubelet.manifest import ManifestError, load_pods
 from kubert.kubelet.pod import Pod
@@ -137,8 +137,8 @@ class StaticPodLoop:
         """Pods on the runtime made from a manifest file that no file nor the store wants."""
         out: list[str] = []
         for sandbox in self.manager.runtime.list_pod_sandbox(None):
-            uid = sandbox.labels.get(L.POD_UID, "")
-            source = sandbox.annotations.get(L.CONFIG_SOURCE, "")
+            uid = sandbox.labels.get(labels.POD_UID, "")
+            source = sandbox.annotations.get(labels.CONFIG_SOURCE, "")
             unwanted = uid and uid not in wanted and uid not in out
             if unwanted and source.startswith(FILE_SOURCE) and self.store.load(uid) is None:
                 out.append(uid)

@@ -17,9 +17,9 @@ import yaml
 from attrs import frozen
 
 from kubert.fileutil import atomic_write
-from kubert.kubelet.config import KubeletConfig
 from kubert.kubelet.manifest import ManifestError, load_pods, pod_to_dict
 from kubert.kubelet.pod import Pod
+from kubert.kubelet.settings import KubeletConfig
 
 MANIFEST = "pod.yaml"
 SOURCE = "source"

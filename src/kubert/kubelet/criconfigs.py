@@ -12,11 +12,11 @@ from pathlib import Path
 import attrs
 
 from kubert.errors import InvalidArgumentError
-from kubert.kubelet import labels as L
-from kubert.kubelet.config import KubeletConfig
+from kubert.kubelet import labels
 from kubert.kubelet.hashing import container_hash, pod_spec_hash
 from kubert.kubelet.pod import Container, Pod, PodSecurityContext, SeccompProfile
 from kubert.kubelet.resources import container_resources
+from kubert.kubelet.settings import KubeletConfig
 from kubert.model import (
     Capability,
     ContainerConfig,
@@ -147,14 +147,18 @@ def sandbox_config(
         for port in container.ports
         if port.host_port
     ]
-    labels = {k: v for k, v in pod.metadata.labels.items() if not k.startswith(L.RESERVED_PREFIXES)}
-    labels.update({L.POD_NAME: pod.name, L.POD_NAMESPACE: pod.namespace, L.POD_UID: pod.uid})
+    sandbox_labels = {
+        k: v for k, v in pod.metadata.labels.items() if not k.startswith(labels.RESERVED_PREFIXES)
+    }
+    sandbox_labels.update(
+        {labels.POD_NAME: pod.name, labels.POD_NAMESPACE: pod.namespace, labels.POD_UID: pod.uid}
+    )
     annotations = dict(pod.metadata.annotations)
     annotations.update(
         {
-            L.POD_SPEC_HASH: pod_spec_hash(pod),
-            L.CONFIG_SOURCE: source,
-            L.TERMINATION_GRACE: str(pod.spec.termination_grace_period_seconds),
+            labels.POD_SPEC_HASH: pod_spec_hash(pod),
+            labels.CONFIG_SOURCE: source,
+            labels.TERMINATION_GRACE: str(pod.spec.termination_grace_period_seconds),
         }
     )
     security = LinuxSandboxSecurityContext(
@@ -173,7 +177,7 @@ def sandbox_config(
         log_directory=str(pod_log_dir(config, pod)),
         dns_config=dns_config(config, pod),
         port_mappings=tuple(ports),
-        labels=labels,
+        labels=sandbox_labels,
         annotations=annotations,
         linux=LinuxPodSandboxConfig(
             security_context=security,
@@ -352,17 +356,17 @@ def container_config(
     resources = container_resources(container)
     kind = container_kind(pod, container)
     annotations = {
-        L.CONTAINER_HASH: container_hash(container),
-        L.RESTART_COUNT: str(restart_count),
-        L.TERMINATION_GRACE: str(pod.spec.termination_grace_period_seconds),
-        L.CONTAINER_TYPE: kind,
-        L.RESOURCES: json.dumps(attrs.asdict(resources), sort_keys=True),
+        labels.CONTAINER_HASH: container_hash(container),
+        labels.RESTART_COUNT: str(restart_count),
+        labels.TERMINATION_GRACE: str(pod.spec.termination_grace_period_seconds),
+        labels.CONTAINER_TYPE: kind,
+        labels.RESOURCES: json.dumps(attrs.asdict(resources), sort_keys=True),
     }
     refs = field_ref_values(pod, container, pod_ips)
     if refs:
-        annotations[L.FIELD_REFS] = json.dumps(refs, sort_keys=True)
+        annotations[labels.FIELD_REFS] = json.dumps(refs, sort_keys=True)
     if container.ports:
-        annotations[L.CONTAINER_PORTS] = json.dumps(
+        annotations[labels.CONTAINER_PORTS] = json.dumps(
             [{"containerPort": p.container_port, "protocol": p.protocol} for p in container.ports]
         )
     return ContainerConfig(
@@ -374,10 +378,10 @@ def container_config(
         envs=tuple(KeyValue(key=k, value=v) for k, v in env.items()),
         mounts=tuple(mounts),
         labels={
-            L.CONTAINER_NAME: container.name,
-            L.POD_NAME: pod.name,
-            L.POD_NAMESPACE: pod.namespace,
-            L.POD_UID: pod.uid,
+            labels.CONTAINER_NAME: container.name,
+            labels.POD_NAME: pod.name,
+            labels.POD_NAMESPACE: pod.namespace,
+            labels.POD_UID: pod.uid,
         },
         annotations=annotations,
         log_path=f"{container.name}/{restart_count}.log",

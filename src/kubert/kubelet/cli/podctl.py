@@ -1,4 +1,4 @@
-"""Shared parts of the pod commands (apply, delete, get, logs, describe, kubelet).
+"""Shared parts of the kubelet layer's pod commands (apply, delete, get, logs, describe, kubelet).
 
 Every pod command talks to one CRI endpoint (``--runtime-endpoint``, any CRI runtime) and keeps
 desired state under ``--root-dir`` (see :mod:`kubert.kubelet.store`).
@@ -13,18 +13,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import pluggy
 from attrs import frozen
 
 from kubert.config import DEFAULT_ENDPOINT
 from kubert.cri.client import CriClient
 from kubert.errors import KubertError
-from kubert.kubelet.config import KubeletConfig
 from kubert.kubelet.manager import RuntimeManager
 from kubert.kubelet.observe import list_pod_uids
 from kubert.kubelet.pod import Pod
 from kubert.kubelet.podstatus import PodView, pod_view
+from kubert.kubelet.settings import KubeletConfig
 from kubert.kubelet.store import PodStore
-from kubert.plugins import PluginHost
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -93,22 +93,22 @@ class Session:
 
 @contextmanager
 def session(
-    host: PluginHost | None,
+    pm: pluggy.PluginManager | None,
     runtime_endpoint: str,
     root_dir: Path,
     log_root: Path,
     connect_timeout: float,
     **config: Any,
 ) -> Iterator[Session]:
-    """Connect, build the manager (with the host's pod-sync hooks) and yield a Session."""
+    """Connect, build the manager (with ``pm``'s pod-sync hooks) and yield a Session."""
     try:
         cri = CriClient.connect(runtime_endpoint, timeout=connect_timeout, call_timeout=None)
     except KubertError as exc:
         raise click.ClickException(f"cannot reach {runtime_endpoint}: {exc}") from None
     kubelet_config = KubeletConfig(root_dir=root_dir, log_root=log_root, **config)
     kwargs: dict[str, Any] = {"config": kubelet_config}
-    if host is not None:
-        kwargs["pm"] = host.pm
+    if pm is not None:
+        kwargs["pm"] = pm
     store = PodStore(kubelet_config)
     try:
         manager = RuntimeManager(cri, **kwargs)
@@ -124,13 +124,13 @@ def session(
         cri.close()
 
 
-def plugin_status(host: PluginHost | None, s: Session, uid: str, pod: Pod | None,
+def plugin_status(pm: pluggy.PluginManager | None, s: Session, uid: str, pod: Pod | None,
                   detail: bool) -> dict[str, str]:
     """What pod-sync plugins report about a pod (``kubert_pod_status_extra``), merged."""
-    if host is None:
+    if pm is None:
         return {}
     merged: dict[str, str] = {}
-    for extra in host.pm.hook.kubert_pod_status_extra(
+    for extra in pm.hook.kubert_pod_status_extra(
         uid=uid, pod=pod, config=s.manager.config, detail=detail
     ):
         merged.update(extra or {})

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import IO, Any
 
 import click
+import pluggy
 
-from kubert.cli.podctl import Session, runtime_options, session
 from kubert.errors import NotFoundError
-from kubert.kubelet.configs import pod_log_dir
+from kubert.kubelet.cli.podctl import Session, runtime_options, session
+from kubert.kubelet.criconfigs import pod_log_dir
 from kubert.kubelet.observe import ContainerRuntimeStatus
 from kubert.model import ContainerState
-from kubert.plugins import PluginHost
 
 FOLLOW_POLL = 0.25
 
@@ -60,7 +60,7 @@ def _log_file(s: Session, uid: str, current: ContainerRuntimeStatus) -> Path:
     return path
 
 
-def make_command(host: PluginHost) -> click.Command:
+def make_command(pm: pluggy.PluginManager) -> click.Command:
     @click.command("logs")
     @click.argument("pod_name")
     @click.option("-c", "--container", help="Container name (default: the only one).")
@@ -74,7 +74,7 @@ def make_command(host: PluginHost) -> click.Command:
         timestamps: bool, **options: Any,
     ) -> None:
         """Print a container's log (read from the CRI log file)."""
-        with session(host, **options) as s:
+        with session(pm, **options) as s:
             uid, pod = s.find(pod_name, namespace)
             status = s.manager.observe(uid)
             names = list(dict.fromkeys(c.name for c in reversed(status.containers)))

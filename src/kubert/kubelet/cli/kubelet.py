@@ -10,10 +10,10 @@ from types import FrameType
 from typing import Any
 
 import click
+import pluggy
 
-from kubert.cli.podctl import runtime_options, session
+from kubert.kubelet.cli.podctl import runtime_options, session
 from kubert.kubelet.static import StaticPodLoop
-from kubert.plugins import PluginHost
 
 
 def _stamp(line: str) -> None:
@@ -21,7 +21,7 @@ def _stamp(line: str) -> None:
     click.echo(f"{now} {line}")
 
 
-def make_command(host: PluginHost) -> click.Command:
+def make_command(pm: pluggy.PluginManager) -> click.Command:
     @click.command("kubelet")
     @click.option("--manifests", type=click.Path(path_type=Path, file_okay=False),
                   help="Static pod directory: every *.yaml / *.yml / *.json pod in it runs.")
@@ -50,7 +50,7 @@ def make_command(host: PluginHost) -> click.Command:
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         with session(
-            host, **options, serialize_image_pulls=serialize_image_pulls,
+            pm, **options, serialize_image_pulls=serialize_image_pulls,
             max_parallel_image_pulls=max_parallel_image_pulls,
             registry_pull_qps=registry_qps, registry_burst=registry_burst,
             cluster_dns=cluster_dns,

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import click
+import pluggy
 
-from kubert.cli.podctl import runtime_options, session
 from kubert.errors import InvalidArgumentError
+from kubert.kubelet.cli.podctl import runtime_options, session
 from kubert.kubelet.manifest import load_pod_file
 from kubert.kubelet.pod import Pod
-from kubert.plugins import PluginHost
 
 
 def _printer(name: str) -> Callable[[str], None]:
@@ -22,7 +22,7 @@ def _printer(name: str) -> Callable[[str], None]:
     return progress
 
 
-def make_command(host: PluginHost) -> click.Command:
+def make_command(pm: pluggy.PluginManager) -> click.Command:
     @click.command("delete")
     @click.argument("kind", required=False)
     @click.argument("names", nargs=-1)
@@ -37,7 +37,7 @@ def make_command(host: PluginHost) -> click.Command:
         """Stop pods (containers get their grace period) and remove them."""
         if filename is None and (kind not in ("pod", "pods", "po") or not names):
             raise click.UsageError("give -f FILE or 'pod NAME...'")
-        with session(host, **options) as s:
+        with session(pm, **options) as s:
             targets: list[tuple[str, Pod | None]] = []
             if filename is not None:
                 try:

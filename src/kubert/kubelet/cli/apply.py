@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import click
+import pluggy
 
-from kubert.cli.podctl import Session, runtime_options, session
 from kubert.errors import InvalidArgumentError
+from kubert.kubelet.cli.podctl import Session, runtime_options, session
 from kubert.kubelet.manifest import load_pod_file
 from kubert.kubelet.pod import Pod
 from kubert.kubelet.podstatus import FAILED, RUNNING, SUCCEEDED, PodView
-from kubert.plugins import PluginHost
 
 #: Waiting reasons that end the follow with an error: the pod needs a fix or a retry later.
 FATAL_REASONS = (
@@ -21,7 +21,7 @@ FATAL_REASONS = (
 )
 
 
-def make_command(host: PluginHost) -> click.Command:
+def make_command(pm: pluggy.PluginManager) -> click.Command:
     @click.command("apply")
     @click.option("-f", "--filename", "filename", type=click.Path(path_type=Path, exists=True,
                   dir_okay=False), required=True, help="The pod manifest (YAML, one or more pods).")
@@ -36,7 +36,7 @@ def make_command(host: PluginHost) -> click.Command:
             pods = load_pod_file(filename)
         except InvalidArgumentError as exc:
             raise click.ClickException(str(exc)) from None
-        with session(host, **options) as s:
+        with session(pm, **options) as s:
             for pod in pods:
                 stored = s.store.load(pod.uid)
                 verb = "created" if stored is None else (

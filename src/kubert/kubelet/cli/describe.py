@@ -6,10 +6,10 @@ import datetime
 from typing import Any
 
 import click
+import pluggy
 
-from kubert.cli.podctl import plugin_status, runtime_options, session
+from kubert.kubelet.cli.podctl import plugin_status, runtime_options, session
 from kubert.kubelet.podstatus import ContainerView
-from kubert.plugins import PluginHost
 
 
 def _time(ns: int) -> str:
@@ -46,7 +46,7 @@ def _container(view: ContainerView) -> list[str]:
     return lines
 
 
-def make_command(host: PluginHost) -> click.Command:
+def make_command(pm: pluggy.PluginManager) -> click.Command:
     @click.command("describe")
     @click.argument("kind", type=click.Choice(["pod", "pods", "po"]))
     @click.argument("name")
@@ -54,12 +54,12 @@ def make_command(host: PluginHost) -> click.Command:
     @runtime_options
     def describe(kind: str, name: str, namespace: str, **options: Any) -> None:
         """Show a pod's phase, IPs, sandbox and every container's state."""
-        with session(host, **options) as s:
+        with session(pm, **options) as s:
             uid, pod = s.find(name, namespace)
             view = s.view(uid, pod)
             stored = s.store.load(uid)
             status = s.manager.observe(uid)
-            extras = plugin_status(host, s, uid, pod, detail=True)
+            extras = plugin_status(pm, s, uid, pod, detail=True)
         lines = [
             f"Name:           {view.name}",
             f"Namespace:      {view.namespace}",

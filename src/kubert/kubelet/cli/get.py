@@ -7,12 +7,12 @@ from typing import Any
 
 import attrs
 import click
+import pluggy
 
-from kubert.cli.podctl import age, plugin_status, runtime_options, session, table
-from kubert.plugins import PluginHost
+from kubert.kubelet.cli.podctl import age, plugin_status, runtime_options, session, table
 
 
-def make_command(host: PluginHost) -> click.Command:
+def make_command(pm: pluggy.PluginManager) -> click.Command:
     @click.command("get")
     @click.argument("kind", type=click.Choice(["pods", "pod", "po"]))
     @click.argument("names", nargs=-1)
@@ -25,7 +25,7 @@ def make_command(host: PluginHost) -> click.Command:
         **options: Any,
     ) -> None:
         """List pods with their status as the kubelet side computes it from CRI state."""
-        with session(host, **options) as s:
+        with session(pm, **options) as s:
             views = []
             extras: dict[str, dict[str, str]] = {}
             for uid, pod in s.all_pods().items():
@@ -35,7 +35,7 @@ def make_command(host: PluginHost) -> click.Command:
                 if names and view.name not in names:
                     continue
                 views.append(view)
-                extras[uid] = plugin_status(host, s, uid, pod, detail=False)
+                extras[uid] = plugin_status(pm, s, uid, pod, detail=False)
         views.sort(key=lambda v: (v.namespace, v.name))
         if output == "json":
             click.echo(json.dumps([attrs.asdict(v) for v in views], indent=2))

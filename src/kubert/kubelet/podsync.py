@@ -1,0 +1,226 @@
+"""One pod's sync, the kubelet's SyncPod (kuberuntime_manager.go): observe, probe, compute
+actions (``kubert_compute_pod_actions`` may replace them), then ``kubert_sync_pod``, whose
+default runs the steps after compute in the kubelet's order — kill the pod if needed, else kill
+unwanted containers; create the sandbox and read its IPs; ephemeral containers; init containers
+one at a time; resize; regular containers — then garbage collection.
+
+Functions over the :class:`~kubert.kubelet.RuntimeManager`; its methods call them. Starting and
+killing go through the manager (and so through ``kubert_start_container`` /
+``kubert_kill_container``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from attrs import define
+
+from kubert.errors import KubertError, UnimplementedError
+from kubert.kubelet.actions import (
+    POD_DONE,
+    SANDBOX_CHANGED,
+    ContainerResize,
+    PodActions,
+    compute_pod_actions,
+)
+from kubert.kubelet.context import (
+    ContainerStart,
+    PodSyncContext,
+    Progress,
+    StepResult,
+    SyncResult,
+)
+from kubert.kubelet.criconfigs import container_kind, pod_log_dir, sandbox_config
+from kubert.kubelet.images import ImagePullError
+from kubert.kubelet.observe import PodRuntimeStatus
+from kubert.kubelet.pod import Pod
+from kubert.kubelet.starting import CRASH_LOOP_BACK_OFF, CREATE_CONFIG_ERROR, RUN_ERROR, StartError
+from kubert.model import PodSandboxConfig
+
+if TYPE_CHECKING:
+    from kubert.kubelet.manager import RuntimeManager
+
+
+def sync_pod(manager: RuntimeManager, pod: Pod, source: str, progress: Progress) -> SyncResult:
+    """One sync of ``pod``: observe, probe, compute actions, carry them out, collect garbage."""
+    status = manager.observe(pod.uid)
+    verdicts = manager.probes.run(pod, status)
+    context = PodSyncContext(
+        pod=pod,
+        status=status,
+        probes=verdicts,
+        runtime=manager.runtime,
+        manager=manager,
+        progress=progress,
+        source=source,
+    )
+    actions = compute_pod_actions(pod, status, verdicts, expect_ip=manager.expect_pod_ip)
+    replaced = manager.pm.hook.kubert_compute_pod_actions(context=context, actions=actions)
+    if replaced is not None:
+        actions = replaced
+    result: SyncResult = manager.pm.hook.kubert_sync_pod(context=context, actions=actions)
+    manager.collect_garbage(pod, manager.observe(pod.uid) if result.steps else status)
+    return result
+
+
+def default_sync_pod(
+    manager: RuntimeManager, context: PodSyncContext, actions: PodActions
+) -> SyncResult:
+    """The kubelet's SyncPod steps after compute (the layer's own ``kubert_sync_pod``)."""
+    pod, status, progress = context.pod, context.status, context.progress
+    config, runtime = manager.config, manager.runtime
+    steps: list[StepResult] = []
+    # Step 2: kill the pod if its sandbox must go; else step 3: kill unwanted containers.
+    if actions.kill_pod:
+        verb = "Killing pod" if status.sandboxes else "Creating pod"
+        for reason in actions.reasons:
+            progress(f"{verb} {pod.full_name}: {reason}")
+        kill_reason = SANDBOX_CHANGED if actions.create_sandbox else POD_DONE
+        steps += manager.kill_pod(pod, status, kill_reason, progress=progress)
+        if any(not s.ok for s in steps):
+            return SyncResult(steps=steps)
+    else:
+        for kill in actions.containers_to_kill:
+            step = manager.kill_container(
+                pod, kill.container, kill.spec, kill.reason, kill.message, progress
+            )
+            steps.append(step)
+            if not step.ok:
+                # As the kubelet: a container that would not stop ends this sync, so that
+                # its replacement never runs beside it.
+                return SyncResult(steps=steps)
+    if actions.kill_pod and not actions.create_sandbox:
+        return SyncResult(steps=steps)
+    # Step 4: create the sandbox and read its IPs.
+    sandbox_cfg = sandbox_config(config, pod, actions.attempt, context.source)
+    sandbox_id = actions.sandbox_id
+    pod_ips = status.ips
+    if actions.create_sandbox:
+        pod_log_dir(config, pod).mkdir(parents=True, exist_ok=True)
+        progress(f"Creating sandbox for pod {pod.full_name} (attempt {actions.attempt})")
+        try:
+            sandbox_id = runtime.run_pod_sandbox(sandbox_cfg, config.runtime_handler)
+            created = runtime.pod_sandbox_status(sandbox_id)
+        except KubertError as exc:
+            steps.append(
+                StepResult(
+                    action="CreatePodSandbox",
+                    target=pod.name,
+                    error="CreatePodSandboxError",
+                    message=str(exc),
+                )
+            )
+            progress(f"Failed to create sandbox: {exc}")
+            return SyncResult(steps=steps)
+        steps.append(StepResult(action="CreatePodSandbox", target=sandbox_id))
+        network = created.network
+        pod_ips = (
+            (network.ip, *(x.ip for x in network.additional_ips))
+            if network and network.ip
+            else ()
+        )
+        if not pod.spec.host_network and config.expect_pod_ip is None:
+            # A fresh sandbox without an IP means the runtime's network hands out none
+            # (noop): re-making sandboxes for it would loop. One with an IP: expect them.
+            manager.expect_pod_ip = bool(pod_ips)
+        shown = ", ".join(pod_ips) or ("host network" if pod.spec.host_network else "none")
+        progress(f"Sandbox {sandbox_id[:13]} created, IP {shown}")
+        # A fresh sandbox: decisions below see none of the old sandbox's containers.
+        status = status.in_sandbox(sandbox_id)
+    scope = _Scope(manager, context, sandbox_id, sandbox_cfg, tuple(pod_ips), status)
+    # Step 5: ephemeral containers.
+    for name in actions.ephemeral_containers_to_start:
+        steps.append(scope.start(name, "ephemeral container"))
+    # Step 6: init containers, one at a time; sidecars are started and left running.
+    for name in actions.init_containers_to_start:
+        step = scope.start(name, "init container")
+        steps.append(step)
+        spec = pod.find_container(name)
+        if not step.ok and not (spec is not None and spec.is_sidecar):
+            return SyncResult(steps=steps, sandbox_id=sandbox_id, pod_ips=pod_ips)
+    # Step 7: resize running containers in place.
+    for resize in actions.containers_to_resize:
+        steps.append(_resize(manager, resize, progress))
+    # Step 8: regular containers.
+    for name in actions.containers_to_start:
+        steps.append(scope.start(name, "container"))
+    return SyncResult(steps=steps, sandbox_id=sandbox_id, pod_ips=pod_ips)
+
+
+def _resize(manager: RuntimeManager, resize: ContainerResize, progress: Progress) -> StepResult:
+    try:
+        manager.runtime.update_container_resources(resize.container.id, resize.resources)
+    except KubertError as exc:
+        return StepResult(
+            action="ResizeContainer",
+            target=resize.container.name,
+            error="ResizeUnsupported" if isinstance(exc, UnimplementedError) else "ResizeError",
+            message=str(exc),
+        )
+    progress(f"Resized container {resize.container.name}")
+    return StepResult(action="ResizeContainer", target=resize.container.name)
+
+
+@define
+class _Scope:
+    """One sync's sandbox, so that starting a container needs only its name."""
+
+    manager: RuntimeManager
+    context: PodSyncContext
+    sandbox_id: str
+    sandbox_config: PodSandboxConfig
+    pod_ips: tuple[str, ...]
+    status: PodRuntimeStatus
+
+    def start(self, name: str, what: str) -> StepResult:
+        manager, pod, progress = self.manager, self.context.pod, self.context.progress
+        spec = pod.find_container(name)
+        if spec is None:
+            return StepResult(
+                action="StartContainer",
+                target=name,
+                error=CREATE_CONFIG_ERROR,
+                message=f"no container {name!r} in the pod spec",
+            )
+        # Restart counts run on across sandboxes: look at the whole pod, not this sandbox.
+        previous = self.context.status.find(name)
+        if container_kind(pod, spec) != "ephemeral":
+            wait = manager.crash_backoff(pod, spec, previous)
+            if wait:
+                manager.waiting[(pod.uid, name)] = (CRASH_LOOP_BACK_OFF, wait)
+                return StepResult(
+                    action="StartContainer", target=name, error=CRASH_LOOP_BACK_OFF, message=wait
+                )
+        start = ContainerStart(
+            pod=pod,
+            spec=spec,
+            kind=container_kind(pod, spec),
+            sandbox_id=self.sandbox_id,
+            sandbox_config=self.sandbox_config,
+            pod_ips=self.pod_ips,
+            previous=previous,
+            restart_count=previous.restart_count + 1 if previous is not None else 0,
+            reason="first start" if previous is None else "restart",
+            runtime=manager.runtime,
+            manager=manager,
+            progress=progress,
+        )
+        try:
+            container_id = manager.start_container(start)
+        except (ImagePullError, StartError) as exc:
+            manager.waiting[(pod.uid, name)] = (exc.reason, exc.message)
+            progress(f"Failed to start {what} {name}: {exc.reason}: {exc.message}")
+            return StepResult(
+                action="StartContainer", target=name, error=exc.reason, message=exc.message
+            )
+        except KubertError as exc:
+            manager.waiting[(pod.uid, name)] = (RUN_ERROR, exc.message)
+            progress(f"Failed to start {what} {name}: {exc.message}")
+            return StepResult(
+                action="StartContainer", target=name, error=RUN_ERROR, message=exc.message
+            )
+        manager.waiting.pop((pod.uid, name), None)
+        progress(
+            f"Started {what} {name} ({container_id[:13]}, restart count {start.restart_count})"
+        )
+        return StepResult(action="StartContainer", target=name, message=container_id)

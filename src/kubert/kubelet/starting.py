@@ -1,0 +1,160 @@
+"""Starting containers, the kubelet's startContainer (kuberuntime_container.go): the crash-loop
+back-off, the ContainerConfig (volumes and /etc/hosts made on the way), the runAsNonRoot check,
+CreateContainer and StartContainer.
+
+Functions over the :class:`~kubert.kubelet.RuntimeManager` whose node-wide state (backoff, exit
+times, image puller) they use; the manager's methods of the same names call them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kubert.errors import KubertError
+from kubert.kubelet import labels
+from kubert.kubelet.context import ContainerStart
+from kubert.kubelet.criconfigs import (
+    container_config,
+    ensure_volume_dirs,
+    pod_log_dir,
+    write_etc_hosts,
+)
+from kubert.kubelet.hashing import container_hash
+from kubert.kubelet.observe import ContainerRuntimeStatus
+from kubert.kubelet.pod import Container, Pod
+from kubert.model import ContainerConfig, ContainerFilter, ContainerState
+
+if TYPE_CHECKING:
+    from kubert.kubelet.manager import RuntimeManager
+
+CRASH_LOOP_BACK_OFF = "CrashLoopBackOff"
+CREATE_CONFIG_ERROR = "CreateContainerConfigError"
+CREATE_ERROR = "CreateContainerError"
+RUN_ERROR = "RunContainerError"
+
+
+class StartError(KubertError):
+    """A container could not be created or started; ``reason`` is the kubelet's waiting reason."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def backoff_key(pod: Pod, spec: Container) -> str:
+    """The kubelet's stable backoff key: a changed spec starts a fresh backoff."""
+    return f"{pod.name}_{pod.namespace}_{pod.uid}_{spec.name}_{container_hash(spec)}"
+
+
+def crash_backoff(
+    manager: RuntimeManager, pod: Pod, spec: Container, previous: ContainerRuntimeStatus | None
+) -> str:
+    """The kubelet's doBackOff: "" when ``spec`` may start now, else the back-off message.
+
+    The backoff counts from when kubert first saw the previous container exited.
+    """
+    if previous is None or previous.state != ContainerState.CONTAINER_EXITED:
+        return ""
+    key = manager.backoff_key(pod, spec)
+    seen = manager.exit_seen.setdefault(previous.id, manager.clock.now())
+    if manager.backoff.in_backoff_since(key, seen):
+        return (
+            f"back-off {manager.backoff.get(key):g}s restarting failed container={spec.name} "
+            f"pod={pod.full_name}"
+        )
+    manager.backoff.next(key, seen)
+    return ""
+
+
+def start_container(manager: RuntimeManager, start: ContainerStart) -> str:
+    """Start one container through ``kubert_start_container``. :returns: its ID."""
+    container_id: str | None = manager.pm.hook.kubert_start_container(start=start)
+    if container_id is None:
+        raise StartError(RUN_ERROR, f"no plugin started container {start.spec.name}")
+    return container_id
+
+
+def build_container_config(manager: RuntimeManager, start: ContainerStart) -> ContainerConfig:
+    """The ContainerConfig for ``start`` (volumes and /etc/hosts are made on the way)."""
+    pod, config = start.pod, manager.config
+    volumes = ensure_volume_dirs(config, pod)
+    etc_hosts = None if pod.spec.host_network else write_etc_hosts(config, pod, start.pod_ips)
+    target_id = ""
+    if start.spec.target_container_name:
+        target_id = _running_container_id(
+            manager, pod, start.spec.target_container_name, start.sandbox_id
+        )
+    return container_config(
+        config,
+        pod,
+        start.spec,
+        restart_count=start.restart_count,
+        pod_ips=start.pod_ips,
+        volume_paths=volumes,
+        etc_hosts=etc_hosts,
+        target_id=target_id,
+    )
+
+
+def _running_container_id(manager: RuntimeManager, pod: Pod, name: str, sandbox_id: str) -> str:
+    selector = {labels.POD_UID: pod.uid, labels.CONTAINER_NAME: name}
+    found = manager.runtime.list_containers(
+        ContainerFilter(
+            pod_sandbox_id=sandbox_id,
+            state=ContainerState.CONTAINER_RUNNING,
+            label_selector=selector,
+        )
+    )
+    if not found:
+        raise StartError(CREATE_CONFIG_ERROR, f"target container {name!r} is not running")
+    return found[0].id
+
+
+def default_start_container(manager: RuntimeManager, start: ContainerStart) -> str:
+    """The kubelet's startContainer: image, config, CreateContainer, StartContainer."""
+    spec, runtime = start.spec, manager.runtime
+    manager.images.ensure_image(start.pod, spec, start.sandbox_config, start.progress)
+    try:
+        config = manager.container_config(start)
+    except (KubertError, OSError) as exc:
+        raise StartError(CREATE_CONFIG_ERROR, str(exc)) from exc
+    _verify_run_as_non_root(manager, start, config)
+    log_dir = pod_log_dir(manager.config, start.pod) / spec.name
+    log_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        container_id = runtime.create_container(start.sandbox_id, config, start.sandbox_config)
+    except KubertError as exc:
+        raise StartError(CREATE_ERROR, str(exc)) from exc
+    try:
+        runtime.start_container(container_id)
+    except KubertError as exc:
+        raise StartError(RUN_ERROR, str(exc)) from exc
+    return container_id
+
+
+def _verify_run_as_non_root(
+    manager: RuntimeManager, start: ContainerStart, config: ContainerConfig
+) -> None:
+    """The kubelet's verifyRunAsNonRoot: refuse to start a runAsNonRoot container as root."""
+    spec, pod_sc = start.spec, start.pod.spec.security_context
+    wanted = spec.security_context.run_as_non_root if spec.security_context else None
+    if wanted is None and pod_sc is not None:
+        wanted = pod_sc.run_as_non_root
+    if not wanted:
+        return
+    uid = config.linux.security_context.run_as_user
+    if uid is None:
+        image = manager.runtime.image_status(config.image)
+        if image is not None and image.uid is not None:
+            uid = image.uid
+        elif image is not None and image.username not in ("", "root"):
+            raise StartError(CREATE_CONFIG_ERROR, (
+                f"container has runAsNonRoot and image has non-numeric user "
+                f"({image.username}), cannot verify user is non-root"
+            ))
+        else:
+            uid = 0
+    if uid == 0:
+        raise StartError(
+            CREATE_CONFIG_ERROR, "container has runAsNonRoot and image will run as root"
+        )
