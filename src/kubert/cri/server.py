@@ -23,7 +23,7 @@ import attrs
 import grpc
 from google.protobuf.message import Message
 
-from kubert import model as m  # the request models: m.RunPodSandboxRequest …
+from kubert import model as models  # the request models: models.RunPodSandboxRequest …
 from kubert.cri import socket as cri_socket
 from kubert.cri.api import add_servicers, pb, rpc
 from kubert.cri.convert import fill_proto, to_model, to_proto
@@ -194,13 +194,13 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
 
     def Version(self, request: pb.VersionRequest, context: grpc.ServicerContext) -> Message:
         return self._serve(
-            "Version", context, request, m.VersionRequest, self.service.version,
+            "Version", context, request, models.VersionRequest, self.service.version,
             lambda info: to_proto(info, pb.VersionResponse),
         )
 
     def Status(self, request: pb.StatusRequest, context: grpc.ServicerContext) -> Message:
         return self._serve(
-            "Status", context, request, m.StatusRequest, self.service.status,
+            "Status", context, request, models.StatusRequest, self.service.status,
             lambda answer: to_proto(answer, pb.StatusResponse),
         )
 
@@ -208,7 +208,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.UpdateRuntimeConfigRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "UpdateRuntimeConfig", context, request, m.UpdateRuntimeConfigRequest,
+            "UpdateRuntimeConfig", context, request, models.UpdateRuntimeConfigRequest,
             self.service.update_runtime_config, lambda _: pb.UpdateRuntimeConfigResponse(),
             lambda r: {"pod_cidr": r.runtime_config.network_config.pod_cidr},
         )
@@ -217,7 +217,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.RuntimeConfigRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "RuntimeConfig", context, request, m.RuntimeConfigRequest,
+            "RuntimeConfig", context, request, models.RuntimeConfigRequest,
             self.service.runtime_config,
             lambda driver: pb.RuntimeConfigResponse(
                 linux=pb.LinuxRuntimeConfiguration(cgroup_driver=pb.CgroupDriver.Value(driver.name))
@@ -230,7 +230,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.RunPodSandboxRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "RunPodSandbox", context, request, m.RunPodSandboxRequest,
+            "RunPodSandbox", context, request, models.RunPodSandboxRequest,
             self.service.run_pod_sandbox,
             lambda sandbox_id: pb.RunPodSandboxResponse(pod_sandbox_id=sandbox_id),
         )
@@ -239,7 +239,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.StopPodSandboxRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "StopPodSandbox", context, request, m.StopPodSandboxRequest,
+            "StopPodSandbox", context, request, models.StopPodSandboxRequest,
             self.service.stop_pod_sandbox, lambda _: pb.StopPodSandboxResponse(), _sandbox_id,
         )
 
@@ -247,7 +247,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.RemovePodSandboxRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "RemovePodSandbox", context, request, m.RemovePodSandboxRequest,
+            "RemovePodSandbox", context, request, models.RemovePodSandboxRequest,
             self.service.remove_pod_sandbox, lambda _: pb.RemovePodSandboxResponse(), _sandbox_id,
         )
 
@@ -255,7 +255,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.PodSandboxStatusRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "PodSandboxStatus", context, request, m.PodSandboxStatusRequest,
+            "PodSandboxStatus", context, request, models.PodSandboxStatusRequest,
             self.service.pod_sandbox_status,
             lambda answer: to_proto(answer, pb.PodSandboxStatusResponse),
             lambda r: {"sandbox_id": r.pod_sandbox_id, "verbose": r.verbose},
@@ -265,7 +265,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.ListPodSandboxRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "ListPodSandbox", context, request, m.ListPodSandboxRequest,
+            "ListPodSandbox", context, request, models.ListPodSandboxRequest,
             self.service.list_pod_sandbox,
             lambda items: _repeated(pb.ListPodSandboxResponse(), "items", items),
         )
@@ -276,7 +276,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.CreateContainerRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "CreateContainer", context, request, m.CreateContainerRequest,
+            "CreateContainer", context, request, models.CreateContainerRequest,
             self.service.create_container,
             lambda container_id: pb.CreateContainerResponse(container_id=container_id),
         )
@@ -285,7 +285,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.StartContainerRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "StartContainer", context, request, m.StartContainerRequest,
+            "StartContainer", context, request, models.StartContainerRequest,
             self.service.start_container, lambda _: pb.StartContainerResponse(),
         )
 
@@ -293,7 +293,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.StopContainerRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "StopContainer", context, request, m.StopContainerRequest,
+            "StopContainer", context, request, models.StopContainerRequest,
             self.service.stop_container, lambda _: pb.StopContainerResponse(),
         )
 
@@ -301,7 +301,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.RemoveContainerRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "RemoveContainer", context, request, m.RemoveContainerRequest,
+            "RemoveContainer", context, request, models.RemoveContainerRequest,
             self.service.remove_container, lambda _: pb.RemoveContainerResponse(),
         )
 
@@ -309,7 +309,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.ListContainersRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "ListContainers", context, request, m.ListContainersRequest,
+            "ListContainers", context, request, models.ListContainersRequest,
             self.service.list_containers,
             lambda items: _repeated(pb.ListContainersResponse(), "containers", items),
         )
@@ -318,7 +318,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.ContainerStatusRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "ContainerStatus", context, request, m.ContainerStatusRequest,
+            "ContainerStatus", context, request, models.ContainerStatusRequest,
             self.service.container_status,
             lambda answer: to_proto(answer, pb.ContainerStatusResponse),
         )
@@ -327,7 +327,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.UpdateContainerResourcesRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "UpdateContainerResources", context, request, m.UpdateContainerResourcesRequest,
+            "UpdateContainerResources", context, request, models.UpdateContainerResourcesRequest,
             self.service.update_container_resources,
             lambda _: pb.UpdateContainerResourcesResponse(),
             lambda r: {"container_id": r.container_id, "resources": r.linux},
@@ -337,13 +337,13 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.ReopenContainerLogRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "ReopenContainerLog", context, request, m.ReopenContainerLogRequest,
+            "ReopenContainerLog", context, request, models.ReopenContainerLogRequest,
             self.service.reopen_container_log, lambda _: pb.ReopenContainerLogResponse(),
         )
 
     def ExecSync(self, request: pb.ExecSyncRequest, context: grpc.ServicerContext) -> Message:
         return self._serve(
-            "ExecSync", context, request, m.ExecSyncRequest, self.service.exec_sync,
+            "ExecSync", context, request, models.ExecSyncRequest, self.service.exec_sync,
             lambda result: to_proto(result, pb.ExecSyncResponse),
         )
 
@@ -351,13 +351,13 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
 
     def Exec(self, request: pb.ExecRequest, context: grpc.ServicerContext) -> Message:
         return self._serve(
-            "Exec", context, request, m.ExecRequest, self.service.exec,
+            "Exec", context, request, models.ExecRequest, self.service.exec,
             lambda url: pb.ExecResponse(url=url), _whole,
         )
 
     def Attach(self, request: pb.AttachRequest, context: grpc.ServicerContext) -> Message:
         return self._serve(
-            "Attach", context, request, m.AttachRequest, self.service.attach,
+            "Attach", context, request, models.AttachRequest, self.service.attach,
             lambda url: pb.AttachResponse(url=url), _whole,
         )
 
@@ -365,7 +365,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.PortForwardRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "PortForward", context, request, m.PortForwardRequest, self.service.port_forward,
+            "PortForward", context, request, models.PortForwardRequest, self.service.port_forward,
             lambda url: pb.PortForwardResponse(url=url), _whole,
         )
 
@@ -375,7 +375,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.ContainerStatsRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "ContainerStats", context, request, m.ContainerStatsRequest,
+            "ContainerStats", context, request, models.ContainerStatsRequest,
             self.service.container_stats,
             lambda stats: pb.ContainerStatsResponse(stats=to_proto(stats, pb.ContainerStats)),
         )
@@ -384,7 +384,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.ListContainerStatsRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "ListContainerStats", context, request, m.ListContainerStatsRequest,
+            "ListContainerStats", context, request, models.ListContainerStatsRequest,
             self.service.list_container_stats,
             lambda items: _repeated(pb.ListContainerStatsResponse(), "stats", items),
         )
@@ -393,7 +393,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.PodSandboxStatsRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "PodSandboxStats", context, request, m.PodSandboxStatsRequest,
+            "PodSandboxStats", context, request, models.PodSandboxStatsRequest,
             self.service.pod_sandbox_stats,
             lambda stats: pb.PodSandboxStatsResponse(stats=to_proto(stats, pb.PodSandboxStats)),
         )
@@ -402,7 +402,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.ListPodSandboxStatsRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "ListPodSandboxStats", context, request, m.ListPodSandboxStatsRequest,
+            "ListPodSandboxStats", context, request, models.ListPodSandboxStatsRequest,
             self.service.list_pod_sandbox_stats,
             lambda items: _repeated(pb.ListPodSandboxStatsResponse(), "stats", items),
         )
@@ -411,7 +411,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.CheckpointContainerRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "CheckpointContainer", context, request, m.CheckpointContainerRequest,
+            "CheckpointContainer", context, request, models.CheckpointContainerRequest,
             self.service.checkpoint_container, lambda _: pb.CheckpointContainerResponse(),
         )
 
@@ -420,7 +420,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
     ) -> Iterator[Message]:
         method = "GetContainerEvents"
         try:
-            kwargs = _fields(to_model(request, m.GetEventsRequest, in_order=True))
+            kwargs = _fields(to_model(request, models.GetEventsRequest, in_order=True))
             events = self.hook(
                 method=method, request=kwargs,
                 call=lambda r: self.service.container_events(**r),
@@ -437,7 +437,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.ListMetricDescriptorsRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "ListMetricDescriptors", context, request, m.ListMetricDescriptorsRequest,
+            "ListMetricDescriptors", context, request, models.ListMetricDescriptorsRequest,
             self.service.list_metric_descriptors,
             lambda items: _repeated(pb.ListMetricDescriptorsResponse(), "descriptors", items),
         )
@@ -446,7 +446,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.ListPodSandboxMetricsRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "ListPodSandboxMetrics", context, request, m.ListPodSandboxMetricsRequest,
+            "ListPodSandboxMetrics", context, request, models.ListPodSandboxMetricsRequest,
             self.service.list_pod_sandbox_metrics,
             lambda items: _repeated(pb.ListPodSandboxMetricsResponse(), "pod_metrics", items),
         )
@@ -455,7 +455,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.UpdatePodSandboxResourcesRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "UpdatePodSandboxResources", context, request, m.UpdatePodSandboxResourcesRequest,
+            "UpdatePodSandboxResources", context, request, models.UpdatePodSandboxResourcesRequest,
             self.service.update_pod_sandbox_resources,
             lambda _: pb.UpdatePodSandboxResourcesResponse(),
         )
@@ -464,7 +464,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
 
     def ListImages(self, request: pb.ListImagesRequest, context: grpc.ServicerContext) -> Message:
         return self._serve(
-            "ListImages", context, request, m.ListImagesRequest, self.service.list_images,
+            "ListImages", context, request, models.ListImagesRequest, self.service.list_images,
             lambda images: _repeated(pb.ListImagesResponse(), "images", images),
         )
 
@@ -472,13 +472,13 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.ImageStatusRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "ImageStatus", context, request, m.ImageStatusRequest, self.service.image_status,
+            "ImageStatus", context, request, models.ImageStatusRequest, self.service.image_status,
             lambda answer: to_proto(answer, pb.ImageStatusResponse),
         )
 
     def PullImage(self, request: pb.PullImageRequest, context: grpc.ServicerContext) -> Message:
         return self._serve(
-            "PullImage", context, request, m.PullImageRequest, self.service.pull_image,
+            "PullImage", context, request, models.PullImageRequest, self.service.pull_image,
             lambda ref: pb.PullImageResponse(image_ref=ref),
         )
 
@@ -486,7 +486,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.RemoveImageRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "RemoveImage", context, request, m.RemoveImageRequest, self.service.remove_image,
+            "RemoveImage", context, request, models.RemoveImageRequest, self.service.remove_image,
             lambda _: pb.RemoveImageResponse(),
         )
 
@@ -494,7 +494,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         self, request: pb.ImageFsInfoRequest, context: grpc.ServicerContext
     ) -> Message:
         return self._serve(
-            "ImageFsInfo", context, request, m.ImageFsInfoRequest, self.service.image_fs_info,
+            "ImageFsInfo", context, request, models.ImageFsInfoRequest, self.service.image_fs_info,
             lambda info: to_proto(info, pb.ImageFsInfoResponse),
         )
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from attrs import field, frozen
 
-from kubert.model import validate as v
+from kubert.model import validate
 from kubert.model.common import LinuxContainerResources
 from kubert.model.container import ContainerConfig, ContainerFilter, ContainerStatsFilter
 from kubert.model.image import AuthConfig, ImageFilter, ImageSpec
@@ -40,7 +40,7 @@ class StatusRequest:
 
 @frozen(kw_only=True)
 class NetworkConfig:
-    pod_cidr: str = field(default="", validator=v.text(4096, "is not a CIDR list"))
+    pod_cidr: str = field(default="", validator=validate.text(4096, "is not a CIDR list"))
 
 
 @frozen(kw_only=True)
@@ -64,23 +64,23 @@ class RuntimeConfigRequest:
 @frozen(kw_only=True)
 class RunPodSandboxRequest:
     # Fields are in the order the server checks them (to_model(..., in_order=True)).
-    runtime_handler: str = field(default="", validator=v.text(256, "is not a handler name"))
+    runtime_handler: str = field(default="", validator=validate.text(256, "is not a handler name"))
     config: PodSandboxConfig
 
 
 @frozen(kw_only=True)
 class StopPodSandboxRequest:
-    pod_sandbox_id: str = field(validator=v.object_id)
+    pod_sandbox_id: str = field(validator=validate.object_id)
 
 
 @frozen(kw_only=True)
 class RemovePodSandboxRequest:
-    pod_sandbox_id: str = field(validator=v.object_id)
+    pod_sandbox_id: str = field(validator=validate.object_id)
 
 
 @frozen(kw_only=True)
 class PodSandboxStatusRequest:
-    pod_sandbox_id: str = field(validator=v.object_id)
+    pod_sandbox_id: str = field(validator=validate.object_id)
     verbose: bool = False
 
 
@@ -91,7 +91,7 @@ class ListPodSandboxRequest:
 
 @frozen(kw_only=True)
 class UpdatePodSandboxResourcesRequest:
-    pod_sandbox_id: str = field(validator=v.object_id)
+    pod_sandbox_id: str = field(validator=validate.object_id)
     resources: LinuxContainerResources
 
 
@@ -100,25 +100,25 @@ class UpdatePodSandboxResourcesRequest:
 
 @frozen(kw_only=True)
 class CreateContainerRequest:
-    pod_sandbox_id: str = field(validator=v.object_id)
+    pod_sandbox_id: str = field(validator=validate.object_id)
     config: ContainerConfig
     sandbox_config: PodSandboxConfig
 
 
 @frozen(kw_only=True)
 class StartContainerRequest:
-    container_id: str = field(validator=v.object_id)
+    container_id: str = field(validator=validate.object_id)
 
 
 @frozen(kw_only=True)
 class StopContainerRequest:
-    container_id: str = field(validator=v.object_id)
-    timeout: int = field(default=0, validator=v.timeout)
+    container_id: str = field(validator=validate.object_id)
+    timeout: int = field(default=0, validator=validate.timeout)
 
 
 @frozen(kw_only=True)
 class RemoveContainerRequest:
-    container_id: str = field(validator=v.object_id)
+    container_id: str = field(validator=validate.object_id)
 
 
 @frozen(kw_only=True)
@@ -128,37 +128,37 @@ class ListContainersRequest:
 
 @frozen(kw_only=True)
 class ContainerStatusRequest:
-    container_id: str = field(validator=v.object_id)
+    container_id: str = field(validator=validate.object_id)
     verbose: bool = False
 
 
 @frozen(kw_only=True)
 class UpdateContainerResourcesRequest:
-    container_id: str = field(validator=v.object_id)
+    container_id: str = field(validator=validate.object_id)
     linux: LinuxContainerResources
 
 
 @frozen(kw_only=True)
 class ReopenContainerLogRequest:
-    container_id: str = field(validator=v.object_id)
+    container_id: str = field(validator=validate.object_id)
 
 
 @frozen(kw_only=True)
 class ExecSyncRequest:
     # The command is checked before the ID (field order is check order), as it always was.
-    cmd: tuple[str, ...] = field(factory=tuple, converter=_tuple, validator=v.command)
-    container_id: str = field(validator=v.object_id)
-    timeout: int = field(default=0, validator=v.timeout)
+    cmd: tuple[str, ...] = field(factory=tuple, converter=_tuple, validator=validate.command)
+    container_id: str = field(validator=validate.object_id)
+    timeout: int = field(default=0, validator=validate.timeout)
 
 
 @frozen(kw_only=True)
 class CheckpointContainerRequest:
     # The location is checked before the ID (field order is check order), as it always was.
     location: str = field(
-        validator=v.text(4096, "must be a path of at most 4096 characters", required=True)
+        validator=validate.text(4096, "must be a path of at most 4096 characters", required=True)
     )
-    container_id: str = field(validator=v.object_id)
-    timeout: int = field(default=0, validator=v.timeout)
+    container_id: str = field(validator=validate.object_id)
+    timeout: int = field(default=0, validator=validate.timeout)
 
 
 @frozen(kw_only=True)
@@ -171,7 +171,7 @@ class GetEventsRequest:
 
 @frozen(kw_only=True)
 class ContainerStatsRequest:
-    container_id: str = field(validator=v.object_id)
+    container_id: str = field(validator=validate.object_id)
 
 
 @frozen(kw_only=True)
@@ -181,7 +181,7 @@ class ListContainerStatsRequest:
 
 @frozen(kw_only=True)
 class PodSandboxStatsRequest:
-    pod_sandbox_id: str = field(validator=v.object_id)
+    pod_sandbox_id: str = field(validator=validate.object_id)
 
 
 @frozen(kw_only=True)
@@ -215,14 +215,14 @@ class ImageStatusRequest:
 
 @frozen(kw_only=True)
 class PullImageRequest:
-    image: ImageSpec = field(validator=v.named_image)
+    image: ImageSpec = field(validator=validate.named_image)
     auth: AuthConfig | None = None
     sandbox_config: PodSandboxConfig | None = None
 
 
 @frozen(kw_only=True)
 class RemoveImageRequest:
-    image: ImageSpec = field(validator=v.named_image)
+    image: ImageSpec = field(validator=validate.named_image)
 
 
 @frozen(kw_only=True)
