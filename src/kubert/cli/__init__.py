@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kubert.cli.serve",
     "kubert.cli.plugins",
     "kubert.cli.version",
+    "kubert.cli.units",
     "kubert.cli.exec",
     "kubert.cli.portforward",
     *(f"kubert.cli.{name}" for name in ("apply", "delete", "get", "logs", "describe", "kubelet")),
