@@ -256,6 +256,8 @@ def make_command(host: PluginHost) -> click.Command:
         except KubertError as error:
             raise click.UsageError(error.message) from None
         if print_config:
+            for notice in notices:
+                click.echo(f"kubert serve: {notice}", err=True)
             click.echo(json.dumps(attrs.asdict(config), default=str, indent=2, sort_keys=True))
             return
         _configure_logging(config.log_level)

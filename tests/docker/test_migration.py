@@ -1,0 +1,140 @@
+"""Replacing cri-dockerd on a node: kubert takes over the pods cri-dockerd started.
+
+The real cri-dockerd (``../shared/tools/cri-dockerd``) runs a pod with a container on the
+session's private engine; it is stopped (its containers keep running, as on a node), and
+``kubert serve`` starts with cri-dockerd's own command line on the same socket. The real crictl
+then lists, inspects, stops and removes that pod through kubert, which recognises the engine
+objects by dockershim's names and labels. The pod uses the host network so that no CNI config
+is needed on either side (both run with ``--network-plugin cni`` and an empty config dir).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.core.systemd_helpers import CRI_DOCKERD, crictl, kubert
+
+NAMESPACE_NODE = 2  # runtime.v1 NamespaceMode NODE
+
+
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="kubert-mig-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _wait_for_socket(path: Path, process: subprocess.Popen[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"exited early: {process.communicate()[0]}")
+        if path.exists():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on {path}")
+
+
+def _stop(process: subprocess.Popen[str]) -> str:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        return process.communicate(timeout=60)[0]
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.communicate()[0]
+
+
+def _ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_kubert_takes_over_a_pod_cri_dockerd_started(
+    clean_engine: Any, docker_client: Any, workdir: Path
+) -> None:
+    if not CRI_DOCKERD.exists():
+        pytest.skip(f"cri-dockerd is not at {CRI_DOCKERD}")
+    sock = workdir / "cri.sock"
+    endpoint = f"unix://{sock}"
+    (workdir / "net.d").mkdir()
+    (workdir / "logs").mkdir()  # the kubelet makes the pod log directory
+    # One command line for both: what a cri-docker.service ExecStart holds.
+    flags = [
+        "--container-runtime-endpoint", endpoint, "--docker-endpoint", clean_engine.host,
+        "--network-plugin", "cni", "--cni-conf-dir", str(workdir / "net.d"),
+        "--cni-bin-dir", "/usr/lib/cni", "--cni-cache-dir", str(workdir / "cni-cache"),
+        "--cri-dockerd-root-directory", str(workdir / "root"),
+        "--pod-infra-container-image", clean_engine.pause,
+        "--streaming-bind-addr", "127.0.0.1", "--log-level", "info",
+    ]
+    pod = {
+        "metadata": {"name": "legacy", "namespace": "prod", "uid": "legacy-uid", "attempt": 1},
+        "labels": {"app": "legacy"}, "annotations": {"team": "ops"},
+        "log_directory": str(workdir / "logs"),
+        "linux": {"security_context": {"namespace_options": {"network": NAMESPACE_NODE}}},
+    }
+    container = {
+        "metadata": {"name": "app"}, "image": {"image": clean_engine.busybox},
+        "command": ["sleep", "3600"], "log_path": "app.log", "labels": {"tier": "web"},
+    }
+    (workdir / "pod.json").write_text(json.dumps(pod))
+    (workdir / "container.json").write_text(json.dumps(container))
+
+    shim = subprocess.Popen([str(CRI_DOCKERD), *flags], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        _wait_for_socket(sock, shim)
+        sandbox_id = _ok(crictl(endpoint, "runp", str(workdir / "pod.json"))).strip()
+        container_id = _ok(crictl(endpoint, "create", sandbox_id, str(workdir / "container.json"),
+                                  str(workdir / "pod.json"))).strip()
+        _ok(crictl(endpoint, "start", container_id))
+    finally:
+        shim_output = _stop(shim)
+    assert docker_client.api.inspect_container(container_id)["State"]["Running"], shim_output
+
+    env = {k: v for k, v in os.environ.items() if k != "KUBERT_DISABLE_PLUGIN_AUTOLOAD"}
+    server = subprocess.Popen(kubert("serve", *flags), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        _wait_for_socket(sock, server)
+        pods = json.loads(_ok(crictl(endpoint, "pods", "-o", "json")))["items"]
+        assert [(p["id"], p["state"]) for p in pods] == [(sandbox_id, "SANDBOX_READY")]
+        status = json.loads(_ok(crictl(endpoint, "inspectp", sandbox_id)))["status"]
+        assert status["metadata"] == pod["metadata"]
+        assert status["labels"] == pod["labels"]
+        assert status["annotations"] == pod["annotations"]
+        containers = json.loads(_ok(crictl(endpoint, "ps", "-a", "-o", "json")))["containers"]
+        assert [(c["id"], c["metadata"]["name"], c["state"]) for c in containers] == [
+            (container_id, "app", "CONTAINER_RUNNING")
+        ]
+        inspected = json.loads(_ok(crictl(endpoint, "inspect", container_id)))["status"]
+        assert inspected["labels"] == {"tier": "web"}
+        assert inspected["logPath"] == str(workdir / "logs" / "app.log")
+
+        _ok(crictl(endpoint, "stopp", sandbox_id))
+        stopped = json.loads(_ok(crictl(endpoint, "pods", "-o", "json")))["items"]
+        assert [p["state"] for p in stopped] == ["SANDBOX_NOTREADY"]
+        assert not docker_client.api.inspect_container(container_id)["State"]["Running"]
+        _ok(crictl(endpoint, "rmp", sandbox_id))
+        assert json.loads(_ok(crictl(endpoint, "pods", "-o", "json")))["items"] == []
+        left = docker_client.api.containers(
+            all=True, filters={"label": f"io.kubernetes.sandbox.id={sandbox_id}"}
+        )
+        assert left == []
+        assert docker_client.api.containers(all=True, filters={"id": sandbox_id}) == []
+    finally:
+        output = _stop(server)
+    assert server.returncode == 0, output
+    assert "Traceback" not in output
