@@ -18,7 +18,7 @@ import pytest
 
 from kubert.cli.compat import CRI_DOCKERD_FLAGS, normalize_bool_flags, parse_duration
 
-from .systemd_helpers import CRI_DOCKERD, kubert
+from .systemd_helpers import CRI_DOCKERD, ROOT, kubert
 
 #: A value for each cri-dockerd flag that takes one, as a cri-dockerd unit file spells it.
 VALUES = {
@@ -161,3 +161,12 @@ def test_pflag_booleans() -> None:
     assert normalize_bool_flags(["--log-level=debug"]) == ["--log-level=debug"]
     with pytest.raises(click.BadParameter):
         normalize_bool_flags(["--buildinfo=yes"])
+
+
+def test_operations_doc_lists_every_cri_dockerd_flag() -> None:
+    doc = (ROOT / "docs" / "operations.md").read_text()
+    table = doc[doc.index("| cri-dockerd flag |"):]
+    table = table[:table.index("\n\n")]
+    rows = [line for line in table.splitlines()[2:] if line.startswith("| `")]
+    documented = {flag.strip("`, ") for row in rows for flag in row.split("|")[1].split()}
+    assert documented - {"-h"} == set(cri_dockerd_flags())
