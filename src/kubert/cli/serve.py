@@ -278,12 +278,19 @@ def make_command(host: PluginHost) -> click.Command:
 
 
 def _configure_logging(level: str) -> None:
+    """As ``logging.basicConfig``: nothing when logging is already set up (a test harness, a
+    program embedding kubert), else one stderr handler in the plain or the journal format."""
+    root = logging.getLogger()
+    if root.handlers:
+        return
     handler = logging.StreamHandler()
     # Under systemd the journal stamps the time and reads the <N> prefix as the priority.
-    journal = stderr_is_journal(fd=handler.stream.fileno())
+    try:
+        journal = stderr_is_journal(fd=handler.stream.fileno())
+    except (OSError, ValueError):  # stderr replaced by something without a descriptor
+        journal = False
     handler.setFormatter(JournalFormatter() if journal else logging.Formatter(PLAIN_FORMAT))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.addHandler(handler)
     root.setLevel(getattr(logging, level.upper()))
 
 
