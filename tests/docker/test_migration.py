@@ -138,3 +138,20 @@ def test_kubert_takes_over_a_pod_cri_dockerd_started(
         output = _stop(server)
     assert server.returncode == 0, output
     assert "Traceback" not in output
+
+
+@pytest.mark.parametrize(("given", "expected"), [(7.5, 7.5), (0, 120.0)])
+def test_runtime_request_timeout_is_the_engine_clients(
+    docker_engine: Any, tmp_path: Path, given: float, expected: float
+) -> None:
+    """cri-dockerd's --runtime-request-timeout: one engine API call's limit, 0 meaning 2 min."""
+    import kubert as k
+    from kubert_docker.runtime import DockerRuntime
+
+    options = {**docker_engine.backend_options(), "runtime-request-timeout": given}
+    runtime = DockerRuntime(k.BackendContext(root_dir=tmp_path, options=options))
+    try:
+        assert runtime.version().runtime_name == "docker"  # connected, over that client
+        assert runtime.engine.api().timeout == expected
+    finally:
+        runtime.close()
