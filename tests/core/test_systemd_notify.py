@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,19 +74,27 @@ def test_serve_notifies_ready_status_watchdog_and_stopping(workdir: Path) -> Non
     assert not any(re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", line) for line in lines), lines
 
 
-def test_status_while_recovery_waits_for_the_engine(workdir: Path) -> None:
-    """The engine is down at start: kubert serves and says what it waits for."""
+def test_status_while_recovery_waits_for_the_engine_and_once_it_is_done(
+    workdir: Path, docker_engine: Any
+) -> None:
+    """The engine is not there at start: kubert serves, says what it waits for, and says so
+    again once recovery ran (the engine's socket appears under the configured path)."""
     listener = NotifyListener(workdir)
+    late = workdir / "engine.sock"
     env = {k: v for k, v in os.environ.items() if k != "KUBERT_DISABLE_PLUGIN_AUTOLOAD"}
     env["NOTIFY_SOCKET"] = listener.address
     process = subprocess.Popen(
         memory_serve(f"unix://{workdir / 'k.sock'}", workdir / "root", "--runtime", "docker",
-                     "--docker-endpoint", f"unix://{workdir / 'no-engine.sock'}"),
+                     "--docker-endpoint", f"unix://{late}"),
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     try:
         messages = listener.receive_until("READY=1")
         assert messages[-1].endswith("; start-up recovery waits for the engine"), messages
+        late.symlink_to(docker_engine.socket)  # the engine "starts"
+        messages = listener.receive_until("; recovered ")
+        assert re.fullmatch(r"STATUS=serving CRI on \S+; recovered \d+ sandboxes, 0 checkpoints",
+                            messages[-1]), messages
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=60)
