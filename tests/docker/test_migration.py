@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ import pytest
 from tests.core.systemd_helpers import CRI_DOCKERD, crictl, kubert
 
 NAMESPACE_NODE = 2  # runtime.v1 NamespaceMode NODE
+SYSTEM_CNI_BIN = Path("/usr/lib/cni")
 
 
 @pytest.fixture
@@ -61,39 +63,42 @@ def _ok(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout
 
 
-def test_kubert_takes_over_a_pod_cri_dockerd_started(
-    clean_engine: Any, docker_client: Any, workdir: Path
-) -> None:
-    if not CRI_DOCKERD.exists():
-        pytest.skip(f"cri-dockerd is not at {CRI_DOCKERD}")
-    sock = workdir / "cri.sock"
-    endpoint = f"unix://{sock}"
-    (workdir / "net.d").mkdir()
-    (workdir / "logs").mkdir()  # the kubelet makes the pod log directory
-    # One command line for both: what a cri-docker.service ExecStart holds.
-    flags = [
-        "--container-runtime-endpoint", endpoint, "--docker-endpoint", clean_engine.host,
+def _flags(workdir: Path, engine: Any) -> list[str]:
+    """One command line for both: what a cri-docker.service ExecStart holds."""
+    return [
+        "--container-runtime-endpoint", f"unix://{workdir / 'cri.sock'}",
+        "--docker-endpoint", engine.host,
         "--network-plugin", "cni", "--cni-conf-dir", str(workdir / "net.d"),
         "--cni-bin-dir", "/usr/lib/cni", "--cni-cache-dir", str(workdir / "cni-cache"),
         "--cri-dockerd-root-directory", str(workdir / "root"),
-        "--pod-infra-container-image", clean_engine.pause,
+        "--pod-infra-container-image", engine.pause,
         "--streaming-bind-addr", "127.0.0.1", "--log-level", "info",
     ]
-    pod = {
+
+
+def _pod(workdir: Path, engine: Any, host_network: bool) -> tuple[dict[str, Any], str, str]:
+    """A pod with one running container, made by cri-dockerd, which is then stopped.
+
+    :returns: the pod config, the sandbox ID and the container ID.
+    """
+    (workdir / "logs").mkdir()  # the kubelet makes the pod log directory
+    pod: dict[str, Any] = {
         "metadata": {"name": "legacy", "namespace": "prod", "uid": "legacy-uid", "attempt": 1},
         "labels": {"app": "legacy"}, "annotations": {"team": "ops"},
         "log_directory": str(workdir / "logs"),
-        "linux": {"security_context": {"namespace_options": {"network": NAMESPACE_NODE}}},
     }
+    if host_network:
+        pod["linux"] = {"security_context": {"namespace_options": {"network": NAMESPACE_NODE}}}
     container = {
-        "metadata": {"name": "app"}, "image": {"image": clean_engine.busybox},
+        "metadata": {"name": "app"}, "image": {"image": engine.busybox},
         "command": ["sleep", "3600"], "log_path": "app.log", "labels": {"tier": "web"},
     }
     (workdir / "pod.json").write_text(json.dumps(pod))
     (workdir / "container.json").write_text(json.dumps(container))
-
-    shim = subprocess.Popen([str(CRI_DOCKERD), *flags], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    sock = workdir / "cri.sock"
+    endpoint = f"unix://{sock}"
+    shim = subprocess.Popen([str(CRI_DOCKERD), *_flags(workdir, engine)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         _wait_for_socket(sock, shim)
         sandbox_id = _ok(crictl(endpoint, "runp", str(workdir / "pod.json"))).strip()
@@ -101,14 +106,37 @@ def test_kubert_takes_over_a_pod_cri_dockerd_started(
                                   str(workdir / "pod.json"))).strip()
         _ok(crictl(endpoint, "start", container_id))
     finally:
-        shim_output = _stop(shim)
-    assert docker_client.api.inspect_container(container_id)["State"]["Running"], shim_output
+        _stop(shim)
+    return pod, sandbox_id, container_id
 
+
+@contextmanager
+def _kubert_instead(workdir: Path, engine: Any) -> Iterator[str]:
+    """``kubert serve`` with cri-dockerd's command line; yields the endpoint."""
+    if not CRI_DOCKERD.exists():
+        pytest.skip(f"cri-dockerd is not at {CRI_DOCKERD}")
     env = {k: v for k, v in os.environ.items() if k != "KUBERT_DISABLE_PLUGIN_AUTOLOAD"}
-    server = subprocess.Popen(kubert("serve", *flags), stdout=subprocess.PIPE,
+    server = subprocess.Popen(kubert("serve", *_flags(workdir, engine)), stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, env=env)
     try:
-        _wait_for_socket(sock, server)
+        _wait_for_socket(workdir / "cri.sock", server)
+        yield f"unix://{workdir / 'cri.sock'}"
+    finally:
+        output = _stop(server)
+    assert server.returncode == 0, output
+    assert "Traceback" not in output
+
+
+def test_kubert_takes_over_a_pod_cri_dockerd_started(
+    clean_engine: Any, docker_client: Any, workdir: Path
+) -> None:
+    if not CRI_DOCKERD.exists():
+        pytest.skip(f"cri-dockerd is not at {CRI_DOCKERD}")
+    (workdir / "net.d").mkdir()
+    pod, sandbox_id, container_id = _pod(workdir, clean_engine, host_network=True)
+    assert docker_client.api.inspect_container(container_id)["State"]["Running"]
+
+    with _kubert_instead(workdir, clean_engine) as endpoint:
         pods = json.loads(_ok(crictl(endpoint, "pods", "-o", "json")))["items"]
         assert [(p["id"], p["state"]) for p in pods] == [(sandbox_id, "SANDBOX_READY")]
         status = json.loads(_ok(crictl(endpoint, "inspectp", sandbox_id)))["status"]
@@ -134,10 +162,46 @@ def test_kubert_takes_over_a_pod_cri_dockerd_started(
         )
         assert left == []
         assert docker_client.api.containers(all=True, filters={"id": sandbox_id}) == []
-    finally:
-        output = _stop(server)
-    assert server.returncode == 0, output
-    assert "Traceback" not in output
+
+
+@pytest.fixture
+def bridge_network(workdir: Path) -> Iterator[Path]:
+    """A CNI config of this test's own: a bridge and /24 no other test uses, host-local IPAM
+    under ``workdir``; the bridge is deleted afterwards. No traffic is sent."""
+    if shutil.which("ip") is None or not (SYSTEM_CNI_BIN / "bridge").exists():
+        pytest.skip("needs iproute2 and the CNI plugins in /usr/lib/cni")
+    bridge = f"kmig{os.getpid() % 100000}"
+    subnet = f"10.246.{os.getpid() % 200 + 20}.0/24"
+    conf_dir = workdir / "net.d"
+    conf_dir.mkdir()
+    conflist = {"cniVersion": "1.0.0", "name": f"net-{bridge}", "plugins": [{
+        "type": "bridge", "bridge": bridge, "isGateway": True, "ipMasq": False,
+        "ipam": {"type": "host-local", "ranges": [[{"subnet": subnet}]],
+                 "dataDir": str(workdir / "ipam")},
+    }]}
+    (conf_dir / "10-migration.conflist").write_text(json.dumps(conflist))
+    yield workdir / "ipam" / f"net-{bridge}"
+    subprocess.run(["ip", "link", "del", bridge], capture_output=True, check=False)
+
+
+def test_kubert_tears_down_the_network_cri_dockerd_set_up(
+    clean_engine: Any, docker_client: Any, workdir: Path, bridge_network: Path
+) -> None:
+    """With cri-dockerd's CNI cache dir, kubert reports the IP cri-dockerd's CNI call gave the
+    pod and releases it when it stops the pod (the lease file goes, the cache entry too)."""
+    if not CRI_DOCKERD.exists():
+        pytest.skip(f"cri-dockerd is not at {CRI_DOCKERD}")
+    _, sandbox_id, _ = _pod(workdir, clean_engine, host_network=False)
+    leases = [p.name for p in bridge_network.iterdir() if p.name[0].isdigit()]
+    assert len(leases) == 1, leases
+    with _kubert_instead(workdir, clean_engine) as endpoint:
+        status = json.loads(_ok(crictl(endpoint, "inspectp", sandbox_id)))["status"]
+        assert status["network"]["ip"] == leases[0]
+        _ok(crictl(endpoint, "stopp", sandbox_id))
+        assert [p.name for p in bridge_network.iterdir() if p.name[0].isdigit()] == []
+        assert list((workdir / "cni-cache" / "results").iterdir()) == []
+        _ok(crictl(endpoint, "rmp", sandbox_id))
+        assert docker_client.api.containers(all=True, filters={"id": sandbox_id}) == []
 
 
 @pytest.mark.parametrize(("given", "expected"), [(7.5, 7.5), (0, 120.0)])
