@@ -26,12 +26,25 @@ from attrs import field, frozen
 from kubert.errors import InvalidArgumentError
 from kubert.options import ServeOption
 
-__all__ = ["DEFAULT_ENDPOINT", "DEFAULT_ROOT", "LOG_LEVELS", "ServeConfig", "load_config"]
+__all__ = [
+    "DEFAULT_ENDPOINT",
+    "DEFAULT_ROOT",
+    "LOG_LEVELS",
+    "LOG_LEVEL_ALIASES",
+    "ServeConfig",
+    "load_config",
+]
 
 DEFAULT_ENDPOINT = "unix:///run/kubert/kubert.sock"
 DEFAULT_ROOT = Path("/var/lib/kubert")
 DEFAULT_INFRA_IMAGE = "registry.k8s.io/pause:3.9"
 LOG_LEVELS = ("debug", "info", "warning", "error")
+#: cri-dockerd's (logrus) level names that kubert's levels stand for.
+LOG_LEVEL_ALIASES = {"trace": "debug", "warn": "warning", "fatal": "error", "panic": "error"}
+
+
+def _log_level_name(value: Any) -> Any:
+    return LOG_LEVEL_ALIASES.get(value, value) if isinstance(value, str) else value
 
 
 def _log_level(_: Any, attribute: attrs.Attribute[str], value: str) -> None:
@@ -75,10 +88,11 @@ class ServeConfig:
     root_directory: Path = field(default=DEFAULT_ROOT, converter=Path)
     runtime: str = field(default="docker", validator=_backend_name)
     image_service: str | None = field(default=None, validator=_optional_backend_name)
-    network_plugin: str = field(default="noop", validator=_backend_name)
+    #: cni, as cri-dockerd: a node swapping one for the other keeps giving pods addresses.
+    network_plugin: str = field(default="cni", validator=_backend_name)
     checkpoint_store: str = field(default="file", validator=_backend_name)
     pod_infra_container_image: str = DEFAULT_INFRA_IMAGE
-    log_level: str = field(default="info", validator=_log_level)
+    log_level: str = field(default="info", converter=_log_level_name, validator=_log_level)
     socket_group: str | None = None
     shutdown_grace_period: float = 10.0
     #: HOST:PORT serving Prometheus metrics (kubelet_runtime_operations_*); "" = off.
@@ -90,6 +104,8 @@ class ServeConfig:
     streaming_tls_key_file: str = ""
     streaming_base_url: str = ""
     streaming_idle_timeout: float = 4 * 3600.0
+    #: cri-dockerd's flag, kept for its users; kubert reports every pod IP regardless.
+    ipv6_dual_stack: bool = False
     backends: Mapping[str, Mapping[str, Any]] = field(factory=dict)
 
     @property

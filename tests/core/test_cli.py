@@ -68,7 +68,8 @@ def test_serve_memory_then_signal(workdir: Path, signum: signal.Signals) -> None
     sock = workdir / "run" / "kubert.sock"
     process = subprocess.Popen(
         kubert(
-            "serve", "--runtime", "memory", "--container-runtime-endpoint", f"unix://{sock}",
+            "serve", "--runtime", "memory", "--network-plugin", "noop",
+            "--container-runtime-endpoint", f"unix://{sock}",
             "--root-directory", str(workdir / "root"),
         ),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -126,7 +127,8 @@ def test_serve_memory_then_signal(workdir: Path, signum: signal.Signals) -> None
 
 def test_serve_refuses_a_live_socket(workdir: Path) -> None:
     sock = workdir / "kubert.sock"
-    args = ("serve", "--runtime", "memory", "--container-runtime-endpoint", str(sock),
+    args = ("serve", "--runtime", "memory", "--network-plugin", "noop",
+            "--container-runtime-endpoint", str(sock),
             "--root-directory", str(workdir / "root"))
     first = subprocess.Popen(kubert(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
@@ -178,7 +180,9 @@ def test_plugins_with_docker_sdk() -> None:
     assert "runtime:memory" in rows["memory"] and " yes" in rows["memory"]
     assert "runtime:docker" in rows["docker"]
     assert "not selected by configuration" in rows["docker"]
-    assert "network:cni" in rows["cni"] and "not selected" in rows["cni"]
+    # cni is the default network (as cri-dockerd's), so it is the selected one.
+    assert "network:cni" in rows["cni"] and " yes" in rows["cni"]
+    assert "not selected" in rows["noop"]
 
 
 def _fake_distribution(root: Path, name: str, requires: list[str]) -> str:

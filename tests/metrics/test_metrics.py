@@ -68,6 +68,7 @@ def test_serve_exposes_metrics_over_http(tmp_path: Path) -> None:
     process = subprocess.Popen(
         [
             sys.executable, "-m", "kubert.cli", "serve", "--runtime", "memory",
+            "--network-plugin", "noop",
             "--container-runtime-endpoint", f"unix://{sock}",
             "--root-directory", str(tmp_path / "root"),
             "--metrics-address", f"127.0.0.1:{port}",
@@ -92,6 +93,7 @@ def test_a_bad_metrics_address_is_refused_by_name(tmp_path: Path) -> None:
     result = subprocess.run(
         [
             sys.executable, "-m", "kubert.cli", "serve", "--runtime", "memory",
+            "--network-plugin", "noop",
             "--root-directory", str(tmp_path), "--metrics-address", "localhost",
         ],
         capture_output=True, text=True, timeout=60,

@@ -253,7 +253,7 @@ def test_kubert_serve_runs_the_streaming_server(tmp_path: Path, docker_engine: o
         [sys.executable, "-c", "from kubert.cli import main; main()", "serve",
          "--container-runtime-endpoint", f"unix://{sock}", "--root-directory", str(tmp_path),
          "--runtime", "docker", "--docker-endpoint", docker_engine.host,  # type: ignore[attr-defined]
-         "--streaming-port", str(port)],
+         "--streaming-port", str(port), "--network-plugin", "noop"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     try:

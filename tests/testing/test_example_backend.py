@@ -57,7 +57,7 @@ def test_kubert_serve_runs_pods_on_tmpfs(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "KUBERT_DISABLE_PLUGIN_AUTOLOAD"}
     server = subprocess.Popen(
         [sys.executable, "-c", "from kubert.cli import main; main()", "serve", "--runtime", "tmpfs",
-         "--container-runtime-endpoint", f"unix://{socket}",
+         "--network-plugin", "noop", "--container-runtime-endpoint", f"unix://{socket}",
          "--root-directory", str(tmp_path / "root")],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )

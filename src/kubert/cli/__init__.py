@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kubert.cli.serve",
     "kubert.cli.plugins",
     "kubert.cli.version",
+    "kubert.cli.units",
     "kubert.cli.exec",
     "kubert.cli.portforward",
 )

@@ -17,6 +17,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from concurrent import futures
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -25,6 +26,7 @@ from google.protobuf.message import Message
 
 from kubert import model as models  # the request models: models.RunPodSandboxRequest …
 from kubert.cri import socket as cri_socket
+from kubert.cri.activation import SocketRelay, relay_for
 from kubert.cri.api import add_servicers, pb, rpc
 from kubert.cri.convert import fill_proto, to_model, to_proto
 from kubert.errors import (
@@ -519,6 +521,8 @@ class CriServer:
         self.endpoint = endpoint
         self.socket_group = socket_group
         self._inode: int | None = None
+        self._socket_path: Path | None = None
+        self._relay: SocketRelay | None = None
         self._stopped = threading.Event()
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="cri"),
@@ -533,38 +537,67 @@ class CriServer:
         add_servicers(self.servicer, self.server)
 
     def start(self) -> None:
-        """Bind (after clearing a stale socket), secure the socket, start serving."""
-        if self.endpoint.scheme == "unix":
-            assert self.endpoint.path is not None
-            cri_socket.prepare_unix_socket(self.endpoint.path)
+        """Bind (after clearing a stale socket), secure the socket, start serving.
+
+        For ``fd://`` the server binds a private socket and a relay serves the passed one.
+        """
+        endpoint = self.endpoint
+        if endpoint.scheme == "fd":
+            self._relay = relay_for(endpoint.fd_name)
+            endpoint = cri_socket.Endpoint("unix", path=self._relay.upstream)
+        try:
+            self._bind(endpoint)
+        except BaseException:
+            if self._relay is not None:
+                self._relay.close()
+            raise
+        self.server.start()
+        if self._relay is not None:
+            self._relay.start()
+            log.info("kubert CRI server listening on %s (%s)", self.endpoint, self._relay.address)
+        else:
+            log.info("kubert CRI server listening on %s", self.endpoint)
+
+    def _bind(self, endpoint: cri_socket.Endpoint) -> None:
+        if endpoint.scheme == "unix":
+            assert endpoint.path is not None
+            cri_socket.prepare_unix_socket(endpoint.path)
         # Until secure_socket sets 0660, the socket has the mode the umask leaves: keep others
         # out from the start (a umask of 0 would let anyone connect in that window).
-        umask = os.umask(0o007) if self.endpoint.scheme == "unix" else None
+        umask = os.umask(0o007) if endpoint.scheme == "unix" else None
         try:
-            port = self.server.add_insecure_port(self.endpoint.grpc_target)
+            port = self.server.add_insecure_port(endpoint.grpc_target)
         except RuntimeError as error:
-            raise FailedPreconditionError(f"cannot listen on {self.endpoint}: {error}") from None
+            raise FailedPreconditionError(f"cannot listen on {endpoint}: {error}") from None
         finally:
             if umask is not None:
                 os.umask(umask)
-        if self.endpoint.scheme == "tcp" and port == 0:
-            raise FailedPreconditionError(f"cannot listen on {self.endpoint}")
-        if self.endpoint.scheme == "unix":
-            assert self.endpoint.path is not None
-            self._inode = cri_socket.secure_socket(self.endpoint.path, self.socket_group)
-        self.server.start()
-        log.info("kubert CRI server listening on %s", self.endpoint)
+        if endpoint.scheme == "tcp" and port == 0:
+            raise FailedPreconditionError(f"cannot listen on {endpoint}")
+        if endpoint.scheme == "unix":
+            assert endpoint.path is not None
+            self._socket_path = endpoint.path
+            # The passed socket's owner and mode are the socket unit's; the private one stays
+            # as the relay's 0700 directory guards it.
+            group = self.socket_group if self._relay is None else None
+            self._inode = cri_socket.secure_socket(endpoint.path, group)
 
     def stop(self, grace: float = 10.0) -> None:
-        """Refuse new calls, let in-flight ones finish for ``grace`` s, remove the socket."""
+        """Refuse new calls, let in-flight ones finish for ``grace`` s, remove the socket.
+
+        A socket systemd passed stays open and in place: the next instance serves it.
+        """
         if self._stopped.is_set():
             return
         self._stopped.set()
+        if self._relay is not None:
+            self._relay.stop_accepting()
         self.servicer.close_streams()
         self.server.stop(grace).wait()
-        if self.endpoint.scheme == "unix" and self._inode is not None:
-            assert self.endpoint.path is not None
-            cri_socket.remove_socket(self.endpoint.path, self._inode)
+        if self._relay is not None:
+            self._relay.close()
+        elif self._socket_path is not None and self._inode is not None:
+            cri_socket.remove_socket(self._socket_path, self._inode)
 
     def wait(self) -> None:
         self.server.wait_for_termination()

@@ -2,7 +2,8 @@
 
 A socket file left by a crashed server is replaced only after a connect to it fails; when a
 server answers there, kubert refuses to start rather than steal its address. TCP is used only
-when the endpoint says ``tcp://`` explicitly.
+when the endpoint says ``tcp://`` explicitly; ``fd://`` (or ``fd://NAME``) is a socket that
+systemd passes (see :mod:`kubert.cri.activation`).
 """
 
 from __future__ import annotations
@@ -33,11 +34,13 @@ SOCKET_MODE = 0o660
 
 @frozen
 class Endpoint:
-    """A parsed ``--container-runtime-endpoint``: a unix socket path or a TCP host:port."""
+    """A parsed ``--container-runtime-endpoint``: a unix socket path, a TCP host:port, or a
+    socket passed by systemd (``fd_name`` is the ``FileDescriptorName=``, "" for the first)."""
 
-    scheme: str  # "unix" or "tcp"
+    scheme: str  # "unix", "tcp" or "fd"
     path: Path | None = None
     hostport: str = ""
+    fd_name: str = ""
 
     @property
     def grpc_target(self) -> str:
@@ -45,11 +48,21 @@ class Endpoint:
         return f"unix://{self.path}" if self.scheme == "unix" else self.hostport
 
     def __str__(self) -> str:
+        if self.scheme == "fd":
+            return f"fd://{self.fd_name}"
         return f"unix://{self.path}" if self.scheme == "unix" else f"tcp://{self.hostport}"
 
 
 def parse_endpoint(address: str, field: str = "container_runtime_endpoint") -> Endpoint:
-    """``unix:///run/x.sock``, ``unix:/run/x.sock``, a bare absolute path, or ``tcp://h:p``."""
+    """``unix:///run/x.sock``, ``unix:/run/x.sock``, a bare absolute path, ``tcp://h:p``, or
+    ``fd://`` / ``fd://NAME`` (a socket systemd passes, by its ``FileDescriptorName=``)."""
+    if address.startswith("fd://"):
+        name = address.removeprefix("fd://")
+        if not all(c.isalnum() or c in "-_.+" for c in name):
+            raise InvalidArgumentError(
+                field, address, "fd:// takes a socket unit's FileDescriptorName, or nothing"
+            )
+        return Endpoint("fd", fd_name=name)
     if address.startswith("tcp://"):
         hostport = address.removeprefix("tcp://").rstrip("/")
         host, sep, port = hostport.rpartition(":")
@@ -64,7 +77,7 @@ def parse_endpoint(address: str, field: str = "container_runtime_endpoint") -> E
         path = address
     else:
         raise InvalidArgumentError(
-            field, address, "must be unix:///absolute/path.sock (or tcp://host:port)"
+            field, address, "must be unix:///absolute/path.sock (or tcp://host:port, fd://)"
         )
     if not path.startswith("/"):
         raise InvalidArgumentError(field, address, "the socket path must be absolute")

@@ -96,7 +96,7 @@ class DockerImages(ImageBackend):
     def __init__(self, context: BackendContext) -> None:
         super().__init__(context)
         self.config = DockerConfig.from_options(context.options)
-        self.engine = Engine(self.config.endpoint)
+        self.engine = Engine(self.config.endpoint, self.config.runtime_request_timeout)
 
     def close(self) -> None:
         self.engine.close()

@@ -26,6 +26,8 @@ TYPE_CONTAINER = "container"
 SANDBOX_ID_LABEL = "io.kubernetes.sandbox.id"
 LOG_PATH_LABEL = "io.kubernetes.container.logpath"
 ANNOTATION_PREFIX = "annotation."
+#: dockershim's name label; on a sandbox container it is "POD" and not a CRI label.
+SHIM_CONTAINER_NAME_LABEL = "io.kubernetes.container.name"
 #: kubert's own record: CRI metadata, labels, annotations and settings as JSON.
 META_LABEL = "io.kubert.meta"
 
@@ -142,6 +144,9 @@ def meta_from_engine(name: str, labels: Mapping[str, str] | None) -> Meta | None
         k: v for k, v in labels.items()
         if k not in INTERNAL_LABELS and not k.startswith(ANNOTATION_PREFIX)
     }
+    if kind == TYPE_SANDBOX:
+        # dockershim marks its sandbox containers with this label and hides it from the CRI.
+        cri_labels.pop(SHIM_CONTAINER_NAME_LABEL, None)
     annotations = {
         k[len(ANNOTATION_PREFIX):]: v for k, v in labels.items() if k.startswith(ANNOTATION_PREFIX)
     }

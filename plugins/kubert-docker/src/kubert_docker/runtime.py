@@ -89,7 +89,7 @@ class DockerRuntime(RuntimeBackend):
     def __init__(self, context: BackendContext) -> None:
         super().__init__(context)
         self.config = DockerConfig.from_options(context.options)
-        self.engine = Engine(self.config.endpoint)
+        self.engine = Engine(self.config.endpoint, self.config.runtime_request_timeout)
         self.root = Path(context.root_dir) / "docker"
         self.netns = netns.NetnsLinks(self.root / "netns")
         self.oom_floor = detect_floor(self.config.restrict_oom_score_adj)

@@ -33,6 +33,9 @@ def serve_options() -> list[ServeOption]:
         opt("--image-pull-progress-deadline", "image-pull-progress-deadline",
             "cancel a pull that shows no progress for this many seconds", type="int",
             default=60),
+        opt("--runtime-request-timeout", "runtime-request-timeout",
+            "seconds one engine API call may take before it is cancelled (0: 120, as "
+            "cri-dockerd)", type="float", default=120.0),
         opt("--registry-mirror", "registry-mirrors",
             "REGISTRY=MIRROR (or MIRROR for docker.io): pull through a mirror first; repeatable",
             type="list", default=[]),
@@ -94,6 +97,8 @@ class DockerConfig:
     cgroup_driver: str = ""
     runtime_cgroups: str = ""
     image_pull_progress_deadline: int = 60
+    #: seconds one ordinary engine API call may take (0 means the default, 120).
+    runtime_request_timeout: float = 120.0
     registry_mirrors: dict[str, str] = field(factory=dict)
     restrict_oom_score_adj: str = "auto"
     default_cpuset_cpus: str = ""
@@ -133,6 +138,7 @@ class DockerConfig:
             cgroup_driver=driver,
             runtime_cgroups=str(get("runtime_cgroups", "")),
             image_pull_progress_deadline=int(get("image_pull_progress_deadline", 60)),
+            runtime_request_timeout=float(get("runtime_request_timeout", 120.0)) or 120.0,
             registry_mirrors=_mirrors(get("registry_mirrors", [])),
             restrict_oom_score_adj=_choice(
                 "restrict_oom_score_adj", get("restrict_oom_score_adj", "auto"),
