@@ -56,26 +56,40 @@ def last_timestamp(path: Path) -> int:
 
 
 class CriLogFile:
-    """An append-only CRI log file that can be reopened (after the kubelet rotated it)."""
+    """An append-only CRI log file that can be reopened (after the kubelet rotated it).
+
+    :ivar ino: the inode of the file now open.
+    :ivar size: its size: what it held when opened plus what was written since.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh: BinaryIO = path.open("ab", buffering=0)
+        self._open()
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh: BinaryIO = self.path.open("ab", buffering=0)
+        info = os.fstat(self._fh.fileno())
+        self.ino, self.size = info.st_ino, info.st_size
 
     def write(self, stamp: bytes, stream: bytes, partial: bool, text: bytes) -> None:
-        line = b"".join(
-            (stamp, b" ", stream, b" P " if partial else b" F ", text, b"\n")
+        self.write_lines(
+            b"".join((stamp, b" ", stream, b" P " if partial else b" F ", text, b"\n"))
         )
+
+    def write_lines(self, data: bytes) -> None:
+        """Append ``data`` (whole CRI lines) with one write, so a reopen never splits it."""
         with self._lock:
-            self._fh.write(line)
+            view = memoryview(data)
+            while view:
+                view = view[self._fh.write(view) or 0:]
+            self.size += len(data)
 
     def reopen(self) -> None:
         with self._lock:
             self._fh.close()
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = self.path.open("ab", buffering=0)
+            self._open()
 
     def close(self) -> None:
         with self._lock:

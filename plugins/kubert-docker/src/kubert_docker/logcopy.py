@@ -1,0 +1,126 @@
+"""Which way each container's CRI log is copied: from the engine's files, or over the API.
+
+Where kubert can read the engine's json-file logs (the engine is local and kubert may read its
+data root) one :class:`~kubert_docker.logshipper.LogShipper` thread copies them from disk for
+all containers. Otherwise (a remote engine, another log driver, no permission) a
+:class:`~kubert_docker.logs.LogFollower` follows the engine's log stream, one thread each.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from kubert import ContainerStatus
+from kubert_docker.engine import Engine
+from kubert_docker.logs import LogFollower, last_timestamp
+from kubert_docker.logshipper import LogShipper
+from kubert_docker.status import Record
+
+#: How long a stop waits for a container's log copy to drain before reporting it exited.
+DRAIN_SECONDS = 2.0
+
+
+def engine_log_path(record: Record, data_root: str) -> Path | None:
+    """The container's json-file log if kubert can read it, else None."""
+    host_config = record.inspect.get("HostConfig") or {}
+    if (host_config.get("LogConfig") or {}).get("Type", "json-file") != "json-file":
+        return None
+    given = str(record.inspect.get("LogPath") or "")
+    if given:
+        path = Path(given)
+    elif data_root:
+        path = Path(data_root) / "containers" / record.id / f"{record.id}-json.log"
+    else:
+        return None
+    return path if os.access(path.parent, os.R_OK | os.X_OK) else None
+
+
+class LogCopying:
+    """The log copies of all containers of one backend.
+
+    :param engine: the engine (for the API fallback).
+    :param checkpoint_dir: where the disk copies keep their checkpoints.
+    :param data_root: returns the engine's data root (``DockerRootDir``), "" while unknown.
+    """
+
+    def __init__(self, engine: Engine, checkpoint_dir: Path, data_root: Callable[[], str]) -> None:
+        self.engine = engine
+        self.data_root = data_root
+        self.shipper = LogShipper(checkpoint_dir)
+        self._followers: dict[str, LogFollower] = {}
+        self._lock = threading.Lock()
+
+    def start(self, record: Record, gate: threading.Event | None = None, running: bool = True
+              ) -> None:
+        """Copy the container's log, starting where an earlier copy stopped.
+
+        :param gate: for the API fallback: it asks the engine only once this is set.
+        :param running: False for an exited container (copy what is left, then stop).
+        """
+        if not record.log_path:
+            if gate is not None:
+                gate.set()
+            return
+        tty = bool((record.inspect.get("Config") or {}).get("Tty"))
+        engine_log = engine_log_path(record, self.data_root())
+        if engine_log is not None:
+            if gate is not None:
+                gate.set()
+            self.shipper.add(record.id, engine_log, Path(record.log_path), tty, running)
+            return
+        # Two copiers of one container would write every line twice.
+        with self._lock:
+            current = self._followers.get(record.id)
+            if current is not None and not current.done.is_set():
+                if gate is not None:
+                    gate.set()
+                return
+            self._followers[record.id] = LogFollower(
+                self.engine, record.id, Path(record.log_path), tty, gate
+            ).start()
+
+    def resume(self, record: Record) -> None:
+        """Copy what a previous kubert (or a lost engine connection) left uncopied."""
+        if not record.log_path:
+            return
+        started = isinstance(record.status, ContainerStatus) and record.status.started_at
+        if record.running:
+            self.start(record)
+        elif started and engine_log_path(record, self.data_root()) is not None:
+            self.start(record, running=False)
+        elif started and record.finished_at and (
+            last_timestamp(Path(record.log_path)) < record.finished_at
+        ):
+            self.start(record)
+
+    def drain(self, container_id: str) -> None:
+        """Wait (a bounded time) until an exited container's output is in its CRI file."""
+        self.shipper.drain(container_id, DRAIN_SECONDS)
+        follower = self._followers.get(container_id)
+        if follower is not None:
+            follower.wait(DRAIN_SECONDS)
+
+    def reopen(self, record: Record) -> None:
+        """Reopen the container's CRI file (copying again if the copy had stopped)."""
+        if self.shipper.reopen(record.id):
+            return
+        follower = self._followers.get(record.id)
+        if follower is None or follower.done.is_set():
+            self.start(record)
+            return
+        follower.reopen()
+
+    def forget(self, container_id: str) -> None:
+        """The container is removed: stop copying and drop what is kept about it."""
+        self.shipper.forget(container_id)
+        follower = self._followers.pop(container_id, None)
+        if follower is not None:
+            follower.stop()
+
+    def close(self) -> None:
+        self.shipper.close()
+        for follower in list(self._followers.values()):
+            follower.stop()
