@@ -10,6 +10,7 @@ The heavy variants run with --run-slow.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -73,7 +74,7 @@ def assert_sequence(texts: list[bytes], expected: list[bytes]) -> None:
     """Equal line by line; on failure say where the first difference is, not 10**6 lines."""
     if texts == expected:
         return
-    first = next((i for i, (a, b) in enumerate(zip(texts, expected)) if a != b),
+    first = next((i for i, (a, b) in enumerate(zip(texts, expected, strict=False)) if a != b),
                  min(len(texts), len(expected)))
     pytest.fail(
         f"{len(texts)} lines, expected {len(expected)}; first difference at line {first}: "
@@ -182,7 +183,7 @@ def test_stdout_and_stderr_interleaved(pods: PodMaker) -> None:
     lines = cri_lines(wait_exited(lambda: pods.runtime.container_status(cid)).log_path)
     assert_sequence(joined(lines, b"stdout"), numbers(0, 19999, "o"))
     assert_sequence(joined(lines, b"stderr"), numbers(0, 19999, "e"))
-    switches = sum(1 for a, b in zip(lines, lines[1:]) if a[0] != b[0])
+    switches = sum(1 for a, b in itertools.pairwise(lines) if a[0] != b[0])
     assert switches > 1, "the streams were not interleaved in the file"
 
 
@@ -283,7 +284,7 @@ def test_kubert_sigkilled_and_restarted_mid_stream(
         for kill in range(kills):
             # Kill at evenly spread points of the stream, each after a fresh copy began.
             target = count * (kill + 1) // (kills + 1)
-            assert wait_until(lambda: _last_number(log_path) >= target, 120), kill
+            assert wait_until(lambda t=target: _last_number(log_path) >= t, 120), kill
             server.kill()
             server.start()
         with server.client() as client:
