@@ -5,12 +5,18 @@ round, so one loud container cannot starve the others; a container being drained
 gets up to :data:`FINAL_QUANTA` quanta a round so that its exit is reported soon. When no
 container had anything new, it sleeps :data:`IDLE_SECONDS` or until woken by a new container,
 a drain, a removal or close.
+
+Reading may lag behind the engine without loss (open files stay readable), but each new
+engine file must be opened before the engine deletes it, so every :data:`WATCH_SECONDS`
+between two quanta the thread looks for new files of all containers (a stat each).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import time
 from pathlib import Path
 
 from kubert_docker.logtail import Checkpoint, LogTail
@@ -20,7 +26,9 @@ log = logging.getLogger(__name__)
 #: Bytes of one container's engine log copied before the next container's turn.
 QUANTUM = 256 * 1024
 #: Quanta a draining container gets per round.
-FINAL_QUANTA = 64
+FINAL_QUANTA = 16
+#: Longest time between two looks for new engine files of every container.
+WATCH_SECONDS = 0.05
 #: How long the thread sleeps when every container is caught up (the copy's idle latency).
 IDLE_SECONDS = 0.1
 
@@ -38,6 +46,7 @@ class LogShipper:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._closing = False
+        self._watched_at = 0.0
         self._thread = threading.Thread(target=self._run, name="kubert-docker-logs", daemon=True)
 
     def add(
@@ -136,15 +145,26 @@ class LogShipper:
             for tail in tails:
                 if self._closing:
                     break
-                busy |= self._visit(tail)
+                busy |= self._visit(tail, tails)
             if not busy:
                 self._wake.wait(IDLE_SECONDS)
 
-    def _visit(self, tail: LogTail) -> bool:
+    def _watch(self, tails: list[LogTail]) -> None:
+        now = time.monotonic()
+        if now - self._watched_at < WATCH_SECONDS:
+            return
+        self._watched_at = now
+        for tail in tails:
+            if not tail.done.is_set():
+                with contextlib.suppress(OSError):  # the step reports it
+                    tail.watch()
+
+    def _visit(self, tail: LogTail, tails: list[LogTail]) -> bool:
         """One turn of one container; returns whether it copied anything."""
         copied = False
         try:
             for _ in range(FINAL_QUANTA if tail.final else 1):
+                self._watch(tails)
                 if not tail.step(QUANTUM):
                     break
                 copied = True

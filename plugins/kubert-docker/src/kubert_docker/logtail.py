@@ -140,6 +140,12 @@ class LogTail:
         with self._lock:
             return self._step(quantum)
 
+    def watch(self) -> None:
+        """Open the engine's files created since the last look (before it can delete them)."""
+        with self._lock:
+            if self.files.changed():
+                self.files.scan()
+
     def _step(self, quantum: int) -> bool:
         if self.files.changed():
             self.files.scan()
