@@ -13,6 +13,7 @@ Run as root: ``python3 benchmarks/bench_logs.py [--containers N] [--lines L] [--
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import threading
@@ -95,11 +96,17 @@ class Prober:
         self._thread.join()
 
 
-def create_writers(run: KubertOnDocker, tag: str, count: int, lines: int) -> list[str]:
-    """``count`` containers that write ``seq 1 lines`` once the go file appears."""
+def create_writers(
+    run: KubertOnDocker, tag: str, count: int, lines: int
+) -> tuple[list[str], Path]:
+    """``count`` containers that write ``seq 1 lines`` once their start FIFO opens.
+
+    :returns: their IDs and the FIFO (opening it for writing releases the writers)."""
     go = run.root / f"go-{tag}"
     go.mkdir()
-    script = f"while [ ! -e /go/go ]; do sleep 0.05; done; exec seq 1 {lines}"
+    os.mkfifo(go / "fifo")
+    # Blocked in open(2) until the start signal: waiting costs no CPU.
+    script = f"read x < /go/fifo; exec seq 1 {lines}"
 
     def pod(n: int) -> list[str]:
         config = pb.PodSandboxConfig(
@@ -122,7 +129,14 @@ def create_writers(run: KubertOnDocker, tag: str, count: int, lines: int) -> lis
         return ids
 
     with ThreadPoolExecutor(4) as pool:
-        return [cid for ids in pool.map(pod, range(-(-count // PER_POD))) for cid in ids]
+        ids = [cid for ids in pool.map(pod, range(-(-count // PER_POD))) for cid in ids]
+    return ids, go / "fifo"
+
+
+def release(fifo: Path) -> None:
+    """Open and close the FIFO for writing: every reader blocked in open(2) gets EOF."""
+    with contextlib.suppress(OSError):  # ENXIO: no writer is waiting right now
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
 
 
 def check_every_line(paths: list[str], lines: int) -> None:
@@ -138,7 +152,7 @@ def check_every_line(paths: list[str], lines: int) -> None:
 
 
 def measure(run: KubertOnDocker, tag: str, count: int, lines: int) -> dict[str, float]:
-    ids = create_writers(run, tag, count, lines)
+    ids, fifo = create_writers(run, tag, count, lines)
     paths = [run.stub.ContainerStatus(pb.ContainerStatusRequest(container_id=cid))
              .status.log_path for cid in ids]
     thread_stat = log_thread_stat()
@@ -147,9 +161,10 @@ def measure(run: KubertOnDocker, tag: str, count: int, lines: int) -> dict[str, 
     with Prober(run.stub) as prober:
         kubert0, engine0 = cpu_seconds(thread_stat), cpu_seconds(engine_stat)
         started = time.perf_counter()
-        (run.root / f"go-{tag}" / "go").touch()
         pending = set(ids)
         while pending:
+            # Again each round: a writer that was not yet in open(2) the last time.
+            release(fifo)
             listed = run.stub.ListContainers(pb.ListContainersRequest()).containers
             exited = {c.id for c in listed if c.state == pb.CONTAINER_EXITED}
             pending -= exited

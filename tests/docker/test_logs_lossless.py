@@ -356,3 +356,48 @@ def test_engine_restart_mid_stream(tmp_path: Path) -> None:
             engine.remove_all_containers()
         stop_pid(engine.proc, 30)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_stale_checkpoint_and_a_kubelet_rotation_while_kubert_was_down(
+    docker_engine: Any, tmp_path: Path
+) -> None:
+    """A kubert killed long after its last checkpoint, and the kubelet renaming the CRI file
+    while it was down: the next kubert finds the renamed file by inode, skips exactly what it
+    holds beyond the checkpoint, and writes the rest to the new file. (The stale checkpoint is
+    put back by the test: that is the state a SIGKILL leaves.)"""
+    first = make_runtime(docker_engine, tmp_path / "root")
+    pods = PodMaker(first, docker_engine, tmp_path / "logs")
+    cid = pods.run("sh", "-c", bursts(100_000, 1000, 0.02))
+    log_path = first.container_status(cid).log_path
+    checkpoint = tmp_path / "root" / "docker" / "logs" / f"{cid}.json"
+    assert wait_until(lambda: _last_number(log_path) >= 20_000, 60)
+    stale = checkpoint.read_bytes()
+    assert wait_until(lambda: _last_number(log_path) >= 40_000, 60)
+    first.close()
+    checkpoint.write_bytes(stale)
+    rotated = log_path + ".20261202-000000"
+    Path(log_path).rename(rotated)
+    second = make_runtime(docker_engine, tmp_path / "root")
+    pods.runtime = second
+    try:
+        wait_exited(lambda: second.container_status(cid))
+        assert_sequence(joined(cri_lines(rotated, log_path)), numbers(1, 100_000))
+        assert _last_number(rotated) >= 40_000
+    finally:
+        pods.cleanup()
+        second.close()
+
+
+def test_api_fallback_where_the_engine_files_are_unreachable(
+    docker_engine: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Injected fault: kubert is told it cannot read the engine's files (as with a remote
+    engine), so it follows the engine's log API instead."""
+    monkeypatch.setattr("kubert_docker.logcopy.engine_log_path", lambda record, root: None)
+    with own_runtime(docker_engine, tmp_path) as pods:
+        cid = pods.run("sh", "-c", "seq 1 20000; echo oops >&2")
+        status = wait_exited(lambda: pods.runtime.container_status(cid))
+        lines = cri_lines(status.log_path)
+        assert_sequence(joined(lines), numbers(1, 20_000))
+        assert joined(lines, b"stderr") == [b"oops"]
+        assert not pods.runtime.logs.shipper.copying(cid)
