@@ -401,3 +401,28 @@ def test_api_fallback_where_the_engine_files_are_unreachable(
         assert_sequence(joined(lines), numbers(1, 20_000))
         assert joined(lines, b"stderr") == [b"oops"]
         assert not pods.runtime.logs.shipper.copying(cid)
+
+
+def test_checkpoints_of_containers_removed_while_kubert_was_down_are_dropped(
+    docker_engine: Any, tmp_path: Path
+) -> None:
+    first = make_runtime(docker_engine, tmp_path / "root")
+    pods = PodMaker(first, docker_engine, tmp_path / "logs")
+    try:
+        cid = pods.run("sh", "-c", "echo hello; sleep 60")
+        checkpoint = tmp_path / "root" / "docker" / "logs" / f"{cid}.json"
+        assert checkpoint.exists()
+    finally:
+        first.close()
+    client = docker_engine.client()
+    try:
+        client.api.remove_container(cid, force=True)
+    finally:
+        client.close()
+    second = make_runtime(docker_engine, tmp_path / "root")
+    pods.runtime = second
+    try:
+        assert not checkpoint.exists()
+    finally:
+        pods.cleanup()
+        second.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from kubert import ContainerStatus
@@ -95,6 +95,15 @@ class LogCopying:
             last_timestamp(Path(record.log_path)) < record.finished_at
         ):
             self.start(record)
+
+    def resume_all(self, records: Iterable[Record]) -> None:
+        """After a (re)connection: resume every container's copy, and drop the checkpoints of
+        containers that no longer exist (removed while kubert was down)."""
+        known = set()
+        for record in records:
+            known.add(record.id)
+            self.resume(record)
+        self.shipper.prune(known)
 
     def drain(self, container_id: str) -> None:
         """Wait (a bounded time) until an exited container's output is in its CRI file."""

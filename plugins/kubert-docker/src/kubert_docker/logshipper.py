@@ -110,6 +110,14 @@ class LogShipper:
         else:
             self._wake.set()
 
+    def prune(self, containers: set[str]) -> None:
+        """Delete the checkpoints of containers not in ``containers`` (the engine's)."""
+        if not self.checkpoint_dir.is_dir():
+            return
+        for path in self.checkpoint_dir.iterdir():
+            if path.name.split(".", 1)[0] not in containers:
+                path.unlink(missing_ok=True)
+
     def close(self) -> None:
         """Stop the thread; every copy is checkpointed where it stands."""
         with self._lock:

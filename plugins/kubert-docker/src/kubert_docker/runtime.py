@@ -154,8 +154,7 @@ class DockerRuntime(RuntimeBackend):
                 self._unlink_netns(record.id)
             elif not self._host_network(record):
                 self._link_netns(record)
-        for record in self.state.all(naming.TYPE_CONTAINER):
-            self._resume_log(record)
+        self.logs.resume_all(self.state.all(naming.TYPE_CONTAINER))
 
     def _check_driver(self) -> None:
         if self._driver_error:
@@ -501,9 +500,6 @@ class DockerRuntime(RuntimeBackend):
 
     def _start_log(self, record: Record, gate: threading.Event | None = None) -> None:
         self.logs.start(record, gate)
-
-    def _resume_log(self, record: Record) -> None:
-        self.logs.resume(record)
 
     def _drain_log(self, container_id: str) -> None:
         self.logs.drain(container_id)
