@@ -5,7 +5,8 @@ engine takes it: lines per second from the start signal until the CRI reports ev
 exited, the CPU of kubert's log-copy thread and of the private dockerd (``/proc/<pid>/stat``)
 per MB of container output, every line of every container checked in order, the most memory
 the benchmark process held, and, while the N containers log, the p99 latency of Status and
-ListContainers over kubert's CRI socket.
+ListContainers over kubert's CRI socket (and of the engine's own ping, which Status makes),
+beside the same figures while idle just before.
 
 Run as root: ``python3 benchmarks/bench_logs.py [--containers N] [--lines L] [--one-lines L]``.
 """
@@ -15,7 +16,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -68,12 +68,16 @@ def percentile(samples: list[float], fraction: float) -> float:
 
 
 class Prober:
-    """Calls Status and ListContainers back to back until stopped; keeps each one's latency."""
+    """Calls Status, ListContainers and the engine's own ping back to back until stopped;
+    keeps each one's latency (kubert's Status pings the engine, so the engine's latency
+    under the same load is part of it)."""
 
-    def __init__(self, stub: Any) -> None:
+    def __init__(self, stub: Any, engine: Any) -> None:
         self.stub = stub
+        self.engine = engine
         self.status: list[float] = []
         self.lists: list[float] = []
+        self.pings: list[float] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="prober")
 
@@ -83,8 +87,11 @@ class Prober:
             self.stub.Status(pb.StatusRequest())
             middle = time.perf_counter()
             self.stub.ListContainers(pb.ListContainersRequest())
+            listed = time.perf_counter()
+            self.engine.ping()
             self.status.append(middle - started)
-            self.lists.append(time.perf_counter() - middle)
+            self.lists.append(listed - middle)
+            self.pings.append(time.perf_counter() - listed)
             self._stop.wait(0.01)
 
     def __enter__(self) -> Prober:
@@ -158,7 +165,9 @@ def measure(run: KubertOnDocker, tag: str, count: int, lines: int) -> dict[str, 
     thread_stat = log_thread_stat()
     engine_stat = f"/proc/{run.engine.pid}/stat"
     peak = rss_mib()
-    with Prober(run.stub) as prober:
+    with Prober(run.stub, run.client.api) as idle:
+        time.sleep(3)
+    with Prober(run.stub, run.client.api) as prober:
         kubert0, engine0 = cpu_seconds(thread_stat), cpu_seconds(engine_stat)
         started = time.perf_counter()
         pending = set(ids)
@@ -184,7 +193,10 @@ def measure(run: KubertOnDocker, tag: str, count: int, lines: int) -> dict[str, 
         "kubert_cpu": kubert_cpu, "engine_cpu": engine_cpu, "peak_rss": peak,
         "status_p99": percentile(prober.status, 0.99),
         "list_p99": percentile(prober.lists, 0.99),
-        "status_median": statistics.median(prober.status) * 1000,
+        "ping_p99": percentile(prober.pings, 0.99),
+        "idle_status_p99": percentile(idle.status, 0.99),
+        "idle_list_p99": percentile(idle.lists, 0.99),
+        "idle_ping_p99": percentile(idle.pings, 0.99),
         "probes": len(prober.status),
     }
 
@@ -210,9 +222,11 @@ def main() -> None:
                   f"({r['kubert_cpu']:.2f} s), dockerd {r['engine_ms_per_mb']:.0f} ms "
                   f"({r['engine_cpu']:.2f} s); kubert / dockerd = "
                   f"{r['kubert_cpu'] / r['engine_cpu']:.2f}")
-            print(f"  Status p99 {r['status_p99']:.1f} ms (median {r['status_median']:.1f}), "
-                  f"ListContainers p99 {r['list_p99']:.1f} ms over {r['probes']} probes; "
-                  f"peak memory {r['peak_rss']:.0f} MiB")
+            print(f"  p99 while logging ({r['probes']} probes) / idle before: Status "
+                  f"{r['status_p99']:.1f} / {r['idle_status_p99']:.1f} ms, ListContainers "
+                  f"{r['list_p99']:.1f} / {r['idle_list_p99']:.1f} ms, the engine's own ping "
+                  f"{r['ping_p99']:.1f} / {r['idle_ping_p99']:.1f} ms")
+            print(f"  peak memory of the benchmark process (kubert in it) {r['peak_rss']:.0f} MiB")
 
 
 if __name__ == "__main__":
