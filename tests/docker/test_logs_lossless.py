@@ -283,6 +283,8 @@ def test_kubert_sigkilled_and_restarted_mid_stream(
             cid = client.create_container(sandbox_id, config, sandbox)
             client.start_container(cid)
             log_path = client.container_status(cid).log_path
+        # Copied from the engine's files, not over the API: the copy keeps a checkpoint.
+        assert wait_until(lambda: list(workdir.glob(f"state/**/logs/{cid}.json")))
         for kill in range(kills):
             # Kill at evenly spread points of the stream, each after a fresh copy began.
             target = count * (kill + 1) // (kills + 1)

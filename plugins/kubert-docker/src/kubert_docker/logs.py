@@ -1,11 +1,11 @@
-"""Container logs in the CRI format, written while the container runs.
+"""CRI log files, and the API log follower used where the engine's files cannot be read.
 
-One thread per container follows the engine's log stream and writes each message to the file
-the kubelet named (``<log_directory>/<log_path>``) as ``<RFC3339Nano> <stream> <P|F> <text>``:
-``F`` ends a line, ``P`` is a part of a line the engine split. Reopening swaps the file under a
-lock, so a line goes wholly to the rotated file or wholly to the new one. A follower resumes
-after the last timestamp already in the file, so a kubert restart neither loses nor repeats
-lines.
+:class:`CriLogFile` is the CRI side of every copy: an append-only file the kubelet names
+(``<log_directory>/<log_path>``), lines ``<RFC3339Nano> <stream> <P|F> <text>`` (``F`` ends a
+line, ``P`` is a part of a line the engine split), reopened under a lock so a write goes wholly
+to the rotated file or wholly to the new one. :class:`LogFollower` is the fallback copier (see
+:mod:`kubert_docker.logcopy`): one thread follows one container's engine log stream and, after
+a kubert restart, resumes after the last timestamp already in the file.
 """
 
 from __future__ import annotations

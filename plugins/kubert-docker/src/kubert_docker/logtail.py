@@ -114,8 +114,8 @@ class LogTail:
         self.file = CriLogFile(cri_path)
         self.files = EngineLogFiles(engine_log)
         if previous is None:
-            # First start (or one by a kubert before checkpoints): the conversion is
-            # deterministic, so what the file holds already is what it would write again.
+            # First start: the CRI file is normally new. If it holds lines (its checkpoint
+            # was lost), they are what the deterministic conversion writes again: skip them.
             self._skip = self.file.size
             self.files.open_from(None)
         else:
