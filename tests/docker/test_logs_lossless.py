@@ -428,3 +428,11 @@ def test_checkpoints_of_containers_removed_while_kubert_was_down_are_dropped(
     finally:
         pods.cleanup()
         second.close()
+
+
+def test_tty_output_is_split_into_lines(pods: PodMaker) -> None:
+    """A TTY has no message boundaries: the engine's reads are split at newlines (a read that
+    ends inside a line is a P part), and the terminal's carriage returns are dropped."""
+    cid = pods.run("seq", "1", "50000", tty=True)
+    lines = cri_lines(wait_exited(lambda: pods.runtime.container_status(cid)).log_path)
+    assert_sequence(joined(lines), numbers(1, 50_000))
