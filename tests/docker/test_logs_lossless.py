@@ -436,3 +436,14 @@ def test_tty_output_is_split_into_lines(pods: PodMaker) -> None:
     cid = pods.run("seq", "1", "50000", tty=True)
     lines = cri_lines(wait_exited(lambda: pods.runtime.container_status(cid)).log_path)
     assert_sequence(joined(lines), numbers(1, 50_000))
+
+
+@pytest.mark.slow
+def test_a_hundred_megabytes_of_wide_lines_cross_the_engine_rotation(pods: PodMaker) -> None:
+    """The issue's second case: 100 MB of 80-character lines (the engine rotates its 50 MB
+    files several times meanwhile)."""
+    count = 1_250_000
+    cid = pods.run("awk", f"BEGIN {{ for (i = 1; i <= {count}; i++) printf \"%079d\\n\", i }}")
+    status = wait_exited(lambda: pods.runtime.container_status(cid), 300)
+    assert_sequence(joined(cri_lines(status.log_path)),
+                    [b"%079d" % i for i in range(1, count + 1)])
