@@ -447,3 +447,14 @@ def test_a_hundred_megabytes_of_wide_lines_cross_the_engine_rotation(pods: PodMa
     status = wait_exited(lambda: pods.runtime.container_status(cid), 300)
     assert_sequence(joined(cri_lines(status.log_path)),
                     [b"%079d" % i for i in range(1, count + 1)])
+
+
+def test_a_log_directory_that_cannot_be_made_does_not_fail_the_start(
+    pods: PodMaker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    cid = pods.run("sh", "-c", "echo hi; sleep 60",
+                   sandbox={"log_directory": str(blocker / "pod")})
+    assert pods.runtime.container_status(cid).state == k.ContainerState.CONTAINER_RUNNING
+    assert "cannot copy the log of container" in caplog.text

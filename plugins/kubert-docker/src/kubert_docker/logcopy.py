@@ -8,6 +8,7 @@ all containers. Otherwise (a remote engine, another log driver, no permission) a
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -18,6 +19,8 @@ from kubert_docker.engine import Engine
 from kubert_docker.logs import LogFollower, last_timestamp
 from kubert_docker.logshipper import LogShipper
 from kubert_docker.status import Record
+
+log = logging.getLogger(__name__)
 
 #: How long a stop waits for a container's log copy to drain before reporting it exited.
 DRAIN_SECONDS = 2.0
@@ -69,7 +72,11 @@ class LogCopying:
         if engine_log is not None:
             if gate is not None:
                 gate.set()
-            self.shipper.add(record.id, engine_log, Path(record.log_path), tty, running)
+            try:
+                self.shipper.add(record.id, engine_log, Path(record.log_path), tty, running)
+            except OSError as exc:  # the container runs regardless; say why it has no log
+                log.warning("cannot copy the log of container %s to %s: %s",
+                            record.id[:12], record.log_path, exc)
             return
         # Two copiers of one container would write every line twice.
         with self._lock:

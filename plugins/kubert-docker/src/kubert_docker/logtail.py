@@ -194,8 +194,10 @@ class LogTail:
         """Release the files and forget the checkpoint (the container is removed)."""
         self.files.close()
         self.file.close()
-        with contextlib.suppress(FileNotFoundError):
-            self.checkpoint_path.unlink()
+        try:
+            self.checkpoint_path.unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("cannot remove the log checkpoint %s: %s", self.checkpoint_path, exc)
         self.done.set()
 
     def _save(self) -> None:
