@@ -458,3 +458,29 @@ def test_a_log_directory_that_cannot_be_made_does_not_fail_the_start(
                    sandbox={"log_directory": str(blocker / "pod")})
     assert pods.runtime.container_status(cid).state == k.ContainerState.CONTAINER_RUNNING
     assert "cannot copy the log of container" in caplog.text
+
+
+def test_a_container_that_exited_while_kubert_was_down_is_complete_when_reported(
+    docker_engine: Any, tmp_path: Path
+) -> None:
+    first = make_runtime(docker_engine, tmp_path / "root")
+    pods = PodMaker(first, docker_engine, tmp_path / "logs")
+    cid = pods.run("sh", "-c", bursts(100_000, 5000, 0.05))
+    log_path = first.container_status(cid).log_path
+    assert wait_until(lambda: _last_number(log_path) >= 5000, 60)
+    first.close()
+    client = docker_engine.client()
+    try:
+        client.api.wait(cid, timeout=120)
+    finally:
+        client.close()
+    assert _last_number(log_path) < 100_000, "the copy went on after close"
+    second = make_runtime(docker_engine, tmp_path / "root")
+    pods.runtime = second
+    try:
+        status = second.container_status(cid)
+        assert status.state == EXITED
+        assert_sequence(joined(cri_lines(log_path)), numbers(1, 100_000))
+    finally:
+        pods.cleanup()
+        second.close()

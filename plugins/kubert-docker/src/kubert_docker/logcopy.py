@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -106,11 +107,18 @@ class LogCopying:
     def resume_all(self, records: Iterable[Record]) -> None:
         """After a (re)connection: resume every container's copy, and drop the checkpoints of
         containers that no longer exist (removed while kubert was down)."""
-        known = set()
+        known, exited = set(), []
         for record in records:
             known.add(record.id)
             self.resume(record)
+            if not record.running:
+                exited.append(record.id)
         self.shipper.prune(known)
+        # Containers that exited while kubert was down: what they wrote last is copied before
+        # the backend answers (a bounded wait, for all of them together).
+        deadline = time.monotonic() + DRAIN_SECONDS
+        for container_id in exited:
+            self.shipper.drain(container_id, max(0.0, deadline - time.monotonic()))
 
     def drain(self, container_id: str) -> None:
         """Wait (a bounded time) until an exited container's output is in its CRI file."""
