@@ -8,15 +8,18 @@ import kubert as k
 from kubert_docker.config import DockerConfig
 
 
-def test_defaults_are_the_engine_log_config_kubert_always_used() -> None:
+def test_defaults_are_the_rotation_kubert_always_used_with_no_daemon_default_left_open(
+) -> None:
     assert DockerConfig.from_options({}).engine_log_config() == {
-        "Type": "json-file", "Config": {"max-size": "50m", "max-file": "2"},
+        "Type": "json-file",
+        "Config": {"max-size": "50m", "max-file": "2", "compress": "false", "mode": "blocking"},
     }
 
 
 def test_sizes_and_counts_are_taken_as_the_config_file_or_python_spells_them() -> None:
     config = DockerConfig.from_options({"log-max-size": "512K", "log_max_files": "5"})
-    assert config.engine_log_config()["Config"] == {"max-size": "512k", "max-file": "5"}
+    assert config.engine_log_config()["Config"]["max-size"] == "512k"
+    assert config.engine_log_config()["Config"]["max-file"] == "5"
 
 
 @pytest.mark.parametrize(("key", "value"), [

@@ -484,3 +484,13 @@ def test_a_container_that_exited_while_kubert_was_down_is_complete_when_reported
     finally:
         pods.cleanup()
         second.close()
+
+
+def test_the_engine_holds_the_log_config_kubert_reads(pods: PodMaker, docker_engine: Any) -> None:
+    cid = pods.run("true")
+    client = docker_engine.client()
+    try:
+        host_config = client.api.inspect_container(cid)["HostConfig"]
+    finally:
+        client.close()
+    assert host_config["LogConfig"] == pods.runtime.config.engine_log_config()

@@ -117,9 +117,14 @@ class DockerConfig:
     log_max_files: int = 2
 
     def engine_log_config(self) -> dict[str, Any]:
-        """The ``LogConfig`` of a container: json-file, which kubert reads from disk."""
+        """The ``LogConfig`` of a container: json-file, which kubert reads from disk.
+
+        Every option kubert depends on is spelled out, since the engine fills the missing
+        ones from the daemon's ``log-opts``: ``mode`` non-blocking would let the engine drop
+        lines, ``compress`` would turn rotated files into ones kubert does not read."""
         return {"Type": "json-file", "Config": {
             "max-size": self.log_max_size, "max-file": str(self.log_max_files),
+            "compress": "false", "mode": "blocking",
         }}
 
     @classmethod
