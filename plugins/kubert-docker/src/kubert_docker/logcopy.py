@@ -2,22 +2,23 @@
 
 Where kubert can read the engine's json-file logs (the engine is local and kubert may read its
 data root) one :class:`~kubert_docker.logshipper.LogShipper` thread copies them from disk for
-all containers. Otherwise (a remote engine, another log driver, no permission) a
-:class:`~kubert_docker.logs.LogFollower` follows the engine's log stream, one thread each.
+all containers. Otherwise (a remote engine, another log driver, no permission) one
+:class:`~kubert_docker.logapi.ApiLogPump` thread follows the engine's log streams of all such
+containers. Either way the thread count does not grow with the containers.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from kubert import ContainerStatus
 from kubert_docker.engine import Engine
-from kubert_docker.logs import LogFollower, last_timestamp
+from kubert_docker.logapi import ApiLogPump
+from kubert_docker.logs import last_timestamp
 from kubert_docker.logshipper import LogShipper
 from kubert_docker.status import Record
 
@@ -51,44 +52,27 @@ class LogCopying:
     """
 
     def __init__(self, engine: Engine, checkpoint_dir: Path, data_root: Callable[[], str]) -> None:
-        self.engine = engine
         self.data_root = data_root
         self.shipper = LogShipper(checkpoint_dir)
-        self._followers: dict[str, LogFollower] = {}
-        self._lock = threading.Lock()
+        self.api = ApiLogPump(engine)
 
-    def start(self, record: Record, gate: threading.Event | None = None, running: bool = True
-              ) -> None:
+    def start(self, record: Record, running: bool = True) -> None:
         """Copy the container's log, starting where an earlier copy stopped.
 
-        :param gate: for the API fallback: it asks the engine only once this is set.
         :param running: False for an exited container (copy what is left, then stop).
         """
         if not record.log_path:
-            if gate is not None:
-                gate.set()
             return
         tty = bool((record.inspect.get("Config") or {}).get("Tty"))
         engine_log = engine_log_path(record, self.data_root())
-        if engine_log is not None:
-            if gate is not None:
-                gate.set()
-            try:
+        try:
+            if engine_log is not None:
                 self.shipper.add(record.id, engine_log, Path(record.log_path), tty, running)
-            except OSError as exc:  # the container runs regardless; say why it has no log
-                log.warning("cannot copy the log of container %s to %s: %s",
-                            record.id[:12], record.log_path, exc)
-            return
-        # Two copiers of one container would write every line twice.
-        with self._lock:
-            current = self._followers.get(record.id)
-            if current is not None and not current.done.is_set():
-                if gate is not None:
-                    gate.set()
-                return
-            self._followers[record.id] = LogFollower(
-                self.engine, record.id, Path(record.log_path), tty, gate
-            ).start()
+            else:
+                self.api.add(record.id, Path(record.log_path), tty)
+        except OSError as exc:  # the container runs regardless; say why it has no log
+            log.warning("cannot copy the log of container %s to %s: %s",
+                        record.id[:12], record.log_path, exc)
 
     def resume(self, record: Record) -> None:
         """Copy what a previous kubert (or a lost engine connection) left uncopied."""
@@ -123,28 +107,23 @@ class LogCopying:
     def drain(self, container_id: str) -> None:
         """Wait (a bounded time) until an exited container's output is in its CRI file."""
         self.shipper.drain(container_id, DRAIN_SECONDS)
-        follower = self._followers.get(container_id)
-        if follower is not None:
-            follower.wait(DRAIN_SECONDS)
+        self.api.drain(container_id, DRAIN_SECONDS)
 
     def reopen(self, record: Record) -> None:
         """Reopen the container's CRI file (copying again if the copy had stopped)."""
         if self.shipper.reopen(record.id):
             return
-        follower = self._followers.get(record.id)
-        if follower is None or follower.done.is_set():
+        stream = self.api.get(record.id)
+        if stream is None:
             self.start(record)
             return
-        follower.reopen()
+        stream.file.reopen()
 
     def forget(self, container_id: str) -> None:
         """The container is removed: stop copying and drop what is kept about it."""
         self.shipper.forget(container_id)
-        follower = self._followers.pop(container_id, None)
-        if follower is not None:
-            follower.stop()
+        self.api.forget(container_id)
 
     def close(self) -> None:
         self.shipper.close()
-        for follower in list(self._followers.values()):
-            follower.stop()
+        self.api.close()

@@ -11,7 +11,6 @@ import contextlib
 import logging
 import os
 import re
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -433,15 +432,10 @@ class DockerRuntime(RuntimeBackend):
         except BaseException:
             self.state.refresh(record.id)
             raise
-        # The copier exists before the state is read back, so that a container that is already
-        # gone is reported EXITED only once its output is in the file; it asks the engine for
-        # the stream only after that read, keeping its request off this call's path.
-        gate = threading.Event()
-        self._start_log(record, gate)
-        try:
-            started = self.state.refresh(record.id)
-        finally:
-            gate.set()
+        # The copy exists before the state is read back, so that a container that is already
+        # gone is reported EXITED only once its output is in the file.
+        self.logs.start(record)
+        started = self.state.refresh(record.id)
         if started is not None and not started.running:
             self._drain_log(record.id)
 
@@ -497,9 +491,6 @@ class DockerRuntime(RuntimeBackend):
         self.state.refresh(record.id)
 
     # ---- logs --------------------------------------------------------------------------
-
-    def _start_log(self, record: Record, gate: threading.Event | None = None) -> None:
-        self.logs.start(record, gate)
 
     def _drain_log(self, container_id: str) -> None:
         self.logs.drain(container_id)
