@@ -72,19 +72,23 @@ def test_reopen_of_an_exited_container_is_failed_precondition(pods: Any) -> None
 
 
 def test_a_new_runtime_resumes_copying_without_repeating(
-    pods: Any, docker_engine: Any, tmp_path: Path
+    docker_engine: Any, tmp_path: Path
 ) -> None:
-    """A kubert restart (a second backend on the same engine) neither loses nor repeats."""
-    cid = pods.run("sh", "-c", "echo before; sleep 1; echo after; sleep 60")
-    log_path = pods.runtime.container_status(cid).log_path
+    """A kubert restart (a new backend on the same root and engine) neither loses nor repeats."""
+    first = make_runtime(docker_engine, tmp_path / "root")
+    maker = PodMaker(first, docker_engine, tmp_path / "logs")
+    cid = maker.run("sh", "-c", "echo before; sleep 1; echo after; sleep 60")
+    log_path = first.container_status(cid).log_path
     assert eventually(lambda: b"before" in Path(log_path).read_bytes(), timeout=10, interval=0.02)
-    pods.runtime._followers.pop(cid).stop()
-    second = make_runtime(docker_engine, tmp_path / "second")
+    first.close()
+    second = make_runtime(docker_engine, tmp_path / "root")
+    maker.runtime = second
     try:
         assert eventually(lambda: b"after" in Path(log_path).read_bytes(), timeout=10,
                           interval=0.02)
         assert [t for _, _, t in _parse(log_path)] == [b"before", b"after"]
     finally:
+        maker.cleanup()
         second.close()
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -105,19 +104,6 @@ class Engine:
             if self._client is not None:
                 self._client.close()
                 self._client = None
-
-
-def interrupt(response: Any) -> None:
-    """Interrupt a thread blocked reading a streamed ``requests`` response: shut its socket
-    down (closing the response or the session instead would wait for that very read)."""
-    raw = getattr(response, "raw", None)
-    sock = getattr(getattr(raw, "connection", None), "sock", None)
-    if sock is None:
-        fp = getattr(getattr(raw, "_fp", None), "fp", None)
-        sock = getattr(getattr(fp, "raw", None), "_sock", None)
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _status_code(exc: Any) -> int:

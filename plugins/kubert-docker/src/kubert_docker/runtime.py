@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -59,7 +58,7 @@ from kubert import (
 )
 from kubert_docker import dns, execsync, naming, netns, podstats, spec, streams, verbose
 from kubert_docker.engine import Engine, translate
-from kubert_docker.logs import LogFollower, last_timestamp
+from kubert_docker.logcopy import LogCopying
 from kubert_docker.oom import detect_floor
 from kubert_docker.settings import DockerConfig
 from kubert_docker.state import StateView
@@ -75,8 +74,6 @@ _EVENT_TYPES = {
     "die": ContainerEventType.CONTAINER_STOPPED_EVENT,
     "destroy": ContainerEventType.CONTAINER_DELETED_EVENT,
 }
-#: How long a stop waits for a container's log copier to drain before reporting it exited.
-_LOG_DRAIN_SECONDS = 2.0
 #: Grace period of the pause container (it exits on SIGTERM at once).
 _SANDBOX_STOP_TIMEOUT = 10
 
@@ -97,8 +94,9 @@ class DockerRuntime(RuntimeBackend):
         self._info: dict[str, Any] = {}
         self._driver_error = ""
         self._image_refs: dict[str, str] = {}
-        self._followers: dict[str, LogFollower] = {}
-        self._log_lock = threading.Lock()
+        self.logs = LogCopying(
+            self.engine, self.root / "logs", lambda: str(self._info.get("DockerRootDir", ""))
+        )
         self._created_here: set[str] = set()
         self._events = EventBroadcaster()
         self.stats = StatsReader(mountpoint="")
@@ -116,8 +114,7 @@ class DockerRuntime(RuntimeBackend):
     def close(self) -> None:
         self._events.close()
         self.state.close()
-        for follower in list(self._followers.values()):
-            follower.stop()
+        self.logs.close()
         self.engine.close()
 
     # ---- engine facts ------------------------------------------------------------------
@@ -150,8 +147,7 @@ class DockerRuntime(RuntimeBackend):
                 self.netns.unlink(record.id)
             elif not netns.host_network(record):
                 self.netns.link(record)
-        for record in self.state.all(naming.TYPE_CONTAINER):
-            self._resume_log(record)
+        self.logs.resume_all(self.state.all(naming.TYPE_CONTAINER))
 
     def _check_driver(self) -> None:
         if self._driver_error:
@@ -314,9 +310,7 @@ class DockerRuntime(RuntimeBackend):
     def _remove(self, cid: str) -> None:
         with contextlib.suppress(NotFoundError), translate("container", cid):
             self.engine.api().remove_container(cid, force=True, v=True)
-        follower = self._followers.pop(cid, None)
-        if follower is not None:
-            follower.stop()
+        self.logs.forget(cid)
         self.stats.forget(cid)
         self.state.forget(cid)
         self._created_here.discard(cid)
@@ -400,15 +394,10 @@ class DockerRuntime(RuntimeBackend):
         except BaseException:
             self.state.refresh(record.id)
             raise
-        # The copier exists before the state is read back, so that a container that is already
-        # gone is reported EXITED only once its output is in the file; it asks the engine for
-        # the stream only after that read, keeping its request off this call's path.
-        gate = threading.Event()
-        self._start_log(record, gate)
-        try:
-            started = self.state.refresh(record.id)
-        finally:
-            gate.set()
+        # The copy exists before the state is read back, so that a container that is already
+        # gone is reported EXITED only once its output is in the file.
+        self.logs.start(record)
+        started = self.state.refresh(record.id)
         if started is not None and not started.running:
             self._drain_log(record.id)
 
@@ -465,36 +454,8 @@ class DockerRuntime(RuntimeBackend):
 
     # ---- logs --------------------------------------------------------------------------
 
-    def _start_log(self, record: Record, gate: threading.Event | None = None) -> None:
-        if not record.log_path:
-            return
-        tty = bool((record.inspect.get("Config") or {}).get("Tty"))
-        # Two copiers of one container would write every line twice.
-        with self._log_lock:
-            current = self._followers.get(record.id)
-            if current is not None and not current.done.is_set():
-                if gate is not None:
-                    gate.set()
-                return
-            self._followers[record.id] = LogFollower(
-                self.engine, record.id, Path(record.log_path), tty, gate
-            ).start()
-
-    def _resume_log(self, record: Record) -> None:
-        """Copy what a previous kubert (or a lost engine connection) left uncopied."""
-        if not record.log_path:
-            return
-        started = isinstance(record.status, ContainerStatus) and record.status.started_at
-        if record.running or (
-            started and record.finished_at
-            and last_timestamp(Path(record.log_path)) < record.finished_at
-        ):
-            self._start_log(record)
-
     def _drain_log(self, container_id: str) -> None:
-        follower = self._followers.get(container_id)
-        if follower is not None:
-            follower.wait(_LOG_DRAIN_SECONDS)
+        self.logs.drain(container_id)
 
     def reopen_container_log(self, container_id: str) -> None:
         record = self._container(container_id)
@@ -502,11 +463,7 @@ class DockerRuntime(RuntimeBackend):
             raise FailedPreconditionError(
                 f"container {container_id!r} is not running; its log is closed"
             )
-        follower = self._followers.get(record.id)
-        if follower is None or follower.done.is_set():
-            self._start_log(record)
-            return
-        follower.reopen()
+        self.logs.reopen(record)
 
     # ---- exec and streams --------------------------------------------------------------
 

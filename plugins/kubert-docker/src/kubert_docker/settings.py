@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +15,7 @@ BACKEND = "docker"
 
 SWAP_MODES = ("disabled", "unlimited", "limited")
 OOM_RESTRICT_MODES = ("auto", "true", "false")
+_SIZE_RE = re.compile(r"[1-9][0-9]*[kmg]?")
 
 
 def serve_options() -> list[ServeOption]:
@@ -58,6 +60,14 @@ def serve_options() -> list[ServeOption]:
             "HANDLER=RUNTIME: serve CRI runtime handler HANDLER with docker runtime RUNTIME; "
             "repeatable (an unlisted handler is the docker runtime of the same name)",
             type="list", default=[]),
+        opt("--docker-log-max-size", "log-max-size",
+            "size at which the engine rotates a container's json-file log (e.g. 50m); kubert "
+            "copies it to the CRI file, and lines are lost only if kubert falls behind by more "
+            "than the rotated files hold", default="50m"),
+        opt("--docker-log-max-files", "log-max-files",
+            "json-file logs the engine keeps per container (at least 2): the disk the engine "
+            "keeps besides the CRI file is at most this times the max size", type="int",
+            default=2),
     ]
 
 
@@ -108,6 +118,19 @@ class DockerConfig:
     exec_output_limit: int = 16 * 1024 * 1024
     #: CRI runtime handler -> docker runtime name; unlisted handlers map to themselves.
     runtime_handlers: dict[str, str] = field(factory=dict)
+    log_max_size: str = "50m"
+    log_max_files: int = 2
+
+    def engine_log_config(self) -> dict[str, Any]:
+        """The ``LogConfig`` of a container: json-file, which kubert reads from disk.
+
+        Every option kubert depends on is spelled out, since the engine fills the missing
+        ones from the daemon's ``log-opts``: ``mode`` non-blocking would let the engine drop
+        lines, ``compress`` would turn rotated files into ones kubert does not read."""
+        return {"Type": "json-file", "Config": {
+            "max-size": self.log_max_size, "max-file": str(self.log_max_files),
+            "compress": "false", "mode": "blocking",
+        }}
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> DockerConfig:
@@ -150,4 +173,25 @@ class DockerConfig:
             resync_period=float(get("resync_period", 60.0)),
             exec_output_limit=int(get("exec_output_limit", 16 * 1024 * 1024)),
             runtime_handlers=dict(handlers),
+            log_max_size=_log_max_size(get("log_max_size", "50m")),
+            log_max_files=_log_max_files(get("log_max_files", 2)),
         )
+
+
+def _log_max_size(value: Any) -> str:
+    text = str(value).strip().lower()
+    if not _SIZE_RE.fullmatch(text):
+        raise InvalidArgumentError("docker.log-max-size", value,
+                                   "must be a size such as 50m, 512k or 1g")
+    return text
+
+
+def _log_max_files(value: Any) -> int:
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        count = 0
+    if count < 2:
+        # With one file the engine truncates in place, and a reader cannot tell what it lost.
+        raise InvalidArgumentError("docker.log-max-files", value, "must be an integer >= 2")
+    return count

@@ -31,8 +31,6 @@ from kubert_docker.settings import DockerConfig
 SANDBOX_OOM_SCORE_ADJ = -998
 SANDBOX_CPU_SHARES = 2
 
-LOG_CONFIG = {"Type": "json-file", "Config": {"max-size": "50m", "max-file": "2"}}
-
 _PROPAGATION = {
     MountPropagation.PROPAGATION_PRIVATE: "rprivate",
     MountPropagation.PROPAGATION_HOST_TO_CONTAINER: "rslave",
@@ -320,7 +318,7 @@ def container_body(
             ),
             *(["no-new-privileges"] if sc.no_new_privs else []),
         ],
-        "LogConfig": LOG_CONFIG,
+        "LogConfig": cfg.engine_log_config(),
         "RestartPolicy": {"Name": "no"},
         **security.capabilities(sc.capabilities),
         **resources_body(config.linux.resources, cfg, facts, create=True),
