@@ -68,6 +68,7 @@ from kubert_docker.config import DockerConfig
 from kubert_docker.engine import Engine, translate
 from kubert_docker.logs import LogFollower, last_timestamp
 from kubert_docker.oom import detect_floor
+from kubert_docker.privileged import detect as detect_privileged
 from kubert_docker.state import StateView
 from kubert_docker.stats import StatsReader, network_usage
 from kubert_docker.status import Record
@@ -99,7 +100,8 @@ class DockerRuntime(RuntimeBackend):
         self.root = Path(context.root_dir) / "docker"
         self.netns_dir = self.root / "netns"
         self.oom_floor = detect_floor(self.config.restrict_oom_score_adj)
-        self.facts = spec.HostFacts(oom_floor=self.oom_floor)
+        self.privileged = detect_privileged(self.config.privileged_mode)
+        self.facts = spec.HostFacts(oom_floor=self.oom_floor, privileged=self.privileged)
         self._info: dict[str, Any] = {}
         self._driver_error = ""
         self._image_refs: dict[str, str] = {}
@@ -135,6 +137,7 @@ class DockerRuntime(RuntimeBackend):
         self._info = info
         self.facts = spec.HostFacts(
             oom_floor=self.oom_floor,
+            privileged=self.privileged,
             apparmor=any("apparmor" in str(o) for o in info.get("SecurityOptions") or ()),
             runtimes=frozenset((info.get("Runtimes") or {}).keys()),
         )

@@ -25,6 +25,7 @@ from kubert import (
 from kubert_docker import naming, security
 from kubert_docker.config import DockerConfig
 from kubert_docker.oom import clamp
+from kubert_docker.privileged import Privileged, host_config
 
 #: dockershim's sandbox settings: the pause container is the last thing the OOM killer takes
 #: and gets the smallest CPU weight.
@@ -47,6 +48,22 @@ class HostFacts:
     oom_floor: int | None = None
     apparmor: bool = False
     runtimes: frozenset[str] = frozenset()
+    privileged: Privileged = Privileged()
+
+
+def _privileged(host: dict[str, Any], facts: HostFacts, keep: list[str]) -> None:
+    """Make ``host`` privileged in place: the form :mod:`kubert_docker.privileged` chose.
+
+    What privileged overrides goes (capabilities, seccomp and AppArmor profiles, masked and
+    read-only paths), as under containerd; ``keep`` are security options that still apply.
+    """
+    for key in ("CapAdd", "CapDrop", "MaskedPaths", "ReadonlyPaths"):
+        host.pop(key, None)
+    fields = host_config(
+        facts.privileged, facts.apparmor, host.get("Binds", []), host.get("Devices", [])
+    )
+    fields["SecurityOpt"] = [*fields.get("SecurityOpt", ()), *keep]
+    host.update(fields)
 
 
 def runtime_for(handler: str, config: DockerConfig, facts: HostFacts) -> str:
@@ -115,7 +132,7 @@ def sandbox_body(
         "CpuShares": SANDBOX_CPU_SHARES,
         "OomScoreAdj": clamp(oom, facts.oom_floor),
         "Sysctls": host_sysctls(config.linux.sysctls),
-        "Privileged": sc.privileged,
+        "Privileged": False,
         "ReadonlyRootfs": sc.readonly_rootfs,
         "GroupAdd": [str(g) for g in sc.supplemental_groups],
         "SecurityOpt": [
@@ -127,6 +144,8 @@ def sandbox_body(
         "LogConfig": {"Type": "none"},
         "RestartPolicy": {"Name": "no"},
     }
+    if sc.privileged:
+        _privileged(host, facts, [])
     runtime = runtime_for(runtime_handler, cfg, facts)
     if runtime:
         host["Runtime"] = runtime
@@ -234,16 +253,36 @@ def _binds(config: ContainerConfig) -> list[str]:
                 f"mounts[{index}].host_path", mount.host_path, "must name a host path"
             )
         if mount.recursive_read_only:
-            raise InvalidArgumentError(
-                f"mounts[{index}].recursive_read_only", True,
-                "the docker engine (API 1.41) has no recursive read-only mounts",
-            )
+            _refuse_recursive_read_only(index, mount.readonly, mount.propagation)
         attrs = ["ro"] if mount.readonly else []
         if mount.selinux_relabel:
             attrs.append("Z")
         attrs.append(_PROPAGATION[mount.propagation])
         binds.append(f"{mount.host_path}:{mount.container_path}:{','.join(attrs)}")
     return binds
+
+
+def _refuse_recursive_read_only(
+    index: int, readonly: bool, propagation: MountPropagation
+) -> None:
+    """Refuse a recursive read-only mount, saying why: the CRI's own preconditions first
+    (readonly, private propagation, as containerd checks them), then the engine's limit.
+
+    Docker 20.10 (API 1.41) binds read-only mounts with one ``MS_RDONLY`` remount, which does
+    not reach submounts; the engine offers nothing recursive, so no runtime handler advertises
+    ``recursive_read_only_mounts``.
+    """
+    field = f"mounts[{index}].recursive_read_only"
+    if not readonly:
+        raise InvalidArgumentError(field, True, "the mount must also be readonly")
+    if propagation != MountPropagation.PROPAGATION_PRIVATE:
+        raise InvalidArgumentError(
+            field, True,
+            f"needs propagation PROPAGATION_PRIVATE, not {MountPropagation(propagation).name}",
+        )
+    raise InvalidArgumentError(
+        field, True, "the docker engine (API 1.41) has no recursive read-only mounts"
+    )
 
 
 def _pid_mode(ns: NamespaceOption, sandbox_id: str) -> str:
@@ -310,7 +349,7 @@ def container_body(
              "CgroupPermissions": d.permissions}
             for d in config.devices
         ],
-        "Privileged": sc.privileged,
+        "Privileged": False,
         "ReadonlyRootfs": sc.readonly_rootfs,
         "GroupAdd": [str(g) for g in sc.supplemental_groups],
         "SecurityOpt": [
@@ -322,13 +361,15 @@ def container_body(
         ],
         "LogConfig": LOG_CONFIG,
         "RestartPolicy": {"Name": "no"},
-        **security.capabilities(sc.capabilities),
+        **security.capabilities(sc.capabilities, facts.privileged.missing),
         **resources_body(config.linux.resources, cfg, facts, create=True),
     }
     if sc.masked_paths:
         host["MaskedPaths"] = list(sc.masked_paths)
     if sc.readonly_paths:
         host["ReadonlyPaths"] = list(sc.readonly_paths)
+    if sc.privileged:
+        _privileged(host, facts, ["no-new-privileges"] if sc.no_new_privs else [])
     if runtime:
         host["Runtime"] = runtime
     body: dict[str, Any] = {
