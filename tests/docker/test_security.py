@@ -42,9 +42,11 @@ def test_run_as_user_group_and_supplemental_groups(pods: Any) -> None:
 def test_run_as_username_and_group_without_user(pods: Any, docker_engine: Any) -> None:
     by_name = _run(pods, run_as_username="kubert")
     assert pods.exec(by_name, "id -u").strip() == "1234"
-    # A group alone keeps the image's user (USER 1234 in busybox:user).
-    group_only = _run(pods, image=docker_engine.busybox_user, run_as_group=4321)
-    assert pods.exec(group_only, "id -u; id -g").split() == ["1234", "4321"]
+    with_group = _run(pods, run_as_username="kubert", run_as_group=4321)
+    assert pods.exec(with_group, "id -u; id -g").split() == ["1234", "4321"]
+    # A group alone is refused (the CRI's rule), before anything is created.
+    with pytest.raises(k.InvalidArgumentError, match=r"run_as_group"):
+        k.LinuxContainerSecurityContext(run_as_group=4321)
 
 
 def test_readonly_rootfs(pods: Any) -> None:

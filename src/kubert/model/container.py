@@ -41,7 +41,7 @@ class LinuxContainerSecurityContext:
     namespace_options: NamespaceOption = field(factory=NamespaceOption)
     selinux_options: SELinuxOption | None = None
     run_as_user: int | None = None
-    run_as_group: int | None = None
+    run_as_group: int | None = field(default=None, validator=v.run_as_group)
     run_as_username: str = field(default="", validator=v.bounded_string(256))
     readonly_rootfs: bool = False
     supplemental_groups: tuple[int, ...] = tuple_field()
