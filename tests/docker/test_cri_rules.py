@@ -5,31 +5,17 @@ checkpoint remembers, Version and Status while the engine is down."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import kubert_docker.plugin
+from tests.fixtures.crictl import crictl as _crictl
 
 pytestmark = pytest.mark.docker
 
-CRICTL = Path(__file__).resolve().parents[3] / "shared" / "tools" / "crictl"
 UNKNOWN_ID = "feed" * 16
-
-
-def _crictl(address: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    if not CRICTL.exists():
-        pytest.skip(f"crictl is not at {CRICTL} (see shared/tools/README.md)")
-    result = subprocess.run(
-        [str(CRICTL), "--runtime-endpoint", address, "--image-endpoint", address,
-         "--timeout", "20s", *args],
-        capture_output=True, text=True, timeout=60, check=False,
-    )
-    if check:
-        assert result.returncode == 0, (args, result.stdout, result.stderr)
-    return result
 
 
 @pytest.fixture

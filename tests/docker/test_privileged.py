@@ -267,3 +267,41 @@ def test_container_over_its_memory_limit_is_oom_killed(pods: Any) -> None:
 
 def test_native_form_is_the_engines_flag() -> None:
     assert host_config(Privileged(), True, ["/a:/b"], []) == {"Privileged": True}
+
+
+def test_privileged_pod_through_crictl(
+    cri_server_factory: Any, docker_engine: Any, tmp_path: Path
+) -> None:
+    """As an operator would: crictl runp/create/start/exec on kubert's socket."""
+    import kubert_docker.plugin
+    from tests.fixtures.crictl import crictl
+
+    kubert = cri_server_factory(
+        runtime="docker", image="docker", network="noop",
+        options={"docker": docker_engine.backend_options()},
+        plugins=(kubert_docker.plugin,), pod_infra_image=docker_engine.pause,
+    )
+    pod_json = tmp_path / "pod.json"
+    pod_json.write_text(json.dumps({
+        "metadata": {"name": "priv", "namespace": "test", "uid": "uid-priv"},
+        "log_directory": str(tmp_path / "logs"),
+        "linux": {"security_context": {"privileged": True}},
+    }))
+    container_json = tmp_path / "c.json"
+    container_json.write_text(json.dumps({
+        "metadata": {"name": "admin"}, "image": {"image": docker_engine.busybox},
+        "command": ["sleep", "60"], "log_path": "admin.log",
+        "linux": {"security_context": {"privileged": True}},
+    }))
+    address = kubert.address
+    pod = crictl(address, "runp", str(pod_json)).stdout.strip()
+    try:
+        cid = crictl(address, "create", pod, str(container_json), str(pod_json)).stdout.strip()
+        crictl(address, "start", cid)
+        crictl(address, "exec", "-s", cid, "ip", "link", "add", "kc0", "type", "veth")
+        links = crictl(address, "exec", "-s", cid, "ip", "-o", "link", "show").stdout
+        assert "kc0@" in links
+        status = crictl(address, "exec", "-s", cid, "cat", "/proc/self/status").stdout
+        assert "Seccomp:\t0" in status
+    finally:
+        crictl(address, "rmp", "-f", pod)
