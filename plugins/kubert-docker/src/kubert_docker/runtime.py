@@ -63,7 +63,7 @@ from kubert import (
     VersionInfo,
     pod_sandbox_metrics,
 )
-from kubert_docker import execsync, naming, spec, streams, verbose
+from kubert_docker import cadvisor, execsync, naming, spec, streams, verbose
 from kubert_docker.config import DockerConfig
 from kubert_docker.engine import Engine, translate
 from kubert_docker.logs import LogFollower, last_timestamp
@@ -675,7 +675,7 @@ class DockerRuntime(RuntimeBackend):
         ]
 
     def list_metric_descriptors(self) -> list[MetricDescriptor]:
-        return list(METRIC_DESCRIPTORS)
+        return [*METRIC_DESCRIPTORS, *cadvisor.DESCRIPTORS]
 
     def list_pod_sandbox_metrics(self) -> list[PodSandboxMetrics]:
         """cAdvisor's series from the same cgroup and /proc readings as the stats above."""
@@ -689,7 +689,15 @@ class DockerRuntime(RuntimeBackend):
                 if isinstance(c.status, ContainerStatus) and c.status.image is not None
             }
             images[sandbox.id] = str((sandbox.inspect.get("Config") or {}).get("Image", ""))
-            answers.append(pod_sandbox_metrics(self._pod_stats(sandbox, now), images, now))
+            stats = self._pod_stats(sandbox, now)
+            processes = {
+                r.id: (r.pid, getattr(r.status, "started_at", 0))
+                for r in (sandbox, *self.state.in_sandbox(sandbox.id)) if r.running
+            }
+            answers.append(cadvisor.with_series(
+                pod_sandbox_metrics(stats, images, now), stats, images, processes, self.stats,
+                now,
+            ))
         return answers
 
     # ---- events ------------------------------------------------------------------------
