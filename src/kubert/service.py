@@ -69,6 +69,7 @@ from kubert.model import (
     PodSandboxStatusResponse,
     PortForwardRequest,
     RuntimeCondition,
+    RuntimeFeatures,
     RuntimeHandler,
     RuntimeStatus,
     StatusResponse,
@@ -166,8 +167,9 @@ class KubertService:
         handlers: Sequence[RuntimeHandler]
         try:
             handlers = tuple(self.runtime.runtime_handlers())
+            features = self.runtime.runtime_features()
         except KubertError:
-            handlers = ()
+            handlers, features = (), RuntimeFeatures()
         info: dict[str, str] = {}
         if verbose:
             info = {"kubert": json.dumps(self._kubert_info())}
@@ -176,6 +178,7 @@ class KubertService:
             status=RuntimeStatus(conditions=(runtime, network)),
             runtime_handlers=tuple(handlers),
             info=info,
+            features=features,
         )
 
     def _kubert_info(self) -> dict[str, Any]:

@@ -27,10 +27,12 @@ from kubert.model.container import (
     ContainerStats,
     ContainerStatsFilter,
     ContainerStatus,
+    ContainerUser,
     CpuUsage,
     ExecSyncResult,
     LinuxContainerConfig,
     LinuxContainerSecurityContext,
+    LinuxContainerUser,
     MemoryUsage,
 )
 from kubert.model.enums import (
@@ -43,6 +45,7 @@ from kubert.model.enums import (
     PodSandboxState,
     ProfileType,
     Protocol,
+    SupplementalGroupsPolicy,
 )
 from kubert.model.image import AuthConfig, Image, ImageFilter, ImageFsInfo, ImageSpec
 from kubert.model.metrics import ContainerMetrics, Metric, MetricDescriptor, PodSandboxMetrics
@@ -56,6 +59,7 @@ from kubert.model.runtime import (
     NETWORK_READY,
     RUNTIME_READY,
     RuntimeCondition,
+    RuntimeFeatures,
     RuntimeHandler,
     RuntimeHandlerFeatures,
     RuntimeStatus,
@@ -108,6 +112,7 @@ __all__ = [
     "ContainerStatsFilter",
     "ContainerStatus",
     "ContainerStatusResponse",
+    "ContainerUser",
     "CpuUsage",
     "DNSConfig",
     "Device",
@@ -125,6 +130,7 @@ __all__ = [
     "LinuxContainerConfig",
     "LinuxContainerResources",
     "LinuxContainerSecurityContext",
+    "LinuxContainerUser",
     "LinuxPodSandboxConfig",
     "LinuxPodSandboxStats",
     "LinuxPodSandboxStatus",
@@ -159,6 +165,7 @@ __all__ = [
     "ProfileType",
     "Protocol",
     "RuntimeCondition",
+    "RuntimeFeatures",
     "RuntimeHandler",
     "RuntimeHandlerFeatures",
     "RuntimeStatus",
@@ -166,5 +173,6 @@ __all__ = [
     "SandboxCreated",
     "SecurityProfile",
     "StatusResponse",
+    "SupplementalGroupsPolicy",
     "VersionInfo",
 ]

@@ -8,9 +8,12 @@ from typing import Any
 
 from kubert import (
     Capability,
+    ContainerUser,
     InvalidArgumentError,
+    LinuxContainerUser,
     ProfileType,
     SecurityProfile,
+    SupplementalGroupsPolicy,
 )
 
 
@@ -124,3 +127,32 @@ def user_string(
     else:
         return ""
     return f"{user}:{run_as_group}" if run_as_group is not None else user
+
+
+def check_groups_policy(policy: SupplementalGroupsPolicy) -> None:
+    """Refuse ``Strict``: runc always adds the groups the image's /etc/group gives the user,
+    and the engine has no setting to stop it (so Status does not advertise the feature)."""
+    if policy == SupplementalGroupsPolicy.Strict:
+        raise InvalidArgumentError(
+            "linux.security_context.supplemental_groups_policy", "Strict",
+            "the docker engine always merges the groups of the image's /etc/group (runc); "
+            "only Merge is supported",
+        )
+
+
+def process_user(pid: int, proc: Path = Path("/proc")) -> ContainerUser | None:
+    """The effective uid, gid and supplementary groups of process ``pid`` (None when gone)."""
+    if pid <= 0:
+        return None
+    try:
+        status = (proc / str(pid) / "status").read_text()
+    except OSError:
+        return None
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    try:
+        uid = int(fields["Uid"].split()[1])
+        gid = int(fields["Gid"].split()[1])
+        groups = tuple(int(g) for g in fields.get("Groups", "").split())
+    except (KeyError, IndexError, ValueError):
+        return None
+    return ContainerUser(linux=LinuxContainerUser(uid=uid, gid=gid, supplemental_groups=groups))

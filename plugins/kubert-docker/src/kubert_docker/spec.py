@@ -314,6 +314,7 @@ def container_body(
     md = config.metadata
     pod = sandbox_config.metadata
     sc = config.linux.security_context
+    security.check_groups_policy(sc.supplemental_groups_policy)
     log_path = (
         posixpath.join(sandbox_config.log_directory, config.log_path)
         if sandbox_config.log_directory and config.log_path
