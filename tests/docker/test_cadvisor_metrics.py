@@ -14,7 +14,6 @@ from typing import Any
 import grpc
 import pytest
 
-import kubert_docker.plugin
 from kubert.cri.api import pb, rpc
 from kubert_docker.cadvisor import SERIES
 from tests.fixtures.crictl import crictl
@@ -43,12 +42,8 @@ CADVISOR_TYPES = {name: pb.GAUGE if name in GAUGES else pb.COUNTER for name in S
 
 
 @pytest.fixture
-def server(cri_server_factory: Any, docker_engine: Any) -> Any:
-    return cri_server_factory(
-        runtime="docker", image="docker", network="noop",
-        options={"docker": docker_engine.backend_options()},
-        plugins=(kubert_docker.plugin,), pod_infra_image=docker_engine.pause,
-    )
+def server(docker_server: Any) -> Any:
+    return docker_server
 
 
 @pytest.fixture

@@ -19,12 +19,8 @@ UNKNOWN_ID = "feed" * 16
 
 
 @pytest.fixture
-def kubert(cri_server_factory: Any, docker_engine: Any) -> Any:
-    return cri_server_factory(
-        runtime="docker", image="docker", network="noop",
-        options={"docker": docker_engine.backend_options()},
-        plugins=(kubert_docker.plugin,), pod_infra_image=docker_engine.pause,
-    )
+def kubert(docker_server: Any) -> Any:
+    return docker_server
 
 
 def _pod_config(tmp_path: Path, name: str) -> Path:
@@ -101,3 +97,23 @@ def test_version_and_status_while_the_engine_is_down(
     ready = {c["type"]: c for c in info["status"]["conditions"]}["RuntimeReady"]
     assert ready["status"] is False and ready["reason"] == "DockerDaemonNotReady"
     assert "no-engine.sock" in ready["message"]
+
+
+def test_no_seccomp_profile_is_unconfined(
+    kubert: Any, docker_engine: Any, tmp_path: Path
+) -> None:
+    pod_json = _pod_config(tmp_path, "seccomp")
+    pod = _crictl(kubert.address, "runp", str(pod_json)).stdout.strip()
+    try:
+        container = tmp_path / "c.json"
+        container.write_text(json.dumps({
+            "metadata": {"name": "c"}, "image": {"image": docker_engine.busybox},
+            "command": ["sleep", "60"],
+            "linux": {"security_context": {"namespace_options": {"pid": 1}}},  # CONTAINER
+        }))
+        cid = _crictl(kubert.address, "create", pod, str(container), str(pod_json)).stdout
+        _crictl(kubert.address, "start", cid.strip())
+        status = _crictl(kubert.address, "exec", "-s", cid.strip(), "cat", "/proc/1/status")
+        assert "\nSeccomp:\t0\n" in status.stdout
+    finally:
+        _crictl(kubert.address, "rmp", "-f", pod)

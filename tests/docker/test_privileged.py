@@ -33,10 +33,7 @@ def _host_bounding_set() -> int:
 
 
 def _field(pods: Any, cid: str, name: str) -> str:
-    for line in pods.exec(cid, "cat /proc/self/status").splitlines():
-        if line.startswith(name + ":"):
-            return line.split(":", 1)[1].strip()
-    raise AssertionError(f"{name} not in /proc/self/status")
+    return str(pods.status_field(cid, name))
 
 
 def _privileged_pod(pods: Any) -> str:
@@ -270,17 +267,12 @@ def test_native_form_is_the_engines_flag() -> None:
 
 
 def test_privileged_pod_through_crictl(
-    cri_server_factory: Any, docker_engine: Any, tmp_path: Path
+    docker_server: Any, docker_engine: Any, tmp_path: Path
 ) -> None:
     """As an operator would: crictl runp/create/start/exec on kubert's socket."""
-    import kubert_docker.plugin
     from tests.fixtures.crictl import crictl
 
-    kubert = cri_server_factory(
-        runtime="docker", image="docker", network="noop",
-        options={"docker": docker_engine.backend_options()},
-        plugins=(kubert_docker.plugin,), pod_infra_image=docker_engine.pause,
-    )
+    kubert = docker_server
     pod_json = tmp_path / "pod.json"
     pod_json.write_text(json.dumps({
         "metadata": {"name": "priv", "namespace": "test", "uid": "uid-priv"},

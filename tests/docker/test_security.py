@@ -25,10 +25,7 @@ def _run(pods: Any, image: str | None = None, **security: Any) -> str:
 
 
 def _status_field(pods: Any, cid: str, name: str) -> str:
-    for line in pods.exec(cid, "cat /proc/self/status").splitlines():
-        if line.startswith(name + ":"):
-            return line.split(":", 1)[1].strip()
-    raise AssertionError(f"{name} not in /proc/self/status")
+    return str(pods.status_field(cid, name))
 
 
 def test_run_as_user_group_and_supplemental_groups(pods: Any) -> None:

@@ -10,20 +10,14 @@ from typing import Any
 
 import pytest
 
-import kubert_docker.plugin
 from tests.fixtures.crictl import crictl
 
 pytestmark = pytest.mark.docker
 
 
 @pytest.fixture
-def address(cri_server_factory: Any, docker_engine: Any) -> str:
-    server = cri_server_factory(
-        runtime="docker", image="docker", network="noop",
-        options={"docker": docker_engine.backend_options()},
-        plugins=(kubert_docker.plugin,), pod_infra_image=docker_engine.pause,
-    )
-    return str(server.address)
+def address(docker_server: Any) -> str:
+    return str(docker_server.address)
 
 
 def _write(path: Path, data: dict[str, Any]) -> str:
