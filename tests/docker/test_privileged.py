@@ -286,6 +286,11 @@ def test_privileged_pod_through_crictl(
         "linux": {"security_context": {"privileged": True}},
     }))
     address = kubert.address
+    # crictl info shows the form privileged takes here (this host: the bounding set's).
+    shown = json.loads(crictl(address, "info").stdout)["info"]["privileged"]
+    expected = detect("auto")
+    assert shown == {"form": "engine" if expected.native else "bounding-set",
+                     "missing": list(expected.missing)}
     pod = crictl(address, "runp", str(pod_json)).stdout.strip()
     try:
         cid = crictl(address, "create", pod, str(container_json), str(pod_json)).stdout.strip()

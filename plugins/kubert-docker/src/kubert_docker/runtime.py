@@ -206,7 +206,7 @@ class DockerRuntime(RuntimeBackend):
         return CgroupDriver.SYSTEMD if driver == "systemd" else CgroupDriver.CGROUPFS
 
     def runtime_info(self) -> dict[str, str]:
-        return verbose.runtime_info(self._info, self.config)
+        return verbose.runtime_info(self._info, self.config, self.privileged)
 
     # ---- creating ----------------------------------------------------------------------
 
