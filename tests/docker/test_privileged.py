@@ -302,3 +302,41 @@ def test_privileged_pod_through_crictl(
         assert "Seccomp:\t0" in status
     finally:
         crictl(address, "rmp", "-f", pod)
+
+
+def test_privileged_body_overrides_what_privileged_means(tmp_path: Path) -> None:
+    """The create body: privileged replaces capabilities, profiles and masked paths, keeps
+    no-new-privileges, the request's own devices and a /sys bind of its own."""
+    from kubert_docker import spec
+    from kubert_docker.config import DockerConfig
+
+    facts = spec.HostFacts(privileged=Privileged(missing=("CAP_SYS_RESOURCE",)), apparmor=True)
+    sc = k.LinuxContainerSecurityContext(
+        privileged=True, no_new_privs=True, masked_paths=("/proc/kcore",),
+        capabilities=k.Capability(drop_capabilities=("NET_RAW",)),
+        seccomp=k.SecurityProfile(profile_type=k.ProfileType.RuntimeDefault),
+    )
+    config = k.ContainerConfig(
+        metadata=k.ContainerMetadata(name="c"), image=k.ImageSpec(image="busybox"),
+        mounts=(k.Mount(container_path="/sys", host_path=str(tmp_path)),),
+        devices=(k.Device(container_path="/dev/mine", host_path="/dev/null",
+                          permissions="r"),),
+        linux=k.LinuxContainerConfig(security_context=sc),
+    )
+    sandbox = k.PodSandboxConfig(metadata=k.PodSandboxMetadata(name="p", uid="u", namespace="n"))
+    _, body, _ = spec.container_body("sb", k.NamespaceOption(), config, sandbox, DockerConfig(),
+                                     facts, "", "")
+    host = body["HostConfig"]
+    assert (host["Privileged"], host["CapAdd"], host["CapDrop"]) == (
+        False, ["ALL"], ["CAP_SYS_RESOURCE"])
+    assert host["MaskedPaths"] == [] and host["ReadonlyPaths"] == []
+    assert set(host["SecurityOpt"]) == {"seccomp=unconfined", "apparmor=unconfined",
+                                        "label=disable", "no-new-privileges"}
+    assert host["Binds"] == [f"{tmp_path}:/sys:rprivate"]  # the request's /sys, not the host's
+    assert host["Devices"][0]["PathInContainer"] == "/dev/mine"
+    assert {d["PathOnHost"] for d in host["Devices"][1:]} >= {"/dev/null", "/dev/zero"}
+    native = spec.HostFacts(privileged=Privileged())
+    _, body, _ = spec.container_body("sb", k.NamespaceOption(), config, sandbox, DockerConfig(),
+                                     native, "", "")
+    assert body["HostConfig"]["Privileged"] is True
+    assert "CapDrop" not in body["HostConfig"]
