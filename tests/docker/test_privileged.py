@@ -139,11 +139,13 @@ def test_seccomp_profile_is_ignored_when_privileged(pods: Any, tmp_path: Path) -
         "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}],
     }))
     sandbox_id = _privileged_pod(pods)
-    for seccomp in (
+    for index, seccomp in enumerate((
         k.SecurityProfile(profile_type=k.ProfileType.Localhost, localhost_ref=str(profile)),
         k.SecurityProfile(profile_type=k.ProfileType.RuntimeDefault),
-    ):
-        cid = pods.container(sandbox_id, "sleep", "60", name=f"s{seccomp.profile_type}",
+        # Not even read: a privileged container's profile is ignored.
+        k.SecurityProfile(profile_type=k.ProfileType.Localhost, localhost_ref="/no/such.json"),
+    )):
+        cid = pods.container(sandbox_id, "sleep", "60", name=f"s{index}",
                              linux=_linux(privileged=True, seccomp=seccomp))
         assert _field(pods, cid, "Seccomp") == "0"
         pods.exec(cid, "mkdir /tmp/made")

@@ -21,6 +21,7 @@ from kubert import (
     NamespaceOption,
     PodSandboxConfig,
     PortMapping,
+    SecurityProfile,
 )
 from kubert_docker import naming, security
 from kubert_docker.config import DockerConfig
@@ -49,6 +50,22 @@ class HostFacts:
     apparmor: bool = False
     runtimes: frozenset[str] = frozenset()
     privileged: Privileged = Privileged()
+
+
+def _profiles(
+    seccomp: SecurityProfile | None,
+    apparmor: SecurityProfile | None,
+    facts: HostFacts,
+    privileged: bool,
+) -> list[str]:
+    """``SecurityOpt`` for the seccomp and AppArmor profiles; none for a privileged request,
+    whose profiles are ignored (not even read or checked), as under containerd."""
+    if privileged:
+        return []
+    return [
+        *security.seccomp_options(seccomp, "linux.security_context.seccomp"),
+        *security.apparmor_options(apparmor, "linux.security_context.apparmor", facts.apparmor),
+    ]
 
 
 def _privileged(host: dict[str, Any], facts: HostFacts, keep: list[str]) -> None:
@@ -135,12 +152,7 @@ def sandbox_body(
         "Privileged": False,
         "ReadonlyRootfs": sc.readonly_rootfs,
         "GroupAdd": [str(g) for g in sc.supplemental_groups],
-        "SecurityOpt": [
-            *security.seccomp_options(sc.seccomp, "linux.security_context.seccomp"),
-            *security.apparmor_options(
-                sc.apparmor, "linux.security_context.apparmor", facts.apparmor
-            ),
-        ],
+        "SecurityOpt": _profiles(sc.seccomp, sc.apparmor, facts, sc.privileged),
         "LogConfig": {"Type": "none"},
         "RestartPolicy": {"Name": "no"},
     }
@@ -354,10 +366,7 @@ def container_body(
         "ReadonlyRootfs": sc.readonly_rootfs,
         "GroupAdd": [str(g) for g in sc.supplemental_groups],
         "SecurityOpt": [
-            *security.seccomp_options(sc.seccomp, "linux.security_context.seccomp"),
-            *security.apparmor_options(
-                sc.apparmor, "linux.security_context.apparmor", facts.apparmor
-            ),
+            *_profiles(sc.seccomp, sc.apparmor, facts, sc.privileged),
             *(["no-new-privileges"] if sc.no_new_privs else []),
         ],
         "LogConfig": LOG_CONFIG,
