@@ -100,6 +100,14 @@ def test_privileged_pod_creates_a_network_link_in_its_namespace(pods: Any) -> No
     seen = pods.exec(watcher, "ip -o link show")
     assert "kv0@" in seen, seen
     assert not Path("/sys/class/net/kv0").exists()
+    # The privileged container's /sys is its pod's: the pod's interfaces, writable.
+    assert set(pods.exec(admin, "ls /sys/class/net").split()) == {"lo", "kv0", "veth0"}
+    pods.exec(admin, "echo 1400 > /sys/class/net/kv0/mtu")
+    assert "mtu 1400" in pods.exec(watcher, "ip link show kv0")
+    mount = pods.runtime.sysfs.directory / sandbox_id
+    assert str(mount) in Path("/proc/self/mountinfo").read_text()
+    pods.runtime.remove_sandbox(sandbox_id)
+    assert str(mount) not in Path("/proc/self/mountinfo").read_text()
 
 
 def test_privileged_container_has_what_containerd_gives(pods: Any) -> None:
@@ -342,3 +350,23 @@ def test_privileged_body_overrides_what_privileged_means(tmp_path: Path) -> None
                                      native, "", "")
     assert body["HostConfig"]["Privileged"] is True
     assert "CapDrop" not in body["HostConfig"]
+
+
+def test_pod_sysfs_is_swept_when_its_sandbox_is_gone(
+    pods: Any, docker_engine: Any, docker_client: Any, tmp_path: Path
+) -> None:
+    """A pod sysfs pins its network namespace: one whose sandbox went away behind kubert's
+    back (or while kubert was down) is unmounted when a backend next syncs with the engine."""
+    from tests.fixtures.docker_helpers import make_runtime
+
+    sandbox_id = _privileged_pod(pods)
+    pods.container(sandbox_id, "sleep", "60", linux=_linux(privileged=True))
+    mount = pods.runtime.sysfs.directory / sandbox_id
+    assert str(mount) in Path("/proc/self/mountinfo").read_text()
+    docker_client.api.remove_container(sandbox_id, force=True, v=True)
+    # A second backend on the same root, as after a restart: its first sync sweeps the mount.
+    again = make_runtime(docker_engine, pods.runtime.root.parent)
+    try:
+        assert wait_until(lambda: str(mount) not in Path("/proc/self/mountinfo").read_text())
+    finally:
+        again.close()

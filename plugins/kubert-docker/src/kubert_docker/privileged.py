@@ -116,13 +116,20 @@ def host_devices(dev: Path = Path("/dev")) -> list[dict[str, str]]:
 
 
 def host_config(
-    privileged: Privileged, apparmor: bool, binds: list[str], devices: list[dict[str, str]]
+    privileged: Privileged,
+    apparmor: bool,
+    binds: list[str],
+    devices: list[dict[str, str]],
+    sysfs: str = "",
 ) -> dict[str, Any]:
     """The ``HostConfig`` fields of a privileged sandbox or container.
 
     :param binds: the request's own binds; the writable /sys bind is added unless one of them
         already targets /sys.
     :param devices: the request's own devices; the host's are added after them.
+    :param sysfs: a sysfs mounted from the pod's network namespace (:mod:`kubert_docker.sysfs`)
+        to bind at /sys, with the host's cgroup hierarchies over /sys/fs/cgroup; "" binds the
+        host's /sys (a host-network pod, or the sandbox's own pause container).
     :returns: ``{"Privileged": True}`` where the engine's own mode works, else the spelled-out
         fields (CapAdd, CapDrop, SecurityOpt, MaskedPaths, ReadonlyPaths, Devices,
         DeviceCgroupRules, Binds).
@@ -147,6 +154,12 @@ def host_config(
         # Devices made later (mknod, hot-plug) are usable too, as under the engine's own mode.
         "DeviceCgroupRules": ["a *:* rwm"],
         # The engine mounts sysfs and the cgroup hierarchies read-only outside its own mode;
-        # the host's /sys bound read-write in their place makes both writable.
-        "Binds": binds if own_sys else [*binds, "/sys:/sys:rw"],
+        # a writable sysfs (the pod's own, else the host's) bound in their place fixes both.
+        "Binds": binds if own_sys else [*binds, *_sys_binds(sysfs)],
     }
+
+
+def _sys_binds(sysfs: str) -> list[str]:
+    if not sysfs:
+        return ["/sys:/sys:rw"]
+    return [f"{sysfs}:/sys:rw", "/sys/fs/cgroup:/sys/fs/cgroup:rw"]

@@ -72,6 +72,7 @@ from kubert_docker.privileged import detect as detect_privileged
 from kubert_docker.state import StateView
 from kubert_docker.stats import StatsReader, network_usage
 from kubert_docker.status import Record
+from kubert_docker.sysfs import PodSysfs
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ class DockerRuntime(RuntimeBackend):
         self.engine = Engine(self.config.endpoint)
         self.root = Path(context.root_dir) / "docker"
         self.netns_dir = self.root / "netns"
+        self.sysfs = PodSysfs(self.root / "sysfs")
         self.oom_floor = detect_floor(self.config.restrict_oom_score_adj)
         self.privileged = detect_privileged(self.config.privileged_mode)
         self.facts = spec.HostFacts(oom_floor=self.oom_floor, privileged=self.privileged)
@@ -154,6 +156,7 @@ class DockerRuntime(RuntimeBackend):
         )
         if self._driver_error:
             log.error("%s", self._driver_error)
+        self.sysfs.sweep({r.id for r in self.state.all(naming.TYPE_SANDBOX) if r.running})
         for record in self.state.all(naming.TYPE_SANDBOX):
             if not record.running:
                 self._unlink_netns(record.id)
@@ -343,6 +346,7 @@ class DockerRuntime(RuntimeBackend):
         with contextlib.suppress(NotFoundError), translate("sandbox", sandbox_id):
             api.stop(record.id, timeout=_SANDBOX_STOP_TIMEOUT)
         self._unlink_netns(record.id)
+        self.sysfs.release(record.id)
         self.state.refresh(record.id)
 
     def remove_sandbox(self, sandbox_id: str) -> None:
@@ -351,6 +355,7 @@ class DockerRuntime(RuntimeBackend):
             self._remove(container.id)
         self._remove(record.id)
         self._unlink_netns(record.id)
+        self.sysfs.release(record.id)
 
     def _remove(self, cid: str) -> None:
         with contextlib.suppress(NotFoundError), translate("container", cid):
@@ -416,11 +421,22 @@ class DockerRuntime(RuntimeBackend):
             self.facts,
             image_user,
             runtime,
+            self._pod_sysfs(sandbox, config),
         )
         container_id = self._create(name, body, "image", config.image.image)
         self._created_here.add(container_id)
         self.state.refresh(container_id)
         return container_id
+
+    def _pod_sysfs(self, sandbox: Record, config: ContainerConfig) -> str:
+        """The pod's own sysfs for a privileged container spelled out in a pod network."""
+        if (not config.linux.security_context.privileged or self.facts.privileged.native
+                or self._host_network(sandbox)):
+            return ""
+        try:
+            return self.sysfs.mount(sandbox.id, sandbox.pid)
+        except OSError as error:
+            raise FailedPreconditionError(str(error)) from None
 
     def start_container(self, container_id: str) -> None:
         record = self._container(container_id)

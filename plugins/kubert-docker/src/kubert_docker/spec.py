@@ -68,7 +68,9 @@ def _profiles(
     ]
 
 
-def _privileged(host: dict[str, Any], facts: HostFacts, keep: list[str]) -> None:
+def _privileged(
+    host: dict[str, Any], facts: HostFacts, keep: list[str], sysfs: str = ""
+) -> None:
     """Make ``host`` privileged in place: the form :mod:`kubert_docker.privileged` chose.
 
     What privileged overrides goes (capabilities, seccomp and AppArmor profiles, masked and
@@ -77,7 +79,8 @@ def _privileged(host: dict[str, Any], facts: HostFacts, keep: list[str]) -> None
     for key in ("CapAdd", "CapDrop", "MaskedPaths", "ReadonlyPaths"):
         host.pop(key, None)
     fields = host_config(
-        facts.privileged, facts.apparmor, host.get("Binds", []), host.get("Devices", [])
+        facts.privileged, facts.apparmor, host.get("Binds", []), host.get("Devices", []),
+        sysfs,
     )
     fields["SecurityOpt"] = [*fields.get("SecurityOpt", ()), *keep]
     host.update(fields)
@@ -321,8 +324,10 @@ def container_body(
     facts: HostFacts,
     image_user: str,
     runtime: str,
+    sysfs: str = "",
 ) -> tuple[str, dict[str, Any], naming.Meta]:
-    """(name, create body, meta) of an app container joining sandbox ``sandbox_id``."""
+    """(name, create body, meta) of an app container joining sandbox ``sandbox_id``;
+    ``sysfs`` is the pod's own sysfs for a privileged container (see :func:`_privileged`)."""
     md = config.metadata
     pod = sandbox_config.metadata
     sc = config.linux.security_context
@@ -379,7 +384,7 @@ def container_body(
     if sc.readonly_paths:
         host["ReadonlyPaths"] = list(sc.readonly_paths)
     if sc.privileged:
-        _privileged(host, facts, ["no-new-privileges"] if sc.no_new_privs else [])
+        _privileged(host, facts, ["no-new-privileges"] if sc.no_new_privs else [], sysfs)
     if runtime:
         host["Runtime"] = runtime
     body: dict[str, Any] = {
