@@ -50,6 +50,7 @@ from kubert.model import (
     PortForwardRequest,
     PortMapping,
     RuntimeCondition,
+    RuntimeFeatures,
     RuntimeHandler,
     SandboxCreated,
     VersionInfo,
@@ -152,6 +153,11 @@ class RuntimeBackend(Backend):
     def runtime_handlers(self) -> Sequence[RuntimeHandler]:
         """Runtime handlers this backend offers (StatusResponse.runtime_handlers)."""
         return (RuntimeHandler(name=""),)
+
+    def runtime_features(self) -> RuntimeFeatures:
+        """Runtime-wide features (StatusResponse.features); advertise only what works, since
+        the kubelet admits pods that need a feature on that word alone."""
+        return RuntimeFeatures()
 
     def cgroup_driver(self) -> CgroupDriver:
         """The cgroup driver (RuntimeConfig RPC)."""

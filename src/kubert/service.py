@@ -51,8 +51,11 @@ from kubert.model import (
     ImageSpec,
     ImageStatusResponse,
     LinuxContainerResources,
+    LinuxPodSandboxStatus,
     MetricDescriptor,
+    Namespace,
     NamespaceMode,
+    NamespaceOption,
     PodSandbox,
     PodSandboxConfig,
     PodSandboxFilter,
@@ -66,6 +69,7 @@ from kubert.model import (
     PodSandboxStatusResponse,
     PortForwardRequest,
     RuntimeCondition,
+    RuntimeFeatures,
     RuntimeHandler,
     RuntimeStatus,
     StatusResponse,
@@ -115,6 +119,8 @@ class KubertService:
     #: RunPodSandbox calls share it; start-up recovery's garbage collection holds it alone.
     run_gate: RunGate = field(init=False, factory=RunGate)
     recovery: Recovery | None = field(init=False, default=None)
+    #: The runtime backend's version at the last contact; Version answers it while it is down.
+    _backend_version: str = field(init=False, default="unknown")
 
     # ---- start-up and shutdown ---------------------------------------------------------
 
@@ -142,11 +148,18 @@ class KubertService:
     # ---- runtime-wide ------------------------------------------------------------------
 
     def version(self) -> VersionInfo:
-        engine = self.runtime.version()
+        """kubert's version and the runtime backend's; it answers while the backend is down
+        (with the backend's version from the last contact, or ``unknown``), so that a kubelet
+        can start and read Status, which says why the runtime is not ready."""
+        try:
+            self._backend_version = self.runtime.version().runtime_version or "unknown"
+        except UnavailableError as error:
+            log.debug("version of %s unavailable: %s", self.runtime.name, error.message)
+        engine = self._backend_version
         return VersionInfo(
             version=KUBELET_API_VERSION,
             runtime_name=RUNTIME_NAME,
-            runtime_version=f"{__version__} ({self.runtime.name} {engine.runtime_version})".strip(),
+            runtime_version=f"{__version__} ({self.runtime.name} {engine})",
             runtime_api_version="v1",
         )
 
@@ -158,8 +171,9 @@ class KubertService:
         handlers: Sequence[RuntimeHandler]
         try:
             handlers = tuple(self.runtime.runtime_handlers())
+            features = self.runtime.runtime_features()
         except KubertError:
-            handlers = ()
+            handlers, features = (), RuntimeFeatures()
         info: dict[str, str] = {}
         if verbose:
             info = {"kubert": json.dumps(self._kubert_info())}
@@ -168,6 +182,7 @@ class KubertService:
             status=RuntimeStatus(conditions=(runtime, network)),
             runtime_handlers=tuple(handlers),
             info=info,
+            features=features,
         )
 
     def _kubert_info(self) -> dict[str, Any]:
@@ -259,6 +274,7 @@ class KubertService:
 
     def stop_pod_sandbox(self, sandbox_id: str) -> None:
         """Tear down the network, then stop; an unknown sandbox is already stopped."""
+        sandbox_id = self._sandbox_id(sandbox_id)
         with self._locks.hold(sandbox_id):
             self.stop_locked(sandbox_id)
 
@@ -300,6 +316,7 @@ class KubertService:
 
     def remove_pod_sandbox(self, sandbox_id: str) -> None:
         """Stop (if needed), remove the sandbox and its containers, delete the checkpoint."""
+        sandbox_id = self._sandbox_id(sandbox_id)
         with self._locks.hold(sandbox_id):
             self.stop_locked(sandbox_id)
             crash_point("remove:stopped")
@@ -324,9 +341,30 @@ class KubertService:
             status=status, info=info, containers_statuses=tuple(containers), timestamp=timestamp
         )
 
+    def _sandbox_id(self, sandbox_id: str) -> str:
+        """The full ID of ``sandbox_id`` (an ID or unique prefix) when only a checkpoint
+        remembers the sandbox; otherwise unchanged (the runtime resolves its own prefixes)."""
+        if not sandbox_id or self._checkpoint_or_none(sandbox_id) is not None:
+            return sandbox_id
+        try:
+            return self.runtime.sandbox_status(sandbox_id).id
+        except NotFoundError:
+            pass
+        matches = [known for known in self.checkpoints.list() if known.startswith(sandbox_id)]
+        if len(matches) > 1:
+            raise NotFoundError("sandbox", sandbox_id, "the prefix is ambiguous")
+        return matches[0] if matches else sandbox_id
+
     def _sandbox_status(self, sandbox_id: str) -> PodSandboxStatus:
-        """The runtime's status with the network's IPs (the checkpoint's when it knows none)."""
-        status = self.runtime.sandbox_status(sandbox_id)
+        """The runtime's status with the network's IPs (the checkpoint's when it knows none);
+        for a sandbox only its checkpoint remembers, NOTREADY from the checkpoint, as listed."""
+        try:
+            status = self.runtime.sandbox_status(sandbox_id)
+        except NotFoundError:
+            checkpoint = self._checkpoint_or_none(self._sandbox_id(sandbox_id))
+            if checkpoint is None:
+                raise
+            return _status_from_checkpoint(checkpoint)
         if status.network is not None or status.state != PodSandboxState.SANDBOX_READY:
             return status
         checkpoint = self._checkpoint_or_none(status.id)
@@ -398,7 +436,9 @@ class KubertService:
             self.runtime.start_container(container_id)
 
     def stop_container(self, container_id: str, timeout: int) -> None:
-        self.runtime.stop_container(container_id, timeout)
+        """Idempotent, as the CRI requires: a container that is gone is stopped."""
+        with suppress(NotFoundError):
+            self.runtime.stop_container(container_id, timeout)
 
     def remove_container(self, container_id: str) -> None:
         """Idempotent, as the CRI requires: a container that is already gone is removed."""
@@ -593,6 +633,25 @@ def _sandbox_from_checkpoint(checkpoint: Checkpoint) -> PodSandbox:
         labels=_labels(checkpoint),
         annotations=checkpoint.annotations,
         runtime_handler=checkpoint.runtime_handler,
+    )
+
+
+def _status_from_checkpoint(checkpoint: Checkpoint) -> PodSandboxStatus:
+    """PodSandboxStatus of a sandbox the runtime no longer has: NOTREADY, what was recorded."""
+    listed = _sandbox_from_checkpoint(checkpoint)
+    network_mode = NamespaceMode.NODE if checkpoint.host_network else NamespaceMode.POD
+    return PodSandboxStatus(
+        id=listed.id,
+        metadata=listed.metadata,
+        state=listed.state,
+        created_at=listed.created_at,
+        network=checkpoint.network,
+        linux=LinuxPodSandboxStatus(
+            namespaces=Namespace(options=NamespaceOption(network=network_mode))
+        ),
+        labels=listed.labels,
+        annotations=listed.annotations,
+        runtime_handler=listed.runtime_handler,
     )
 
 

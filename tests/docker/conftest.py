@@ -35,6 +35,18 @@ def images(docker_engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 @pytest.fixture
+def docker_server(cri_server_factory: Any, docker_engine: Any) -> Any:
+    """kubert serving CRI on its socket with the docker backends on the private engine."""
+    import kubert_docker.plugin
+
+    return cri_server_factory(
+        runtime="docker", image="docker", network="noop",
+        options={"docker": docker_engine.backend_options()},
+        plugins=(kubert_docker.plugin,), pod_infra_image=docker_engine.pause,
+    )
+
+
+@pytest.fixture
 def pods(runtime: DockerRuntime, docker_engine: Any, tmp_path: Path) -> Iterator[PodMaker]:
     maker = PodMaker(runtime, docker_engine, tmp_path / "logs")
     yield maker

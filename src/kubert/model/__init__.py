@@ -27,10 +27,12 @@ from kubert.model.container import (
     ContainerStats,
     ContainerStatsFilter,
     ContainerStatus,
+    ContainerUser,
     CpuUsage,
     ExecSyncResult,
     LinuxContainerConfig,
     LinuxContainerSecurityContext,
+    LinuxContainerUser,
     MemoryUsage,
 )
 from kubert.model.enums import (
@@ -43,6 +45,7 @@ from kubert.model.enums import (
     PodSandboxState,
     ProfileType,
     Protocol,
+    SupplementalGroupsPolicy,
 )
 from kubert.model.image import AuthConfig, Image, ImageFilter, ImageFsInfo, ImageSpec
 from kubert.model.metrics import ContainerMetrics, Metric, MetricDescriptor, PodSandboxMetrics
@@ -92,6 +95,7 @@ from kubert.model.runtime import (
     NETWORK_READY,
     RUNTIME_READY,
     RuntimeCondition,
+    RuntimeFeatures,
     RuntimeHandler,
     RuntimeHandlerFeatures,
     RuntimeStatus,
@@ -147,6 +151,7 @@ __all__ = [
     "ContainerStatus",
     "ContainerStatusRequest",
     "ContainerStatusResponse",
+    "ContainerUser",
     "CpuUsage",
     "CreateContainerRequest",
     "DNSConfig",
@@ -169,6 +174,7 @@ __all__ = [
     "LinuxContainerConfig",
     "LinuxContainerResources",
     "LinuxContainerSecurityContext",
+    "LinuxContainerUser",
     "LinuxPodSandboxConfig",
     "LinuxPodSandboxStats",
     "LinuxPodSandboxStatus",
@@ -221,6 +227,7 @@ __all__ = [
     "RuntimeCondition",
     "RuntimeConfig",
     "RuntimeConfigRequest",
+    "RuntimeFeatures",
     "RuntimeHandler",
     "RuntimeHandlerFeatures",
     "RuntimeStatus",
@@ -232,6 +239,7 @@ __all__ = [
     "StatusResponse",
     "StopContainerRequest",
     "StopPodSandboxRequest",
+    "SupplementalGroupsPolicy",
     "UpdateContainerResourcesRequest",
     "UpdatePodSandboxResourcesRequest",
     "UpdateRuntimeConfigRequest",

@@ -21,7 +21,7 @@ from kubert.model.common import (
     strings_field,
     tuple_field,
 )
-from kubert.model.enums import ContainerEventType, ContainerState
+from kubert.model.enums import ContainerEventType, ContainerState, SupplementalGroupsPolicy
 from kubert.model.image import ImageSpec
 from kubert.model.sandbox import PodSandboxStatus
 
@@ -41,10 +41,13 @@ class LinuxContainerSecurityContext:
     namespace_options: NamespaceOption = field(factory=NamespaceOption)
     selinux_options: SELinuxOption | None = None
     run_as_user: int | None = None
-    run_as_group: int | None = None
+    run_as_group: int | None = field(default=None, validator=validate.run_as_group)
     run_as_username: str = field(default="", validator=validate.bounded_string(256))
     readonly_rootfs: bool = False
     supplemental_groups: tuple[int, ...] = tuple_field()
+    supplemental_groups_policy: SupplementalGroupsPolicy = field(
+        default=SupplementalGroupsPolicy.Merge, converter=SupplementalGroupsPolicy
+    )
     no_new_privs: bool = False
     masked_paths: tuple[str, ...] = strings_field()
     readonly_paths: tuple[str, ...] = strings_field()
@@ -103,6 +106,21 @@ class ContainerResources:
 
 
 @frozen(kw_only=True)
+class LinuxContainerUser:
+    """The identity of a container's first process: effective uid, gid and supplementary
+    groups, as the kernel applied them."""
+
+    uid: int = 0
+    gid: int = 0
+    supplemental_groups: tuple[int, ...] = tuple_field()
+
+
+@frozen(kw_only=True)
+class ContainerUser:
+    linux: LinuxContainerUser | None = None
+
+
+@frozen(kw_only=True)
 class ContainerStatus:
     """What ContainerStatus answers. Times are Unix nanoseconds; 0 means not yet."""
 
@@ -123,6 +141,8 @@ class ContainerStatus:
     log_path: str = ""
     resources: ContainerResources | None = None
     image_id: str = ""
+    #: The running process's identity (None when the backend cannot tell, or nothing runs).
+    user: ContainerUser | None = None
 
 
 @frozen(kw_only=True)

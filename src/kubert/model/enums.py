@@ -51,6 +51,14 @@ class ProfileType(IntEnum):
     Localhost = 2
 
 
+class SupplementalGroupsPolicy(IntEnum):
+    """How a container's supplementary groups are chosen: ``Merge`` adds the groups the image's
+    /etc/group gives the user to the requested ones, ``Strict`` uses only the requested ones."""
+
+    Merge = 0
+    Strict = 1
+
+
 class CgroupDriver(IntEnum):
     SYSTEMD = 0
     CGROUPFS = 1

@@ -8,7 +8,7 @@ from attrs import field, frozen
 from kubert.model.common import tuple_field
 from kubert.model.container import ContainerStatus
 from kubert.model.image import Image
-from kubert.model.runtime import RuntimeHandler, RuntimeStatus
+from kubert.model.runtime import RuntimeFeatures, RuntimeHandler, RuntimeStatus
 from kubert.model.sandbox import PodSandboxStatus
 
 
@@ -45,3 +45,4 @@ class StatusResponse:
     status: RuntimeStatus
     runtime_handlers: tuple[RuntimeHandler, ...] = tuple_field()
     info: dict[str, str] = field(factory=dict)
+    features: RuntimeFeatures = field(factory=RuntimeFeatures)

@@ -48,6 +48,13 @@ class RuntimeHandlerFeatures:
 
 
 @frozen(kw_only=True)
+class RuntimeFeatures:
+    """Runtime-wide features of StatusResponse (the kubelet admits pods that need them)."""
+
+    supplemental_groups_policy: bool = False
+
+
+@frozen(kw_only=True)
 class RuntimeHandler:
     name: str = ""
     features: RuntimeHandlerFeatures = field(factory=RuntimeHandlerFeatures)

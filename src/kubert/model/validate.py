@@ -258,3 +258,13 @@ def int_range(low: int, high: int) -> Validator:
             raise InvalidArgumentError(attribute.name, value, f"must be between {low} and {high}")
 
     return check
+
+
+def run_as_group(instance: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
+    """A group applies to a user the request names: RunAsGroup alone is refused (the CRI's
+    rule, which containerd enforces; the image's user is not the request's)."""
+    if value is not None and instance.run_as_user is None and not instance.run_as_username:
+        raise InvalidArgumentError(
+            "linux.security_context.run_as_group", value,
+            "needs run_as_user or run_as_username",
+        )

@@ -15,6 +15,10 @@ backend against:
   stops it first. What a container does on start is decided by
   :mod:`kubert.testing.commands`: ``true``, ``false``, ``echo …`` and ``sh -c "exit N"`` exit at
   once; anything else runs until stopped or until a test calls :meth:`MemoryBackend.exit_container`.
+* Unknown IDs are NotFound here for every call; the CRI's answers for them (stop and remove
+  succeed, a checkpoint-only sandbox has a status) and Version while the runtime is down are
+  the core's, checked by :class:`~kubert.testing.suite.CriRuleTests` around this backend. A
+  ``run_as_group`` without a user never reaches it (the model refuses it).
 * Exited containers' ``reason`` is ``Completed`` (code 0) or ``Error``.
 * Images: see :mod:`kubert.testing.images`. An image is in use while a container or a sandbox
   (through the infra image) refers to it; removing it then raises FailedPrecondition.

@@ -19,7 +19,7 @@ from kubert import (
     ProcessUsage,
     pod_sandbox_metrics,
 )
-from kubert_docker import naming
+from kubert_docker import cadvisor, naming
 from kubert_docker.state import StateView
 from kubert_docker.stats import StatsReader, network_usage
 from kubert_docker.status import Record
@@ -142,5 +142,12 @@ def pod_metrics(reader: StatsReader, state: StateView) -> list[PodSandboxMetrics
             if isinstance(c.status, ContainerStatus) and c.status.image is not None
         }
         images[sandbox.id] = str((sandbox.inspect.get("Config") or {}).get("Image", ""))
-        answers.append(pod_sandbox_metrics(pod_stats(reader, state, sandbox, now), images, now))
+        stats = pod_stats(reader, state, sandbox, now)
+        processes = {
+            r.id: (r.pid, getattr(r.status, "started_at", 0))
+            for r in (sandbox, *state.in_sandbox(sandbox.id)) if r.running
+        }
+        answers.append(cadvisor.with_series(
+            pod_sandbox_metrics(stats, images, now), stats, images, processes, reader, now,
+        ))
     return answers

@@ -56,14 +56,16 @@ from kubert import (
     SandboxCreated,
     VersionInfo,
 )
-from kubert_docker import dns, execsync, naming, netns, podstats, spec, streams, verbose
+from kubert_docker import cadvisor, dns, execsync, naming, netns, podstats, spec, streams, verbose
 from kubert_docker.engine import Engine, translate
 from kubert_docker.logcopy import LogCopying
 from kubert_docker.oom import detect_floor
+from kubert_docker.privileged import detect as detect_privileged
 from kubert_docker.settings import DockerConfig
 from kubert_docker.state import StateView
 from kubert_docker.stats import StatsReader
 from kubert_docker.status import Record
+from kubert_docker.sysfs import PodSysfs
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +91,10 @@ class DockerRuntime(RuntimeBackend):
         self.engine = Engine(self.config.endpoint, self.config.runtime_request_timeout)
         self.root = Path(context.root_dir) / "docker"
         self.netns = netns.NetnsLinks(self.root / "netns")
+        self.sysfs = PodSysfs(self.root / "sysfs")
         self.oom_floor = detect_floor(self.config.restrict_oom_score_adj)
-        self.facts = spec.HostFacts(oom_floor=self.oom_floor)
+        self.privileged = detect_privileged(self.config.privileged_mode)
+        self.facts = spec.HostFacts(oom_floor=self.oom_floor, privileged=self.privileged)
         self._info: dict[str, Any] = {}
         self._driver_error = ""
         self._image_refs: dict[str, str] = {}
@@ -126,6 +130,7 @@ class DockerRuntime(RuntimeBackend):
         self._info = info
         self.facts = spec.HostFacts(
             oom_floor=self.oom_floor,
+            privileged=self.privileged,
             apparmor=any("apparmor" in str(o) for o in info.get("SecurityOptions") or ()),
             runtimes=frozenset((info.get("Runtimes") or {}).keys()),
         )
@@ -142,6 +147,7 @@ class DockerRuntime(RuntimeBackend):
         )
         if self._driver_error:
             log.error("%s", self._driver_error)
+        self.sysfs.sweep({r.id for r in self.state.all(naming.TYPE_SANDBOX) if r.running})
         for record in self.state.all(naming.TYPE_SANDBOX):
             if not record.running:
                 self.netns.unlink(record.id)
@@ -193,7 +199,7 @@ class DockerRuntime(RuntimeBackend):
         return CgroupDriver.SYSTEMD if driver == "systemd" else CgroupDriver.CGROUPFS
 
     def runtime_info(self) -> dict[str, str]:
-        return verbose.runtime_info(self._info, self.config)
+        return verbose.runtime_info(self._info, self.config, self.privileged)
 
     # ---- creating ----------------------------------------------------------------------
 
@@ -298,6 +304,7 @@ class DockerRuntime(RuntimeBackend):
         with contextlib.suppress(NotFoundError), translate("sandbox", sandbox_id):
             api.stop(record.id, timeout=_SANDBOX_STOP_TIMEOUT)
         self.netns.unlink(record.id)
+        self.sysfs.release(record.id)
         self.state.refresh(record.id)
 
     def remove_sandbox(self, sandbox_id: str) -> None:
@@ -306,6 +313,7 @@ class DockerRuntime(RuntimeBackend):
             self._remove(container.id)
         self._remove(record.id)
         self.netns.unlink(record.id)
+        self.sysfs.release(record.id)
 
     def _remove(self, cid: str) -> None:
         with contextlib.suppress(NotFoundError), translate("container", cid):
@@ -369,11 +377,22 @@ class DockerRuntime(RuntimeBackend):
             self.facts,
             image_user,
             runtime,
+            self._pod_sysfs(sandbox, config),
         )
         container_id = self._create(name, body, "image", config.image.image)
         self._created_here.add(container_id)
         self.state.refresh(container_id)
         return container_id
+
+    def _pod_sysfs(self, sandbox: Record, config: ContainerConfig) -> str:
+        """The pod's own sysfs for a privileged container spelled out in a pod network."""
+        if (not config.linux.security_context.privileged or self.facts.privileged.native
+                or netns.host_network(sandbox)):
+            return ""
+        try:
+            return self.sysfs.mount(sandbox.id, sandbox.pid)
+        except OSError as error:
+            raise FailedPreconditionError(str(error)) from None
 
     def start_container(self, container_id: str) -> None:
         record = self._container(container_id)
@@ -512,7 +531,7 @@ class DockerRuntime(RuntimeBackend):
         return podstats.list_pod_stats(self.stats, self.state, filter)
 
     def list_metric_descriptors(self) -> list[MetricDescriptor]:
-        return list(METRIC_DESCRIPTORS)
+        return [*METRIC_DESCRIPTORS, *cadvisor.DESCRIPTORS]
 
     def list_pod_sandbox_metrics(self) -> list[PodSandboxMetrics]:
         return podstats.pod_metrics(self.stats, self.state)

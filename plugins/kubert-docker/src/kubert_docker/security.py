@@ -8,20 +8,25 @@ from typing import Any
 
 from kubert import (
     Capability,
+    ContainerUser,
     InvalidArgumentError,
+    LinuxContainerUser,
     ProfileType,
     SecurityProfile,
+    SupplementalGroupsPolicy,
 )
 
 
 def seccomp_options(profile: SecurityProfile | None, field: str) -> list[str]:
     """``SecurityOpt`` entries for a seccomp profile; the engine's default needs none.
 
-    A localhost profile is read here and sent as JSON, which is what the engine API takes.
+    No profile at all means unconfined, as the CRI says (the kubelet sends RuntimeDefault when
+    a pod asks for the default). A localhost profile is read here and sent as JSON, which is
+    what the engine API takes.
     """
-    if profile is None or profile.profile_type == ProfileType.RuntimeDefault:
+    if profile is not None and profile.profile_type == ProfileType.RuntimeDefault:
         return []
-    if profile.profile_type == ProfileType.Unconfined:
+    if profile is None or profile.profile_type == ProfileType.Unconfined:
         return ["seccomp=unconfined"]
     ref = profile.localhost_ref.removeprefix("localhost/")
     if not ref.startswith("/"):
@@ -74,20 +79,29 @@ def _cap(name: str, field: str) -> str:
     return upper if upper.startswith("CAP_") else f"CAP_{upper}"
 
 
-def capabilities(caps: Capability | None) -> dict[str, Any]:
+def capabilities(caps: Capability | None, missing: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``CapAdd``/``CapDrop`` for the request's capabilities.
+
+    :param missing: capabilities the host's bounding set lacks (``CAP_…``); ``ALL`` then means
+        all the others, as under containerd, instead of failing in runc.
+    """
     if caps is None:
         return {}
     body: dict[str, Any] = {}
-    if caps.add_capabilities:
-        body["CapAdd"] = [
-            _cap(c, "linux.security_context.capabilities.add_capabilities")
-            for c in caps.add_capabilities
-        ]
-    if caps.drop_capabilities:
-        body["CapDrop"] = [
-            _cap(c, "linux.security_context.capabilities.drop_capabilities")
-            for c in caps.drop_capabilities
-        ]
+    added = [
+        _cap(c, "linux.security_context.capabilities.add_capabilities")
+        for c in caps.add_capabilities
+    ]
+    dropped = [
+        _cap(c, "linux.security_context.capabilities.drop_capabilities")
+        for c in caps.drop_capabilities
+    ]
+    if "ALL" in added and "ALL" not in dropped:
+        dropped += [name for name in missing if name and name not in added + dropped]
+    if added:
+        body["CapAdd"] = added
+    if dropped:
+        body["CapDrop"] = dropped
     if caps.add_ambient_capabilities:
         raise InvalidArgumentError(
             "linux.security_context.capabilities.add_ambient_capabilities",
@@ -113,3 +127,32 @@ def user_string(
     else:
         return ""
     return f"{user}:{run_as_group}" if run_as_group is not None else user
+
+
+def check_groups_policy(policy: SupplementalGroupsPolicy) -> None:
+    """Refuse ``Strict``: runc always adds the groups the image's /etc/group gives the user,
+    and the engine has no setting to stop it (so Status does not advertise the feature)."""
+    if policy == SupplementalGroupsPolicy.Strict:
+        raise InvalidArgumentError(
+            "linux.security_context.supplemental_groups_policy", "Strict",
+            "the docker engine always merges the groups of the image's /etc/group (runc); "
+            "only Merge is supported",
+        )
+
+
+def process_user(pid: int, proc: Path = Path("/proc")) -> ContainerUser | None:
+    """The effective uid, gid and supplementary groups of process ``pid`` (None when gone)."""
+    if pid <= 0:
+        return None
+    try:
+        status = (proc / str(pid) / "status").read_text()
+    except OSError:
+        return None
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    try:
+        uid = int(fields["Uid"].split()[1])
+        gid = int(fields["Gid"].split()[1])
+        groups = tuple(int(g) for g in fields.get("Groups", "").split())
+    except (KeyError, IndexError, ValueError):
+        return None
+    return ContainerUser(linux=LinuxContainerUser(uid=uid, gid=gid, supplemental_groups=groups))

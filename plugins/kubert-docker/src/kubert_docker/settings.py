@@ -10,6 +10,7 @@ from typing import Any
 from attrs import field, frozen
 
 from kubert import InvalidArgumentError, ServeOption
+from kubert_docker.privileged import MODES as PRIVILEGED_MODES
 
 BACKEND = "docker"
 
@@ -43,6 +44,10 @@ def serve_options() -> list[ServeOption]:
             type="list", default=[]),
         opt("--restrict-oom-score-adj", "restrict-oom-score-adj",
             "auto, true or false: clamp oom_score_adj to what the host lets runc set",
+            default="auto"),
+        opt("--privileged-mode", "privileged-mode",
+            "auto, engine or bounding-set: how privileged pods are asked of the engine "
+            "(auto: spelled out from the capability bounding set when it lacks one)",
             default="auto"),
         opt("--default-cpuset-cpus", "default-cpuset-cpus",
             "cpuset.cpus for containers that do not set one", default=""),
@@ -111,6 +116,7 @@ class DockerConfig:
     runtime_request_timeout: float = 120.0
     registry_mirrors: dict[str, str] = field(factory=dict)
     restrict_oom_score_adj: str = "auto"
+    privileged_mode: str = "auto"
     default_cpuset_cpus: str = ""
     default_cpuset_mems: str = ""
     memory_swap: str = "disabled"
@@ -166,6 +172,9 @@ class DockerConfig:
             restrict_oom_score_adj=_choice(
                 "restrict_oom_score_adj", get("restrict_oom_score_adj", "auto"),
                 OOM_RESTRICT_MODES,
+            ),
+            privileged_mode=_choice(
+                "privileged_mode", get("privileged_mode", "auto"), PRIVILEGED_MODES
             ),
             default_cpuset_cpus=str(get("default_cpuset_cpus", "")),
             default_cpuset_mems=str(get("default_cpuset_mems", "")),

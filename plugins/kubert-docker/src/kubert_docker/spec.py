@@ -21,9 +21,11 @@ from kubert import (
     NamespaceOption,
     PodSandboxConfig,
     PortMapping,
+    SecurityProfile,
 )
 from kubert_docker import naming, security
 from kubert_docker.oom import clamp
+from kubert_docker.privileged import Privileged, host_config
 from kubert_docker.settings import DockerConfig
 
 #: dockershim's sandbox settings: the pause container is the last thing the OOM killer takes
@@ -45,6 +47,41 @@ class HostFacts:
     oom_floor: int | None = None
     apparmor: bool = False
     runtimes: frozenset[str] = frozenset()
+    privileged: Privileged = Privileged()
+
+
+def _profiles(
+    seccomp: SecurityProfile | None,
+    apparmor: SecurityProfile | None,
+    facts: HostFacts,
+    privileged: bool,
+) -> list[str]:
+    """``SecurityOpt`` for the seccomp and AppArmor profiles; none for a privileged request,
+    whose profiles are ignored (not even read or checked), as under containerd."""
+    if privileged:
+        return []
+    return [
+        *security.seccomp_options(seccomp, "linux.security_context.seccomp"),
+        *security.apparmor_options(apparmor, "linux.security_context.apparmor", facts.apparmor),
+    ]
+
+
+def _privileged(
+    host: dict[str, Any], facts: HostFacts, keep: list[str], sysfs: str = ""
+) -> None:
+    """Make ``host`` privileged in place: the form :mod:`kubert_docker.privileged` chose.
+
+    What privileged overrides goes (capabilities, seccomp and AppArmor profiles, masked and
+    read-only paths), as under containerd; ``keep`` are security options that still apply.
+    """
+    for key in ("CapAdd", "CapDrop", "MaskedPaths", "ReadonlyPaths"):
+        host.pop(key, None)
+    fields = host_config(
+        facts.privileged, facts.apparmor, host.get("Binds", []), host.get("Devices", []),
+        sysfs,
+    )
+    fields["SecurityOpt"] = [*fields.get("SecurityOpt", ()), *keep]
+    host.update(fields)
 
 
 def runtime_for(handler: str, config: DockerConfig, facts: HostFacts) -> str:
@@ -113,18 +150,15 @@ def sandbox_body(
         "CpuShares": SANDBOX_CPU_SHARES,
         "OomScoreAdj": clamp(oom, facts.oom_floor),
         "Sysctls": host_sysctls(config.linux.sysctls),
-        "Privileged": sc.privileged,
+        "Privileged": False,
         "ReadonlyRootfs": sc.readonly_rootfs,
         "GroupAdd": [str(g) for g in sc.supplemental_groups],
-        "SecurityOpt": [
-            *security.seccomp_options(sc.seccomp, "linux.security_context.seccomp"),
-            *security.apparmor_options(
-                sc.apparmor, "linux.security_context.apparmor", facts.apparmor
-            ),
-        ],
+        "SecurityOpt": _profiles(sc.seccomp, sc.apparmor, facts, sc.privileged),
         "LogConfig": {"Type": "none"},
         "RestartPolicy": {"Name": "no"},
     }
+    if sc.privileged:
+        _privileged(host, facts, [])
     runtime = runtime_for(runtime_handler, cfg, facts)
     if runtime:
         host["Runtime"] = runtime
@@ -232,16 +266,36 @@ def _binds(config: ContainerConfig) -> list[str]:
                 f"mounts[{index}].host_path", mount.host_path, "must name a host path"
             )
         if mount.recursive_read_only:
-            raise InvalidArgumentError(
-                f"mounts[{index}].recursive_read_only", True,
-                "the docker engine (API 1.41) has no recursive read-only mounts",
-            )
+            _refuse_recursive_read_only(index, mount.readonly, mount.propagation)
         attrs = ["ro"] if mount.readonly else []
         if mount.selinux_relabel:
             attrs.append("Z")
         attrs.append(_PROPAGATION[mount.propagation])
         binds.append(f"{mount.host_path}:{mount.container_path}:{','.join(attrs)}")
     return binds
+
+
+def _refuse_recursive_read_only(
+    index: int, readonly: bool, propagation: MountPropagation
+) -> None:
+    """Refuse a recursive read-only mount, saying why: the CRI's own preconditions first
+    (readonly, private propagation, as containerd checks them), then the engine's limit.
+
+    Docker 20.10 (API 1.41) binds read-only mounts with one ``MS_RDONLY`` remount, which does
+    not reach submounts; the engine offers nothing recursive, so no runtime handler advertises
+    ``recursive_read_only_mounts``.
+    """
+    field = f"mounts[{index}].recursive_read_only"
+    if not readonly:
+        raise InvalidArgumentError(field, True, "the mount must also be readonly")
+    if propagation != MountPropagation.PROPAGATION_PRIVATE:
+        raise InvalidArgumentError(
+            field, True,
+            f"needs propagation PROPAGATION_PRIVATE, not {MountPropagation(propagation).name}",
+        )
+    raise InvalidArgumentError(
+        field, True, "the docker engine (API 1.41) has no recursive read-only mounts"
+    )
 
 
 def _pid_mode(ns: NamespaceOption, sandbox_id: str) -> str:
@@ -268,11 +322,14 @@ def container_body(
     facts: HostFacts,
     image_user: str,
     runtime: str,
+    sysfs: str = "",
 ) -> tuple[str, dict[str, Any], naming.Meta]:
-    """(name, create body, meta) of an app container joining sandbox ``sandbox_id``."""
+    """(name, create body, meta) of an app container joining sandbox ``sandbox_id``;
+    ``sysfs`` is the pod's own sysfs for a privileged container (see :func:`_privileged`)."""
     md = config.metadata
     pod = sandbox_config.metadata
     sc = config.linux.security_context
+    security.check_groups_policy(sc.supplemental_groups_policy)
     log_path = (
         posixpath.join(sandbox_config.log_directory, config.log_path)
         if sandbox_config.log_directory and config.log_path
@@ -308,25 +365,24 @@ def container_body(
              "CgroupPermissions": d.permissions}
             for d in config.devices
         ],
-        "Privileged": sc.privileged,
+        "Privileged": False,
         "ReadonlyRootfs": sc.readonly_rootfs,
         "GroupAdd": [str(g) for g in sc.supplemental_groups],
         "SecurityOpt": [
-            *security.seccomp_options(sc.seccomp, "linux.security_context.seccomp"),
-            *security.apparmor_options(
-                sc.apparmor, "linux.security_context.apparmor", facts.apparmor
-            ),
+            *_profiles(sc.seccomp, sc.apparmor, facts, sc.privileged),
             *(["no-new-privileges"] if sc.no_new_privs else []),
         ],
         "LogConfig": cfg.engine_log_config(),
         "RestartPolicy": {"Name": "no"},
-        **security.capabilities(sc.capabilities),
+        **security.capabilities(sc.capabilities, facts.privileged.missing),
         **resources_body(config.linux.resources, cfg, facts, create=True),
     }
     if sc.masked_paths:
         host["MaskedPaths"] = list(sc.masked_paths)
     if sc.readonly_paths:
         host["ReadonlyPaths"] = list(sc.readonly_paths)
+    if sc.privileged:
+        _privileged(host, facts, ["no-new-privileges"] if sc.no_new_privs else [], sysfs)
     if runtime:
         host["Runtime"] = runtime
     body: dict[str, Any] = {

@@ -29,14 +29,14 @@ from kubert import (
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
-def _read_int(path: Path) -> int | None:
+def read_int(path: Path) -> int | None:
     try:
         return int(path.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
 
 
-def _read_kv(path: Path) -> dict[str, int]:
+def read_kv(path: Path) -> dict[str, int]:
     values: dict[str, int] = {}
     try:
         text = path.read_text()
@@ -81,15 +81,15 @@ class CgroupPaths:
 
     def cpu_ns(self) -> int | None:
         if self.v2 is not None:
-            usec = _read_kv(self.v2 / "cpu.stat").get("usage_usec")
+            usec = read_kv(self.v2 / "cpu.stat").get("usage_usec")
             return None if usec is None else usec * 1000
         directory = self.v1.get("cpuacct")
-        return _read_int(directory / "cpuacct.usage") if directory else None
+        return read_int(directory / "cpuacct.usage") if directory else None
 
     def memory(self, now: int) -> MemoryUsage | None:
         if self.v2 is not None:
-            usage = _read_int(self.v2 / "memory.current")
-            stat = _read_kv(self.v2 / "memory.stat")
+            usage = read_int(self.v2 / "memory.current")
+            stat = read_kv(self.v2 / "memory.stat")
             inactive = stat.get("inactive_file", 0)
             rss = stat.get("anon")
             limit_text = ""
@@ -100,11 +100,11 @@ class CgroupPaths:
             directory = self.v1.get("memory")
             if directory is None:
                 return None
-            usage = _read_int(directory / "memory.usage_in_bytes")
-            stat = _read_kv(directory / "memory.stat")
+            usage = read_int(directory / "memory.usage_in_bytes")
+            stat = read_kv(directory / "memory.stat")
             inactive = stat.get("total_inactive_file", 0)
             rss = stat.get("total_rss")
-            limit = _read_int(directory / "memory.limit_in_bytes")
+            limit = read_int(directory / "memory.limit_in_bytes")
             if limit is not None and limit >= 1 << 62:
                 limit = None
         if usage is None:
@@ -122,9 +122,9 @@ class CgroupPaths:
 
     def pids(self) -> int | None:
         if self.v2 is not None:
-            return _read_int(self.v2 / "pids.current")
+            return read_int(self.v2 / "pids.current")
         directory = self.v1.get("pids")
-        return _read_int(directory / "pids.current") if directory else None
+        return read_int(directory / "pids.current") if directory else None
 
 
 def network_usage(pid: int, now: int) -> NetworkUsage | None:

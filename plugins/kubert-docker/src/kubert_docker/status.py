@@ -26,6 +26,7 @@ from kubert import (
     PodSandboxStatus,
 )
 from kubert_docker import naming
+from kubert_docker.security import process_user
 from kubert_docker.spec import ns_from_dict
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -173,6 +174,7 @@ def build_record(
             log_path=str(meta.extra.get("log_path", "")),
             resources=_resources(host),
             image_id=image_id,
+            user=process_user(int(state.get("Pid") or 0)) if state.get("Running") else None,
         )
     return Record(
         id=cid,

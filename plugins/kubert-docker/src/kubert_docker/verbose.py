@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 
+from kubert_docker.privileged import Privileged
 from kubert_docker.settings import DockerConfig
 from kubert_docker.status import Record
 
@@ -19,7 +20,7 @@ _HOST_CONFIG_KEYS = ("NetworkMode", "IpcMode", "PidMode", "UTSMode", "CgroupPare
                      "Privileged", "ReadonlyRootfs", "CapAdd", "CapDrop", "SecurityOpt",
                      "Binds", "Memory", "MemorySwap", "NanoCpus", "CpuShares", "CpuQuota",
                      "CpuPeriod", "CpusetCpus", "CpusetMems", "OomScoreAdj", "ShmSize",
-                     "Sysctls", "MaskedPaths", "ReadonlyPaths")
+                     "Sysctls", "MaskedPaths", "ReadonlyPaths", "DeviceCgroupRules")
 #: An image config's keys, as the OCI image spec names them too.
 _IMAGE_CONFIG_KEYS = ("User", "Env", "Entrypoint", "Cmd", "WorkingDir", "Labels",
                       "ExposedPorts", "Volumes", "StopSignal")
@@ -96,8 +97,11 @@ def image_info(inspect: dict[str, Any]) -> dict[str, str]:
     return {"info": json.dumps(info, sort_keys=True)}
 
 
-def runtime_info(engine: dict[str, Any], config: DockerConfig) -> dict[str, str]:
-    """What the engine said at the last (re)connection, and this backend's settings."""
+def runtime_info(
+    engine: dict[str, Any], config: DockerConfig, privileged: Privileged | None = None
+) -> dict[str, str]:
+    """What the engine said at the last (re)connection, this backend's settings, and the form
+    privileged pods take on this host (``engine`` or ``bounding-set`` without ``missing``)."""
     keys = ("ServerVersion", "Driver", "CgroupDriver", "CgroupVersion", "DockerRootDir",
             "DefaultRuntime", "KernelVersion", "OperatingSystem", "SecurityOptions",
             "Containers", "Images")
@@ -106,4 +110,9 @@ def runtime_info(engine: dict[str, Any], config: DockerConfig) -> dict[str, str]
         "runtimes": sorted((engine.get("Runtimes") or {}).keys()),
         "config": attrs.asdict(config),
     }
+    if privileged is not None:
+        info["privileged"] = {
+            "form": "engine" if privileged.native else "bounding-set",
+            "missing": [name for name in privileged.missing if name],
+        }
     return {"info": json.dumps(info, sort_keys=True)}

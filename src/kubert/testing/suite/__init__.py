@@ -18,6 +18,7 @@ command, ``hypothesis_settings`` and the ``supports_…`` capabilities. See docs
 
 from kubert.testing.suite.base import BackendFixtures, Pods, wait_for_container
 from kubert.testing.suite.containers import ContainerLifecycleTests
+from kubert.testing.suite.cri_rules import CriRuleTests
 from kubert.testing.suite.errors import ErrorTests
 from kubert.testing.suite.idempotence import IdempotenceTests
 from kubert.testing.suite.images import ImageTests
@@ -39,6 +40,7 @@ __all__ = [
     "BackendStateMachine",
     "BackendSuite",
     "ContainerLifecycleTests",
+    "CriRuleTests",
     "ErrorTests",
     "EventTests",
     "ExecSyncTests",
@@ -66,6 +68,7 @@ class BackendSuite(
     StatusFieldTests,
     IdempotenceTests,
     ErrorTests,
+    CriRuleTests,
     ExecSyncTests,
     StatsTests,
     EventTests,
