@@ -254,8 +254,14 @@ def _check_host_path(where: str, path: Path, kind: str) -> None:
 
 
 def write_etc_hosts(config: KubeletConfig, pod: Pod, pod_ips: Sequence[str]) -> Path:
-    """The pod's /etc/hosts: localhost and the pod's hostname on its IPs, as the kubelet writes."""
+    """The pod's /etc/hosts: localhost and the pod's hostname on its IPs (with its FQDN when it
+    has a subdomain), as the kubelet writes."""
     hostname = (pod.spec.hostname or pod.name)[:63]
+    names = hostname
+    if pod.spec.subdomain:
+        # The pod's FQDN under its headless service first, as the kubelet writes it.
+        fqdn = f"{hostname}.{pod.spec.subdomain}.{pod.namespace}.svc.{config.cluster_domain}"
+        names = f"{fqdn}\t{hostname}"
     lines = [
         "# Kubernetes-managed hosts file (written by kubert).",
         "127.0.0.1\tlocalhost",
@@ -263,7 +269,7 @@ def write_etc_hosts(config: KubeletConfig, pod: Pod, pod_ips: Sequence[str]) -> 
         "fe00::0\tip6-localnet",
         "fe00::1\tip6-allnodes",
         "fe00::2\tip6-allrouters",
-        *(f"{ip}\t{hostname}" for ip in pod_ips),
+        *(f"{ip}\t{names}" for ip in pod_ips),
     ]
     path = config.pod_dir(pod.uid) / "etc-hosts"
     path.parent.mkdir(parents=True, exist_ok=True)
