@@ -375,3 +375,12 @@ def _first(*values: int | None) -> int | None:
         if value is not None:
             return value
     return None
+
+
+def with_image_ref(config: ContainerConfig, image_ref: str) -> ContainerConfig:
+    """``config`` created from the image the pull resolved (its ID / digest), the name the
+    user wrote kept as ``user_specified_image``, as the kubelet's startContainer does."""
+    if not image_ref:
+        return config
+    image = attrs.evolve(config.image, image=image_ref)
+    return attrs.evolve(config, image=image)
