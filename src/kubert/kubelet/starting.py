@@ -21,6 +21,7 @@ from kubert.kubelet.criconfigs import (
     write_etc_hosts,
 )
 from kubert.kubelet.hashing import container_hash
+from kubert.kubelet.logfiles import link_container_log
 from kubert.kubelet.observe import ContainerRuntimeStatus
 from kubert.kubelet.pod import Container, Pod
 from kubert.model import ContainerConfig, ContainerFilter, ContainerState
@@ -127,6 +128,7 @@ def default_start_container(manager: RuntimeManager, start: ContainerStart) -> s
         container_id = runtime.create_container(start.sandbox_id, config, start.sandbox_config)
     except KubertError as exc:
         raise StartError(CREATE_ERROR, str(exc)) from exc
+    link_container_log(manager.config, start.pod, spec.name, container_id, config.log_path)
     try:
         runtime.start_container(container_id)
     except KubertError as exc:

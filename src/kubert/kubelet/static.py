@@ -30,6 +30,7 @@ from attrs import define, field
 
 from kubert.errors import KubertError, UnimplementedError
 from kubert.kubelet import labels
+from kubert.kubelet.logfiles import rotate_logs
 from kubert.kubelet.manager import RuntimeManager
 from kubert.kubelet.manifest import ManifestError, load_pods
 from kubert.kubelet.pod import Pod
@@ -90,6 +91,9 @@ class StaticPodLoop:
     report: Report = print
     workers: int = 4
     node: str = field(factory=node_name)
+    #: Seconds between container log rotation rounds (the kubelet's monitoring period).
+    log_rotation_period: float = 10.0
+    _rotated_at: float = field(init=False, default=float("-inf"))
     _files: dict[Path, _ManifestFile] = field(init=False, factory=dict)
     _wake: threading.Event = field(init=False, factory=threading.Event)
 
@@ -178,11 +182,21 @@ class StaticPodLoop:
         for uid in self._orphans(set(wanted)):
             self.report(f"pod {uid}: no manifest and not applied; deleting")
             self._delete(uid, None)
+        self._rotate_logs()
         items = list(wanted.values())
         if not items:
             return
         with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(items)))) as pool:
             list(pool.map(lambda item: self._sync(*item), items))
+
+    def _rotate_logs(self) -> None:
+        now = self.manager.clock.now()
+        if now - self._rotated_at < self.log_rotation_period:
+            return
+        self._rotated_at = now
+        count = rotate_logs(self.manager.config, self.manager.runtime)
+        if count:
+            self.report(f"rotated {count} container log(s)")
 
     def _orphans(self, wanted: set[str]) -> list[str]:
         """Pods on the runtime made from a manifest file that no file nor the store wants."""

@@ -37,11 +37,18 @@ def make_command(pm: pluggy.PluginManager) -> click.Command:
                   help="Image pulls per second (0: no limit).")
     @click.option("--registry-burst", type=int, default=10, show_default=True)
     @click.option("--cluster-dns", multiple=True, help="Nameserver for ClusterFirst pods.")
+    @click.option("--container-log-dir", type=click.Path(path_type=Path, file_okay=False),
+                  help="Log agents' links (default: 'containers' beside --log-root).")
+    @click.option("--container-log-max-size", type=int, default=10 * 1024 * 1024,
+                  show_default=True, help="Rotate a running container's log above these bytes.")
+    @click.option("--container-log-max-files", type=int, default=5, show_default=True,
+                  help="Log files kept per container, the current one included.")
     @runtime_options
     def kubelet(
         manifests: Path | None, hostname_override: str, period: float, serialize_image_pulls: bool,
         max_parallel_image_pulls: int, registry_qps: float, registry_burst: int,
-        cluster_dns: tuple[str, ...], **options: Any,
+        cluster_dns: tuple[str, ...], container_log_dir: Path | None,
+        container_log_max_size: int, container_log_max_files: int, **options: Any,
     ) -> None:
         """Keep the pods of --manifests (and those applied) running until SIGTERM / Ctrl-C."""
         stop = threading.Event()
@@ -55,7 +62,9 @@ def make_command(pm: pluggy.PluginManager) -> click.Command:
             pm, **options, serialize_image_pulls=serialize_image_pulls,
             max_parallel_image_pulls=max_parallel_image_pulls,
             registry_pull_qps=registry_qps, registry_burst=registry_burst,
-            cluster_dns=cluster_dns,
+            cluster_dns=cluster_dns, container_log_dir=container_log_dir,
+            container_log_max_size=container_log_max_size,
+            container_log_max_files=container_log_max_files,
         ) as s:
             loop = StaticPodLoop(s.manager, s.store, manifests, period=period, report=_stamp,
                                  node=hostname_override.lower() or node_name())
