@@ -474,7 +474,7 @@ def pod_from_dict(data: Any, source: str = "", notices: Notices | None = None) -
     if problems:
         raise ManifestError(source, problems)
     if notices is not None:
-        for key, line in (found | _resource_notices(pod)).items():
+        for key, line in (found | _resource_notices(pod) | _token_notices(pod)).items():
             notices.setdefault(key, line)
     return _defaulted(pod)
 
@@ -488,6 +488,16 @@ def _resource_notices(pod: Pod) -> Notices:
                     where = f"{prefix}[{i}].resources.{section}['ephemeral-storage']"
                     return {"resources.ephemeral-storage":
                             f"{where}: accepted, not enforced (kubert does not evict)"}
+    return {}
+
+
+def _token_notices(pod: Pod) -> Notices:
+    for i, volume in enumerate(pod.spec.volumes):
+        for j, source in enumerate(volume.projected.sources if volume.projected else ()):
+            if source.service_account_token is not None:
+                where = f"spec.volumes[{i}].projected.sources[{j}].serviceAccountToken"
+                return {"VolumeProjection.serviceAccountToken":
+                        f"{where}: ignored (needs an API server; no token file is written)"}
     return {}
 
 
