@@ -182,3 +182,42 @@ def test_optional_volume_of_missing_object_is_empty_required_one_fails(tmp_path:
     cfg = next(v for v in pod.spec.volumes if v.name == "cfg")
     with pytest.raises(MissingObjectError, match='configmap "app-config" not found'):
         volumes.setup_volume(objects.config, pod, cfg)
+
+
+def test_env_from_secret_optional_and_invalid_names(tmp_path: Path) -> None:
+    objects = store(tmp_path)
+    secret = SECRET_DOC.replace("data: {token: czNjcjN0}",
+                                "stringData: {token: t, bad-name: x, 1st: y}")
+    objects.save(load_documents(secret).objects[0])
+    pod = load_pods("""
+metadata: {name: p}
+spec:
+  containers:
+  - name: c
+    image: x
+    envFrom:
+    - {secretRef: {name: app-secret}}
+    - {configMapRef: {name: absent, optional: true}}
+""")[0]
+    # Keys that are not variable names ("1st") are skipped, as the kubelet skips them.
+    env = container_env(pod, pod.spec.containers[0], (), objects)
+    assert env == {"token": "t", "bad-name": "x"}
+
+
+def test_value_from_needs_exactly_one_source_and_kinds_are_named() -> None:
+    with pytest.raises(ManifestError) as caught:
+        load_pods("""
+metadata: {name: p}
+spec:
+  containers:
+  - name: c
+    image: x
+    env: [{name: A, valueFrom: {}}]
+    envFrom: [{configMapRef: {name: a}, secretRef: {name: b}}]
+""")
+    paths = [p for p, _ in caught.value.problems]
+    assert paths == ["spec.containers[0].env[0].valueFrom", "spec.containers[0].envFrom[0]"]
+    with pytest.raises(ManifestError) as caught:
+        load_documents("kind: Deployment\nmetadata: {name: d}\nspec: {}\n")
+    assert caught.value.problems[0][0] == "kind"
+

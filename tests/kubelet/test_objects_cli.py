@@ -115,3 +115,17 @@ def test_objects_apply_get_describe_edit_delete(run: Invoke, tmp_path: Path) -> 
     assert "No configmaps found" in run("get", "cm").output
     missing = run("delete", "secret", f"{name}-sec")
     assert f'secret "{name}-sec" not found' in missing.output
+
+
+def test_an_immutable_config_map_cannot_be_changed(run: Invoke, tmp_path: Path) -> None:
+    name = unique_name("frozen")
+    path = tmp_path / "cm.yaml"
+    text = f"kind: ConfigMap\nmetadata: {{name: {name}}}\nimmutable: true\ndata: {{k: one}}\n"
+    path.write_text(text)
+    assert run("apply", "-f", str(path)).exit_code == 0
+    path.write_text(text.replace("one", "two"))
+    refused = run("apply", "-f", str(path))
+    assert refused.exit_code == 1
+    assert f"configmap/{name} is immutable" in refused.output
+    assert "k:\n----\none" in run("describe", "configmap", name).output
+    run("delete", "configmap", name)
