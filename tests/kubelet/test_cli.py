@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from kubert.cli import build_cli
 from kubert.cri.client import CriClient
 from kubert.kubelet import KubeletConfig, RuntimeManager, derive_uid
-from kubert.kubelet.static import StaticPodLoop
+from kubert.kubelet.static import CONFIG_HASH, CONFIG_SEEN, CONFIG_SOURCE, StaticPodLoop
 from kubert.kubelet.store import PodStore
 from kubert.plugins import PluginHost
 from tests.fixtures.server import RunningServer
@@ -122,28 +122,46 @@ def test_static_pod_loop_follows_the_manifest_directory(
     manifests = tmp_path / "manifests"
     manifests.mkdir()
     lines: list[str] = []
-    loop = StaticPodLoop(manager, PodStore(config), manifests, report=lines.append)
+    store = PodStore(config)
+    loop = StaticPodLoop(manager, store, manifests, report=lines.append, node="node-a")
     name = unique_name("static")
-    uid = derive_uid("default", name)
     path = write(manifests, name)
+    path.rename(manifests / name)  # any file name: the kubelet reads every non-dot file
+    path = manifests / name
+    (manifests / f".{name}.swp").write_text("not a pod")
     for _ in range(3):  # init container, sidecar, then regular containers
         loop.run_once()
-    status = manager.observe(uid)
+    (first,) = store.all().values()
+    pod = first.pod
+    assert pod.name == f"{name}-node-a"
+    annotations = pod.metadata.annotations
+    assert annotations[CONFIG_HASH] == pod.uid != derive_uid("default", name)
+    assert annotations[CONFIG_SOURCE] == "file" and annotations[CONFIG_SEEN]
+    status = manager.observe(pod.uid)
     assert {c.name for c in status.running_containers()} == {"proxy", "app", "worker"}
 
-    write(manifests, name, image="alpine:3.20")
-    loop.run_once()
-    app = manager.observe(uid).find("app")
-    assert app is not None and app.running and app.restart_count == 1
+    # An edit is a new pod: a new UID, the old pod deleted.
+    path.write_text(MANIFEST.format(name=name, image="alpine:3.20"))
+    for _ in range(3):
+        loop.run_once()
+    (second,) = store.all().values()
+    assert second.pod.uid != pod.uid and second.pod.name == pod.name
+    assert manager.observe(pod.uid).sandboxes == ()
+    app = manager.observe(second.pod.uid).find("app")
+    assert app is not None and app.running and app.restart_count == 0
 
     (manifests / "broken.yaml").write_text("metadata: {name: broken}\nspec: {}\n")
+    (manifests / "two.yaml").write_text(
+        MANIFEST.format(name="a", image="x") + "---\n" + MANIFEST.format(name="b", image="x")
+    )
     loop.run_once()
     assert any("broken.yaml" in line and "spec.containers" in line for line in lines)
+    assert any("two.yaml" in line and "holds one pod, not 2" in line for line in lines)
 
     path.unlink()
     loop.run_once()
-    assert manager.observe(uid).sandboxes == ()
-    assert PodStore(config).load(uid) is None
+    assert manager.observe(second.pod.uid).sandboxes == ()
+    assert PodStore(config).load(second.pod.uid) is None
 
 
 def test_static_pod_loop_runs_until_stopped(memory_cri: CriClient, tmp_path: Path) -> None:
@@ -154,18 +172,19 @@ def test_static_pod_loop_runs_until_stopped(memory_cri: CriClient, tmp_path: Pat
     name = unique_name("loop")
     write(manifests, name)
     loop = StaticPodLoop(manager, PodStore(config), manifests, period=0.05, report=lambda _: None)
+    uid = loop.read_manifests().popitem()[0]
     stop = threading.Event()
     thread = threading.Thread(target=loop.run, args=(stop,))
     thread.start()
     try:
         for _ in range(200):  # bounded: up to ~10 s
-            status = manager.observe(derive_uid("default", name))
+            status = manager.observe(uid)
             if len(status.running_containers()) == 3:
                 break
             stop.wait(0.05)
-        assert len(manager.observe(derive_uid("default", name)).running_containers()) == 3
+        assert len(manager.observe(uid).running_containers()) == 3
     finally:
         stop.set()
         thread.join(timeout=10)
     assert not thread.is_alive()
-    manager.delete_pod(derive_uid("default", name))
+    manager.delete_pod(uid)

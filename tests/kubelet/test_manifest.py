@@ -41,20 +41,22 @@ def test_missing_image_names_the_field_path() -> None:
 
 
 def test_message_starts_with_the_file_and_lists_every_problem() -> None:
-    text = BASE + "  - {name: second, lifecycle: {}}\n"
+    text = BASE + "  - {name: second, volumeDevices: []}\n"
     with pytest.raises(ManifestError) as caught:
         load_pods(text, "pod.yaml")
     message = str(caught.value)
     assert message.startswith("pod.yaml:")
-    assert "spec.containers[1].lifecycle: not supported" in message
+    assert "spec.containers[1].volumeDevices: not supported" in message
     assert "spec.containers[1].image: required" in message
 
 
 @pytest.mark.parametrize(
     ("snippet", "path"),
     [
-        ("    readinessProbe: {exec: {command: [true]}}", "spec.containers[0].readinessProbe"),
-        ("    livenessProbe: {httpGet: {port: 80}}", "spec.containers[0].livenessProbe.httpGet"),
+        (
+            "    livenessProbe: {exec: {command: [true]}, httpGet: {port: 80}}",
+            "spec.containers[0].livenessProbe.httpGet",
+        ),
         (
             "    volumeMounts: [{name: v, mountPath: /v, bogus: 1}]",
             "spec.containers[0].volumeMounts[0].bogus",

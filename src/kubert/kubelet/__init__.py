@@ -40,9 +40,9 @@ from kubert.kubelet.context import (
 from kubert.kubelet.criconfigs import (
     container_config,
     field_ref_values,
-    resolve_field_ref,
     sandbox_config,
 )
+from kubert.kubelet.fieldrefs import resolve_field_ref
 from kubert.kubelet.hashing import container_hash, pod_spec_hash
 from kubert.kubelet.images import ImagePuller, ImagePullError
 from kubert.kubelet.manager import RuntimeManager

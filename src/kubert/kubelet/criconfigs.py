@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -12,8 +11,11 @@ from pathlib import Path
 import attrs
 
 from kubert.errors import InvalidArgumentError
-from kubert.kubelet import labels
+from kubert.kubelet import envsources, labels, volumes
+from kubert.kubelet.envsources import expand
+from kubert.kubelet.fieldrefs import resolve_field_ref
 from kubert.kubelet.hashing import container_hash, pod_spec_hash
+from kubert.kubelet.objectstore import ObjectStore
 from kubert.kubelet.pod import Container, Pod, PodSecurityContext, SeccompProfile
 from kubert.kubelet.resources import container_resources
 from kubert.kubelet.settings import KubeletConfig
@@ -46,8 +48,6 @@ _PROPAGATION = {
     "HostToContainer": MountPropagation.PROPAGATION_HOST_TO_CONTAINER,
     "Bidirectional": MountPropagation.PROPAGATION_BIDIRECTIONAL,
 }
-_LABEL_REF = re.compile(r"^metadata\.(labels|annotations)\['([^'\]]+)'\]$")
-_VAR_REF = re.compile(r"\$\$|\$\(([-._a-zA-Z][-._a-zA-Z0-9]*)\)")
 
 
 def pod_log_dir(config: KubeletConfig, pod: Pod) -> Path:
@@ -195,50 +195,17 @@ def field_ref_values(pod: Pod, container: Container, pod_ips: Sequence[str]) -> 
     """The value of every fieldRef ``container``'s env uses, by field path."""
     out: dict[str, str] = {}
     for env in container.env:
-        if env.value_from is None:
+        if env.value_from is None or env.value_from.field_ref is None:
             continue
         path = env.value_from.field_ref.field_path
         out[path] = resolve_field_ref(pod, path, pod_ips)
     return out
 
 
-def resolve_field_ref(pod: Pod, path: str, pod_ips: Sequence[str]) -> str:
-    simple = {
-        "metadata.name": pod.name,
-        "metadata.namespace": pod.namespace,
-        "metadata.uid": pod.uid,
-        "status.podIP": pod_ips[0] if pod_ips else "",
-        "status.podIPs": ",".join(pod_ips),
-    }
-    if path in simple:
-        return simple[path]
-    match = _LABEL_REF.match(path)
-    if match is None:
-        raise InvalidArgumentError("fieldRef.fieldPath", path, "is not supported")
-    source = pod.metadata.labels if match.group(1) == "labels" else pod.metadata.annotations
-    return source.get(match.group(2), "")
-
-
-def expand(text: str, env: Mapping[str, str]) -> str:
-    """Kubernetes ``$(VAR)`` expansion: defined variables are replaced, ``$$`` escapes ``$``."""
-
-    def one(match: re.Match[str]) -> str:
-        if match.group(0) == "$$":
-            return "$"
-        name = match.group(1)
-        return env.get(name, match.group(0))
-
-    return _VAR_REF.sub(one, text)
-
-
 def container_env(pod: Pod, container: Container, pod_ips: Sequence[str]) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for item in container.env:
-        if item.value_from is not None:
-            env[item.name] = resolve_field_ref(pod, item.value_from.field_ref.field_path, pod_ips)
-        else:
-            env[item.name] = expand(item.value, env)
-    return env
+    """The container's environment without config objects (see :mod:`kubert.kubelet.envsources`
+    for ``envFrom`` and ConfigMap / Secret keys)."""
+    return envsources.container_env(pod, container, pod_ips, objects=None)
 
 
 def ensure_volume_dirs(config: KubeletConfig, pod: Pod) -> dict[str, Path]:
@@ -254,6 +221,8 @@ def ensure_volume_dirs(config: KubeletConfig, pod: Pod) -> dict[str, Path]:
             path = Path(volume.host_path.path)
             _check_host_path(f"spec.volumes[{index}].hostPath", path, volume.host_path.type)
             out[volume.name] = path
+        else:
+            out[volume.name] = volumes.setup_volume(config, pod, volume)
     return out
 
 
@@ -285,8 +254,14 @@ def _check_host_path(where: str, path: Path, kind: str) -> None:
 
 
 def write_etc_hosts(config: KubeletConfig, pod: Pod, pod_ips: Sequence[str]) -> Path:
-    """The pod's /etc/hosts: localhost and the pod's hostname on its IPs, as the kubelet writes."""
+    """The pod's /etc/hosts: localhost and the pod's hostname on its IPs (with its FQDN when it
+    has a subdomain), as the kubelet writes."""
     hostname = (pod.spec.hostname or pod.name)[:63]
+    names = hostname
+    if pod.spec.subdomain:
+        # The pod's FQDN under its headless service first, as the kubelet writes it.
+        fqdn = f"{hostname}.{pod.spec.subdomain}.{pod.namespace}.svc.{config.cluster_domain}"
+        names = f"{fqdn}\t{hostname}"
     lines = [
         "# Kubernetes-managed hosts file (written by kubert).",
         "127.0.0.1\tlocalhost",
@@ -294,7 +269,7 @@ def write_etc_hosts(config: KubeletConfig, pod: Pod, pod_ips: Sequence[str]) -> 
         "fe00::0\tip6-localnet",
         "fe00::1\tip6-allnodes",
         "fe00::2\tip6-allrouters",
-        *(f"{ip}\t{hostname}" for ip in pod_ips),
+        *(f"{ip}\t{names}" for ip in pod_ips),
     ]
     path = config.pod_dir(pod.uid) / "etc-hosts"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -313,8 +288,11 @@ def container_config(
     etc_hosts: Path | None = None,
     target_id: str = "",
 ) -> ContainerConfig:
-    """The ContainerConfig the kubelet would send to start ``container`` (attempt = restarts)."""
-    env = container_env(pod, container, pod_ips)
+    """The ContainerConfig the kubelet would send to start ``container`` (attempt = restarts).
+
+    :raises InvalidArgumentError: a ConfigMap, Secret or key the env needs is missing.
+    """
+    env = envsources.container_env(pod, container, pod_ips, objects=ObjectStore(config))
     mounts = []
     for mount in container.volume_mounts:
         host = volume_paths[mount.name]
@@ -397,3 +375,12 @@ def _first(*values: int | None) -> int | None:
         if value is not None:
             return value
     return None
+
+
+def with_image_ref(config: ContainerConfig, image_ref: str) -> ContainerConfig:
+    """``config`` created from the image the pull resolved (its ID / digest), the name the
+    user wrote kept as ``user_specified_image``, as the kubelet's startContainer does."""
+    if not image_ref:
+        return config
+    image = attrs.evolve(config.image, image=image_ref)
+    return attrs.evolve(config, image=image)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from kubert.errors import KubertError, NotFoundError
 from kubert.kubelet.context import Progress
+from kubert.kubelet.logfiles import remove_links
 from kubert.kubelet.observe import PodRuntimeStatus
 from kubert.kubelet.pod import Pod
 from kubert.model import ContainerState, PodSandboxState
@@ -50,6 +51,8 @@ def collect_garbage(manager: RuntimeManager, pod: Pod, status: PodRuntimeStatus)
                 continue
             removed.add(container.id)
             forget_container(manager, container.id)
+    if removed:
+        remove_links(manager.config, removed)
     live = {c.sandbox_id for c in status.containers if c.id not in removed}
     for sandbox in status.sandboxes[1:]:
         if sandbox.state != PodSandboxState.SANDBOX_READY and sandbox.id not in live:
@@ -81,6 +84,8 @@ def remove_pod(
     if namespace and name:
         # The pod's logs go with it, as the kubelet's pod log GC does.
         shutil.rmtree(manager.config.log_root / f"{namespace}_{name}_{uid}", ignore_errors=True)
+    # The log agents' links of its containers, and any left dangling by the logs' removal.
+    remove_links(manager.config, [c.id for c in status.containers])
     for key in [k for k in manager.waiting if k[0] == uid]:
         del manager.waiting[key]
 

@@ -13,12 +13,13 @@ from collections.abc import Callable
 from attrs import define, field
 
 from kubert.errors import KubertError
+from kubert.kubelet import pullsecrets
 from kubert.kubelet.backoff import IMAGE_BACKOFF_INITIAL, IMAGE_BACKOFF_MAX, Backoff
 from kubert.kubelet.clock import Clock, SystemClock
 from kubert.kubelet.pod import Container, Pod
 from kubert.kubelet.runtime import RuntimeClient
 from kubert.kubelet.settings import KubeletConfig
-from kubert.model import ImageSpec, PodSandboxConfig
+from kubert.model import AuthConfig, ImageSpec, PodSandboxConfig
 
 ERR_IMAGE_PULL = "ErrImagePull"
 IMAGE_PULL_BACKOFF = "ImagePullBackOff"
@@ -119,7 +120,8 @@ class ImagePuller:
         if progress:
             progress(f'Pulling image "{container.image}"')
         try:
-            ref = self._pull(spec, sandbox_config)
+            ref = self._pull(spec, sandbox_config, pullsecrets.credentials(self.config, pod,
+                                                                             container.image))
         except KubertError as exc:
             self.backoff.next(key, self.clock.now())
             raise ImagePullError(
@@ -132,11 +134,23 @@ class ImagePuller:
             progress(f'Successfully pulled image "{container.image}"')
         return ref
 
-    def _pull(self, spec: ImageSpec, sandbox_config: PodSandboxConfig | None) -> str:
+    def _pull(
+        self, spec: ImageSpec, sandbox_config: PodSandboxConfig | None, auths: list[AuthConfig]
+    ) -> str:
+        """Pull with each credential in turn (none when none matched): the first success wins,
+        else the last error is raised, as the kubelet's PullImage."""
         with self._gate:
             if not self._bucket.try_accept():
                 raise _QpsExceeded()
-            return self.runtime.pull_image(spec, None, sandbox_config)
+            failure: KubertError | None = None
+            tries: list[AuthConfig | None] = list(auths) or [None]
+            for auth in tries:
+                try:
+                    return self.runtime.pull_image(spec, auth, sandbox_config)
+                except KubertError as exc:
+                    failure = exc
+            assert failure is not None
+            raise failure
 
 
 class _QpsExceeded(KubertError):

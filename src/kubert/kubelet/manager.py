@@ -17,7 +17,7 @@ from __future__ import annotations
 import pluggy
 from attrs import define, field
 
-from kubert.kubelet import garbage, killing, plugin, podsync, starting
+from kubert.kubelet import garbage, killing, plugin, podsync, starting, volumes
 from kubert.kubelet.actions import PodActions
 from kubert.kubelet.backoff import Backoff
 from kubert.kubelet.clock import Clock, SystemClock
@@ -79,7 +79,12 @@ class RuntimeManager:
     def sync_pod(
         self, pod: Pod, *, source: str = "apply", progress: Progress = quiet
     ) -> SyncResult:
-        """One sync of ``pod``: observe, probe, compute actions, carry them out."""
+        """One sync of ``pod``: observe, probe, compute actions, carry them out.
+
+        The pod's ConfigMap / Secret / downward API volumes are brought up to date first, so
+        an edited object reaches running containers (the kubelet's periodic remount).
+        """
+        volumes.refresh_pod(self.config, pod)
         return podsync.sync_pod(self, pod, source, progress)
 
     def default_sync_pod(self, context: PodSyncContext, actions: PodActions) -> SyncResult:

@@ -1,9 +1,10 @@
 """Load Pod manifests from YAML: every problem is reported with its field path, then refused.
 
 Unknown fields are refused, never dropped: a manifest that asks for something kubert would not
-do (``lifecycle``, an ``httpGet`` probe, a ``configMap`` volume) must not run as if it had not
-asked. All problems of a manifest are collected and raised together in one
-:class:`ManifestError`.
+do (an emptyDir ``medium``, a ``csi`` volume) must not run as if it had not asked. The
+exceptions are the fields of :mod:`kubert.kubelet.ignored` (what only the scheduler or the
+control plane act on, as clusters print them): accepted, with one notice per field. All
+problems of a manifest are collected and raised together in one :class:`ManifestError`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import attrs
 import yaml
 
 from kubert.errors import InvalidArgumentError
-from kubert.kubelet.pod import Container, Pod
+from kubert.kubelet import ignored
+from kubert.kubelet.pod import Container, DownwardAPIVolumeFile, Pod, Volume
 from kubert.kubelet.quantity import QuantityError, parse_cpu, parse_memory
 
 T = TypeVar("T")
@@ -35,13 +37,18 @@ _FIELD_REF = re.compile(
 #: Namespace for uids derived from namespace/name, so re-applying a file addresses the same pod.
 UID_NAMESPACE = uuid.UUID("6f3c6a52-52a6-4a53-9a4c-6b7562657274")
 
+_DOWNWARD_REF = re.compile(
+    r"^metadata\.(name|namespace|uid|labels|annotations)$|"
+    r"^metadata\.(labels|annotations)\['([^'\]]+)'\]$"
+)
+#: Resources beside cpu and memory that are accepted: hugepages are applied, ephemeral storage
+#: is not enforced (kubert does not evict).
+_EXTRA_RESOURCE = re.compile(r"^(ephemeral-storage|hugepages-[0-9]+[KMG]i)$")
+
 _HINTS = {
-    "status": "status is written by the kubelet; remove it from the manifest",
-    "readinessProbe": "kubert runs liveness and startup probes only",
     "httpGet": "kubert runs exec probes only",
     "tcpSocket": "kubert runs exec probes only",
     "grpc": "kubert runs exec probes only",
-    "lifecycle": "postStart / preStop hooks are not run by kubert",
     "medium": "only the default (disk) medium is supported",
     "sizeLimit": "kubert does not evict, so it cannot enforce an emptyDir size limit",
 }
@@ -74,9 +81,14 @@ def _yaml_name(attribute: attrs.Attribute[Any]) -> str:
 class _Loader:
     def __init__(self) -> None:
         self.problems: list[tuple[str, str]] = []
+        #: One notice per ignored field (keyed by model and field), at its first path.
+        self.notices: dict[str, str] = {}
 
     def problem(self, path: str, reason: str) -> None:
         self.problems.append((path, reason))
+
+    def notice(self, cls: type, key: str, path: str, reason: str) -> None:
+        self.notices.setdefault(f"{cls.__name__}.{key}", f"{path}: ignored ({reason})")
 
     def load(self, cls: type[T], data: Any, path: str) -> T | None:
         assert attrs.has(cls)
@@ -89,6 +101,12 @@ class _Loader:
         for key, raw in data.items():
             sub = f"{path}.{key}" if path else str(key)
             attribute = fields.get(str(key))
+            reason = ignored.ignored_reason(cls, str(key)) if attribute is None else (
+                ignored.unsupported_probe(cls, str(key), raw, _model_fields(attribute.type))
+            )
+            if reason:
+                self.notice(cls, str(key), sub, reason)
+                continue
             if attribute is None:
                 hint = _HINTS.get(str(key), f"unknown field; kubert knows {', '.join(fields)}")
                 self.problem(sub, f"not supported: {hint}")
@@ -165,6 +183,15 @@ class _Loader:
 _BAD = object()
 
 
+def _model_fields(tp: Any) -> list[str]:
+    """The manifest field names of the model ``tp`` (or of the model in ``X | None``)."""
+    for candidate in (tp, *typing.get_args(tp)):
+        if isinstance(candidate, type) and attrs.has(candidate):
+            attrs.resolve_types(candidate)
+            return [_yaml_name(a) for a in attrs.fields(candidate)]
+    return []
+
+
 def _kind(value: Any) -> str:
     if value is None:
         return "nothing"
@@ -218,8 +245,9 @@ def validate(pod: Pod) -> list[tuple[str, str]]:
     spec = pod.spec
     if not spec.containers:
         out.append(("spec.containers", "required: at least one container"))
-    if spec.hostname and not _DNS_LABEL.match(spec.hostname):
-        out.append(("spec.hostname", f"must be a DNS label (got {spec.hostname!r})"))
+    for knob, value in (("hostname", spec.hostname), ("subdomain", spec.subdomain)):
+        if value and not _DNS_LABEL.match(value):
+            out.append((f"spec.{knob}", f"must be a DNS label (got {value!r})"))
     if spec.termination_grace_period_seconds < 0:
         out.append(("spec.terminationGracePeriodSeconds", "must not be negative"))
     if spec.dns_policy == "None" and spec.dns_config is None:
@@ -230,10 +258,7 @@ def validate(pod: Pod) -> list[tuple[str, str]]:
         if volume.name in volumes:
             out.append((f"{path}.name", f"duplicate volume name {volume.name!r}"))
         volumes.add(volume.name)
-        if (volume.host_path is None) == (volume.empty_dir is None):
-            out.append((path, "must set exactly one of hostPath or emptyDir"))
-        if volume.host_path is not None and not volume.host_path.path.startswith("/"):
-            out.append((f"{path}.hostPath.path", "must be an absolute path"))
+        out.extend(_volume(path, volume))
     names: set[str] = set()
     host_ports: set[tuple[int, str]] = set()
     lists = (
@@ -294,7 +319,17 @@ def _container(
         if env.value_from is not None:
             if env.value:
                 yield f"{epath}", "may not set both value and valueFrom"
-            ref = env.value_from.field_ref.field_path
+            source = env.value_from
+            refs = [source.field_ref, source.config_map_key_ref, source.secret_key_ref]
+            if sum(r is not None for r in refs) != 1:
+                yield (
+                    f"{epath}.valueFrom",
+                    "must set exactly one of fieldRef, configMapKeyRef or secretKeyRef",
+                )
+                continue
+            if source.field_ref is None:
+                continue
+            ref = source.field_ref.field_path
             if not _FIELD_REF.match(ref):
                 yield (
                     f"{epath}.valueFrom.fieldRef.fieldPath",
@@ -302,6 +337,11 @@ def _container(
                     "metadata.uid, metadata.labels['k'], metadata.annotations['k'], "
                     "status.podIP or status.podIPs",
                 )
+    for j, env_from in enumerate(c.env_from):
+        if (env_from.config_map_ref is None) == (env_from.secret_ref is None):
+            yield f"{path}.envFrom[{j}]", "must set exactly one of configMapRef or secretRef"
+        if env_from.prefix and not _ENV_NAME.match(env_from.prefix):
+            yield f"{path}.envFrom[{j}].prefix", f"not a valid variable prefix: {env_from.prefix!r}"
     for j, port in enumerate(c.ports):
         ppath = f"{path}.ports[{j}]"
         if not 1 <= port.container_port <= 65535:
@@ -316,10 +356,10 @@ def _container(
     for section, values in (("limits", c.resources.limits), ("requests", c.resources.requests)):
         for resource, amount in values.items():
             rpath = f"{path}.resources.{section}[{resource!r}]"
-            if resource not in ("cpu", "memory"):
-                yield rpath, "only cpu and memory are supported"
+            if resource not in ("cpu", "memory") and not _EXTRA_RESOURCE.match(resource):
+                yield rpath, "only cpu, memory, ephemeral-storage and hugepages-<size> apply"
             else:
-                yield from _quantity(rpath, amount, resource)
+                yield from _quantity(rpath, amount, "cpu" if resource == "cpu" else "memory")
     for j, mount in enumerate(c.volume_mounts):
         mpath = f"{path}.volumeMounts[{j}]"
         if mount.name not in volumes:
@@ -340,6 +380,58 @@ def _container(
             yield f"{path}.{name}.successThreshold", "must be 1 for liveness and startup probes"
 
 
+def _volume_parts(path: str, volume: Volume) -> Iterable[tuple[str, Any, int | None]]:
+    """(field path, source, default mode) of every part of ``volume`` that lists items."""
+    for name, source in (("configMap", volume.config_map), ("secret", volume.secret),
+                         ("downwardAPI", volume.downward_api)):
+        if source is not None:
+            yield f"{path}.{name}", source, source.default_mode
+    if volume.projected is not None:
+        yield f"{path}.projected", None, volume.projected.default_mode
+        for i, projection in enumerate(volume.projected.sources):
+            where = f"{path}.projected.sources[{i}]"
+            parts: tuple[tuple[str, Any], ...] = (
+                ("configMap", projection.config_map),
+                ("secret", projection.secret),
+                ("downwardAPI", projection.downward_api),
+            )
+            for name, part in parts:
+                if part is not None:
+                    yield f"{where}.{name}", part, None
+
+
+def _volume(path: str, volume: Volume) -> Iterable[tuple[str, str]]:
+    if len(volume.sources) != 1:
+        yield path, "must set exactly one of hostPath, emptyDir, configMap, secret, " \
+            "downwardAPI or projected"
+    if volume.host_path is not None and not volume.host_path.path.startswith("/"):
+        yield f"{path}.hostPath.path", "must be an absolute path"
+    if volume.projected is not None:
+        for i, p in enumerate(volume.projected.sources):
+            chosen = (p.config_map, p.secret, p.downward_api, p.service_account_token)
+            if sum(s is not None for s in chosen) != 1:
+                yield f"{path}.projected.sources[{i}]", "must set exactly one of configMap, " \
+                    "secret, downwardAPI or serviceAccountToken"
+    modes: list[tuple[str, int | None]] = []
+    for where, source, default_mode in _volume_parts(path, volume):
+        modes.append((f"{where}.defaultMode", default_mode))
+        for j, item in enumerate(source.items if source is not None else ()):
+            ipath = f"{where}.items[{j}]"
+            if not item.path or item.path.startswith("/") or ".." in item.path.split("/"):
+                yield f"{ipath}.path", f"must be a relative path without '..' (got {item.path!r})"
+            modes.append((f"{ipath}.mode", item.mode))
+            ref = item.field_ref.field_path if isinstance(item, DownwardAPIVolumeFile) else None
+            if ref is not None and not _DOWNWARD_REF.match(ref):
+                yield f"{ipath}.fieldRef.fieldPath", (
+                    f"unsupported field path {ref!r}: use metadata.name, metadata.namespace, "
+                    "metadata.uid, metadata.labels, metadata.annotations or one label / "
+                    "annotation"
+                )
+    for where, mode in modes:
+        if mode is not None and not 0 <= mode <= 0o777:
+            yield where, f"must be a file mode 0-0777 (0-511 in decimal), got {mode}"
+
+
 def _quantity(path: str, value: str, kind: str) -> Iterable[tuple[str, str]]:
     try:
         parse_cpu(value) if kind == "cpu" else parse_memory(value)
@@ -347,22 +439,69 @@ def _quantity(path: str, value: str, kind: str) -> Iterable[tuple[str, str]]:
         yield path, str(exc)
 
 
-def pod_from_dict(data: Any, source: str = "") -> Pod:
-    """Build a :class:`~kubert.kubelet.pod.Pod` from a decoded manifest, defaults applied.
+#: Notices of loading, one line per ignored field, keyed by model and field so that a field
+#: met in many containers or documents gives one notice (at its first path).
+Notices = dict[str, str]
 
+
+def load_model(cls: type[T], data: Any, source: str = "", notices: Notices | None = None) -> T:
+    """Build the model ``cls`` from decoded manifest data (no semantic checks).
+
+    :param notices: receives a line per ignored field (see :mod:`kubert.kubelet.ignored`)
+        not in it yet.
     :raises ManifestError: listing every problem with its field path.
     """
     loader = _Loader()
-    pod = loader.load(Pod, data, "")
-    if pod is None or loader.problems:
+    loaded = loader.load(cls, data, "")
+    if loaded is None or loader.problems:
         raise ManifestError(source, loader.problems)
+    if notices is not None:
+        for key, line in loader.notices.items():
+            notices.setdefault(key, line)
+    return loaded
+
+
+def pod_from_dict(data: Any, source: str = "", notices: Notices | None = None) -> Pod:
+    """Build a :class:`~kubert.kubelet.pod.Pod` from a decoded manifest, defaults applied.
+
+    :param notices: receives a line per ignored field, and per resource that is accepted
+        but not enforced (each once).
+    :raises ManifestError: listing every problem with its field path.
+    """
+    found: Notices = {}
+    pod = load_model(Pod, data, source, found)
     problems = validate(pod)
     if problems:
         raise ManifestError(source, problems)
+    if notices is not None:
+        for key, line in (found | _resource_notices(pod) | _token_notices(pod)).items():
+            notices.setdefault(key, line)
     return _defaulted(pod)
 
 
-def load_pods(text: str, source: str = "") -> list[Pod]:
+def _resource_notices(pod: Pod) -> Notices:
+    for prefix, containers in (("spec.initContainers", pod.spec.init_containers),
+                               ("spec.containers", pod.spec.containers)):
+        for i, container in enumerate(containers):
+            for section in ("limits", "requests"):
+                if "ephemeral-storage" in getattr(container.resources, section):
+                    where = f"{prefix}[{i}].resources.{section}['ephemeral-storage']"
+                    return {"resources.ephemeral-storage":
+                            f"{where}: accepted, not enforced (kubert does not evict)"}
+    return {}
+
+
+def _token_notices(pod: Pod) -> Notices:
+    for i, volume in enumerate(pod.spec.volumes):
+        for j, source in enumerate(volume.projected.sources if volume.projected else ()):
+            if source.service_account_token is not None:
+                where = f"spec.volumes[{i}].projected.sources[{j}].serviceAccountToken"
+                return {"VolumeProjection.serviceAccountToken":
+                        f"{where}: ignored (needs an API server; no token file is written)"}
+    return {}
+
+
+def load_pods(text: str, source: str = "", notices: Notices | None = None) -> list[Pod]:
     """Every Pod in a (possibly multi-document) YAML text; empty documents are skipped."""
     try:
         documents = [d for d in yaml.safe_load_all(text) if d is not None]
@@ -373,7 +512,7 @@ def load_pods(text: str, source: str = "") -> list[Pod]:
     pods = []
     for index, document in enumerate(documents):
         where = source if len(documents) == 1 else f"{source}#{index}"
-        pods.append(pod_from_dict(document, where))
+        pods.append(pod_from_dict(document, where, notices))
     return pods
 
 

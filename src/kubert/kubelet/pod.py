@@ -81,8 +81,21 @@ class ObjectFieldSelector:
 
 
 @frozen(kw_only=True)
+class KeySelector:
+    """configMapKeyRef / secretKeyRef: one key of a ConfigMap or Secret of the pod's namespace."""
+
+    name: str
+    key: str
+    optional: bool = False
+
+
+@frozen(kw_only=True)
 class EnvVarSource:
-    field_ref: ObjectFieldSelector
+    """Exactly one of the references (checked by the manifest's validation)."""
+
+    field_ref: ObjectFieldSelector | None = None
+    config_map_key_ref: KeySelector | None = None
+    secret_key_ref: KeySelector | None = None
 
 
 @frozen(kw_only=True)
@@ -90,6 +103,23 @@ class EnvVar:
     name: str
     value: str = ""
     value_from: EnvVarSource | None = None
+
+
+@frozen(kw_only=True)
+class LocalObjectReference:
+    """A ConfigMap or Secret (or pull secret) of the pod's namespace, by name."""
+
+    name: str
+    optional: bool = False
+
+
+@frozen(kw_only=True)
+class EnvFromSource:
+    """envFrom: every key of a ConfigMap or Secret as a variable, ``prefix`` prepended."""
+
+    prefix: str = ""
+    config_map_ref: LocalObjectReference | None = None
+    secret_ref: LocalObjectReference | None = None
 
 
 @frozen(kw_only=True)
@@ -174,6 +204,7 @@ class Container:
     args: tuple[str, ...] = _tuple_field()
     working_dir: str = ""
     env: tuple[EnvVar, ...] = _tuple_field()
+    env_from: tuple[EnvFromSource, ...] = _tuple_field()
     ports: tuple[ContainerPort, ...] = _tuple_field()
     resources: ResourceRequirements = field(factory=ResourceRequirements)
     volume_mounts: tuple[VolumeMount, ...] = _tuple_field()
@@ -206,10 +237,109 @@ class EmptyDirVolumeSource:
 
 
 @frozen(kw_only=True)
+class KeyToPath:
+    """One key of the object written to ``path`` (relative) inside the volume."""
+
+    key: str
+    path: str
+    mode: int | None = None
+
+
+@frozen(kw_only=True)
+class ConfigMapVolumeSource:
+    name: str
+    items: tuple[KeyToPath, ...] = _tuple_field()
+    default_mode: int = 0o644
+    optional: bool = False
+
+
+@frozen(kw_only=True)
+class SecretVolumeSource:
+    secret_name: str
+    items: tuple[KeyToPath, ...] = _tuple_field()
+    default_mode: int = 0o644
+    optional: bool = False
+
+
+@frozen(kw_only=True)
+class DownwardAPIVolumeFile:
+    path: str
+    field_ref: ObjectFieldSelector
+    mode: int | None = None
+
+
+@frozen(kw_only=True)
+class DownwardAPIVolumeSource:
+    items: tuple[DownwardAPIVolumeFile, ...] = _tuple_field()
+    default_mode: int = 0o644
+
+
+@frozen(kw_only=True)
+class ConfigMapProjection:
+    name: str
+    items: tuple[KeyToPath, ...] = _tuple_field()
+    optional: bool = False
+
+
+@frozen(kw_only=True)
+class SecretProjection:
+    name: str
+    items: tuple[KeyToPath, ...] = _tuple_field()
+    optional: bool = False
+
+
+@frozen(kw_only=True)
+class DownwardAPIProjection:
+    items: tuple[DownwardAPIVolumeFile, ...] = _tuple_field()
+
+
+@frozen(kw_only=True)
+class ServiceAccountTokenProjection:
+    """Accepted so cluster-printed pods load; there is no API server to issue a token."""
+
+    path: str
+    audience: str = ""
+    expiration_seconds: int = 3600
+
+
+@frozen(kw_only=True)
+class VolumeProjection:
+    config_map: ConfigMapProjection | None = None
+    secret: SecretProjection | None = None
+    downward_api: DownwardAPIProjection | None = field(
+        default=None, metadata=_alias("downwardAPI")
+    )
+    service_account_token: ServiceAccountTokenProjection | None = None
+
+
+@frozen(kw_only=True)
+class ProjectedVolumeSource:
+    sources: tuple[VolumeProjection, ...] = _tuple_field()
+    default_mode: int = 0o644
+
+
+@frozen(kw_only=True)
 class Volume:
+    """One volume; exactly one source is set (checked by the manifest's validation)."""
+
     name: str
     host_path: HostPathVolumeSource | None = None
     empty_dir: EmptyDirVolumeSource | None = None
+    config_map: ConfigMapVolumeSource | None = None
+    secret: SecretVolumeSource | None = None
+    downward_api: DownwardAPIVolumeSource | None = field(
+        default=None, metadata=_alias("downwardAPI")
+    )
+    projected: ProjectedVolumeSource | None = None
+
+    @property
+    def sources(self) -> tuple[object, ...]:
+        """The sources set, in field order (one for a valid volume)."""
+        candidates = (
+            self.host_path, self.empty_dir, self.config_map, self.secret, self.downward_api,
+            self.projected,
+        )
+        return tuple(s for s in candidates if s is not None)
 
 
 @frozen(kw_only=True)
@@ -235,11 +365,13 @@ class PodSpec:
     host_pid: bool = field(default=False, metadata=_alias("hostPID"))
     host_ipc: bool = field(default=False, metadata=_alias("hostIPC"))
     hostname: str = ""
+    subdomain: str = ""
     dns_policy: str = field(default="ClusterFirst", metadata={"choices": DNS_POLICIES})
     dns_config: PodDNSConfig | None = None
     security_context: PodSecurityContext | None = None
     volumes: tuple[Volume, ...] = _tuple_field()
     termination_grace_period_seconds: int = 30
+    image_pull_secrets: tuple[LocalObjectReference, ...] = _tuple_field()
 
 
 @frozen(kw_only=True)

@@ -32,6 +32,7 @@ from kubert.kubelet.context import (
 )
 from kubert.kubelet.criconfigs import container_kind, pod_log_dir, sandbox_config
 from kubert.kubelet.images import ImagePullError
+from kubert.kubelet.logfiles import restart_count_from_logs
 from kubert.kubelet.observe import PodRuntimeStatus
 from kubert.kubelet.pod import Pod
 from kubert.kubelet.starting import CRASH_LOOP_BACK_OFF, CREATE_CONFIG_ERROR, RUN_ERROR, StartError
@@ -199,7 +200,8 @@ class _Scope:
             sandbox_config=self.sandbox_config,
             pod_ips=self.pod_ips,
             previous=previous,
-            restart_count=previous.restart_count + 1 if previous is not None else 0,
+            restart_count=previous.restart_count + 1 if previous is not None
+            else restart_count_from_logs(manager.config, pod, name),
             reason="first start" if previous is None else "restart",
             runtime=manager.runtime,
             manager=manager,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from attrs import field, frozen
+from attrs.converters import optional
 
 
 @frozen(kw_only=True)
@@ -22,6 +23,13 @@ class KubeletConfig:
         and are retried after image backoff, as in the kubelet.
     :ivar registry_burst: pulls allowed in a burst above the rate.
     :ivar min_grace_period: the shortest grace period a container is stopped with (seconds).
+    :ivar container_log_dir: where the ``<pod>_<namespace>_<container>-<id>.log`` links for log
+        agents go; None means ``containers`` beside ``log_root`` (``/var/log/containers`` for
+        the default ``/var/log/pods``, the kubelet's).
+    :ivar container_log_max_size: a running container's log is rotated above this many bytes
+        (the kubelet's containerLogMaxSize, 10Mi).
+    :ivar container_log_max_files: at most this many log files per container, the current one
+        included (containerLogMaxFiles).
     :ivar expect_pod_ip: whether a sandbox without an IP is broken and re-made (the kubelet's
         rule). None: yes, until a sandbox this process made comes back without one, which
         means the runtime's network gives none (``--network-plugin noop``).
@@ -39,6 +47,14 @@ class KubeletConfig:
     min_grace_period: int = 2
     runtime_handler: str = ""
     expect_pod_ip: bool | None = None
+    container_log_dir: Path | None = field(default=None, converter=optional(Path))
+    container_log_max_size: int = 10 * 1024 * 1024
+    container_log_max_files: int = 5
 
     def pod_dir(self, uid: str) -> Path:
         return self.root_dir / "pods" / uid
+
+    @property
+    def log_links_dir(self) -> Path:
+        """The directory of the log agents' links (see ``container_log_dir``)."""
+        return self.container_log_dir or self.log_root.parent / "containers"

@@ -17,9 +17,11 @@ from kubert.kubelet.criconfigs import (
     container_config,
     ensure_volume_dirs,
     pod_log_dir,
+    with_image_ref,
     write_etc_hosts,
 )
 from kubert.kubelet.hashing import container_hash
+from kubert.kubelet.logfiles import link_container_log
 from kubert.kubelet.observe import ContainerRuntimeStatus
 from kubert.kubelet.pod import Container, Pod
 from kubert.model import ContainerConfig, ContainerFilter, ContainerState
@@ -113,11 +115,12 @@ def _running_container_id(manager: RuntimeManager, pod: Pod, name: str, sandbox_
 def default_start_container(manager: RuntimeManager, start: ContainerStart) -> str:
     """The kubelet's startContainer: image, config, CreateContainer, StartContainer."""
     spec, runtime = start.spec, manager.runtime
-    manager.images.ensure_image(start.pod, spec, start.sandbox_config, start.progress)
+    image_ref = manager.images.ensure_image(start.pod, spec, start.sandbox_config, start.progress)
     try:
         config = manager.container_config(start)
     except (KubertError, OSError) as exc:
         raise StartError(CREATE_CONFIG_ERROR, str(exc)) from exc
+    config = with_image_ref(config, image_ref)
     _verify_run_as_non_root(manager, start, config)
     log_dir = pod_log_dir(manager.config, start.pod) / spec.name
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -125,6 +128,7 @@ def default_start_container(manager: RuntimeManager, start: ContainerStart) -> s
         container_id = runtime.create_container(start.sandbox_id, config, start.sandbox_config)
     except KubertError as exc:
         raise StartError(CREATE_ERROR, str(exc)) from exc
+    link_container_log(manager.config, start.pod, spec.name, container_id, config.log_path)
     try:
         runtime.start_container(container_id)
     except KubertError as exc:

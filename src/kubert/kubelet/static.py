@@ -1,25 +1,36 @@
 """The static-pod loop behind ``kubert kubelet``: keep every wanted pod converged.
 
 Wanted pods are the manifests in a directory (static pods, as the kubelet's
-``staticPodPath``) plus the pods ``kubert apply`` stored. Each pass re-reads changed files,
-syncs every wanted pod, deletes the pods whose file is gone, and writes each pod's waiting
-reasons for ``kubert get pods``. Passes run every ``period`` seconds and sooner when the
-runtime's container events (GetContainerEvents, where offered) say something changed.
+``staticPodPath``) plus the pods ``kubert apply`` stored. Static pods follow the kubelet's
+identity rules (pkg/kubelet/config): every file of the directory not starting with ``.`` holds
+one pod; the pod is named ``<name>-<node name>``; without a ``metadata.uid`` its UID is a hash
+of the node name, the file's path and its content, so an edit of the file is a new pod (the old
+one is deleted); the ``kubernetes.io/config.hash|source|seen`` annotations are set.
+
+Each pass re-reads changed files, syncs every wanted pod, deletes the pods whose file is gone,
+and writes each pod's waiting reasons for ``kubert get pods``. Passes run every ``period``
+seconds and sooner when the runtime's container events (GetContainerEvents, where offered)
+say something changed.
 """
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import attrs
+import yaml
 from attrs import define, field
 
 from kubert.errors import KubertError, UnimplementedError
 from kubert.kubelet import labels
+from kubert.kubelet.logfiles import rotate_logs
 from kubert.kubelet.manager import RuntimeManager
 from kubert.kubelet.manifest import ManifestError, load_pods
 from kubert.kubelet.pod import Pod
@@ -27,8 +38,10 @@ from kubert.kubelet.store import PodStore
 
 log = logging.getLogger(__name__)
 
-MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 FILE_SOURCE = "file:"
+CONFIG_HASH = "kubernetes.io/config.hash"
+CONFIG_SOURCE = "kubernetes.io/config.source"
+CONFIG_SEEN = "kubernetes.io/config.seen"
 
 Report = Callable[[str], None]
 
@@ -39,6 +52,28 @@ class _ManifestFile:
     pods: list[Pod]
 
 
+def node_name() -> str:
+    """The kubelet's default node name: the host name, lower-cased."""
+    return socket.gethostname().lower()
+
+
+def static_pod(pod: Pod, text: str, path: Path, node: str, seen: str) -> Pod:
+    """``pod`` of the static manifest ``path`` (content ``text``) with the kubelet's identity:
+    name ``<name>-<node>``, the UID hashed from node, path and content unless the manifest
+    names one, and the config annotations (``seen`` is when this content was first read)."""
+    document = yaml.safe_load(text)
+    given = document.get("metadata", {}).get("uid") if isinstance(document, dict) else None
+    uid = str(given) if given else hashlib.md5(
+        f"host:{node}\nfile:{path}\n{text}".encode(), usedforsecurity=False
+    ).hexdigest()
+    annotations = dict(pod.metadata.annotations)
+    annotations.update({CONFIG_HASH: uid, CONFIG_SOURCE: "file", CONFIG_SEEN: seen})
+    metadata = attrs.evolve(
+        pod.metadata, name=f"{pod.name}-{node}", uid=uid, annotations=annotations
+    )
+    return attrs.evolve(pod, metadata=metadata)
+
+
 @define
 class StaticPodLoop:
     """Converges the pods of ``manifests`` (and the applied ones) through ``manager``.
@@ -46,6 +81,7 @@ class StaticPodLoop:
     :param manifests: the static pod directory, or None for applied pods only.
     :param period: seconds between passes when nothing wakes the loop earlier.
     :param report: where progress lines go (prefixed with the pod's name).
+    :param node: the node name static pods' names end with (the host name by default).
     """
 
     manager: RuntimeManager
@@ -54,6 +90,10 @@ class StaticPodLoop:
     period: float = 1.0
     report: Report = print
     workers: int = 4
+    node: str = field(factory=node_name)
+    #: Seconds between container log rotation rounds (the kubelet's monitoring period).
+    log_rotation_period: float = 10.0
+    _rotated_at: float = field(init=False, default=float("-inf"))
     _files: dict[Path, _ManifestFile] = field(init=False, factory=dict)
     _wake: threading.Event = field(init=False, factory=threading.Event)
 
@@ -67,7 +107,8 @@ class StaticPodLoop:
         found: dict[Path, _ManifestFile] = {}
         if self.manifests is not None and self.manifests.is_dir():
             for path in sorted(self.manifests.iterdir()):
-                if path.name.startswith(".") or path.suffix not in MANIFEST_SUFFIXES:
+                # Every file but dot files (editor swap files, atomic-write temporaries).
+                if path.name.startswith(".") or not path.is_file():
                     continue
                 try:
                     text = path.read_text()
@@ -79,7 +120,7 @@ class StaticPodLoop:
                     found[path] = known
                     continue
                 try:
-                    pods = load_pods(text, str(path))
+                    pods = self._load(text, path)
                 except ManifestError as exc:
                     self.report(f"manifest refused: {exc}")
                     pods = known.pods if known is not None else []
@@ -98,6 +139,20 @@ class StaticPodLoop:
                     continue
                 wanted[pod.uid] = (pod, f"{FILE_SOURCE}{path}")
         return wanted
+
+    def _load(self, text: str, path: Path) -> list[Pod]:
+        pods = load_pods(text, str(path))
+        if len(pods) != 1:
+            raise ManifestError(str(path), [("(document)", f"a static pod file holds one pod, "
+                                                           f"not {len(pods)}")])
+        seen = datetime.datetime.now(tz=datetime.UTC).isoformat()
+        pod = static_pod(pods[0], text, path, self.node, seen)
+        stored = self.store.load(pod.uid)
+        if stored is not None and CONFIG_SEEN in stored.pod.metadata.annotations:
+            # The same content seen by an earlier run: keep when it was first seen.
+            pod = static_pod(pods[0], text, path, self.node,
+                             stored.pod.metadata.annotations[CONFIG_SEEN])
+        return [pod]
 
     # ---- one pass ------------------------------------------------------------------------
 
@@ -127,11 +182,21 @@ class StaticPodLoop:
         for uid in self._orphans(set(wanted)):
             self.report(f"pod {uid}: no manifest and not applied; deleting")
             self._delete(uid, None)
+        self._rotate_logs()
         items = list(wanted.values())
         if not items:
             return
         with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(items)))) as pool:
             list(pool.map(lambda item: self._sync(*item), items))
+
+    def _rotate_logs(self) -> None:
+        now = self.manager.clock.now()
+        if now - self._rotated_at < self.log_rotation_period:
+            return
+        self._rotated_at = now
+        count = rotate_logs(self.manager.config, self.manager.runtime)
+        if count:
+            self.report(f"rotated {count} container log(s)")
 
     def _orphans(self, wanted: set[str]) -> list[str]:
         """Pods on the runtime made from a manifest file that no file nor the store wants."""

@@ -1,4 +1,9 @@
-"""``kubert apply -f pod.yaml``: store the manifest, sync, and follow until running or failed."""
+"""``kubert apply -f pod.yaml``: store the manifest, sync, and follow until running or failed.
+
+The file may hold ConfigMaps and Secrets beside pods (several documents or a ``kind: List``):
+they are stored first, and the volumes of pods that use them are rewritten. Fields kubert
+accepts and ignores are reported once each before anything is applied.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,11 @@ import click
 import pluggy
 
 from kubert.errors import InvalidArgumentError
+from kubert.kubelet import volumes
 from kubert.kubelet.cli.podctl import Session, runtime_options, session
-from kubert.kubelet.manifest import load_pod_file
+from kubert.kubelet.documents import load_document_file
+from kubert.kubelet.objects import KubeObject
+from kubert.kubelet.objectstore import ObjectStore
 from kubert.kubelet.pod import Pod
 from kubert.kubelet.podstatus import FAILED, RUNNING, SUCCEEDED, PodView
 
@@ -24,7 +32,8 @@ FATAL_REASONS = (
 def make_command(pm: pluggy.PluginManager) -> click.Command:
     @click.command("apply")
     @click.option("-f", "--filename", "filename", type=click.Path(path_type=Path, exists=True,
-                  dir_okay=False), required=True, help="The pod manifest (YAML, one or more pods).")
+                  dir_okay=False), required=True,
+                  help="The manifest (YAML: pods, ConfigMaps and Secrets, or a List of them).")
     @click.option("--timeout", type=float, default=120.0, show_default=True,
                   help="Seconds to follow the pod before giving up.")
     @click.option("--wait/--no-wait", default=True, show_default=True,
@@ -33,10 +42,14 @@ def make_command(pm: pluggy.PluginManager) -> click.Command:
     def apply(filename: Path, timeout: float, wait: bool, **options: Any) -> None:
         """Run the pods of a manifest (create, or converge to the edited manifest)."""
         try:
-            pods = load_pod_file(filename)
+            documents = load_document_file(filename)
         except InvalidArgumentError as exc:
             raise click.ClickException(str(exc)) from None
+        for notice in documents.notices:
+            click.echo(f"notice: {notice}")
+        pods = documents.pods
         with session(pm, **options) as s:
+            save_objects(s, documents.objects)
             for pod in pods:
                 stored = s.store.load(pod.uid)
                 verb = "created" if stored is None else (
@@ -49,6 +62,22 @@ def make_command(pm: pluggy.PluginManager) -> click.Command:
             raise SystemExit(1)
 
     return apply
+
+
+def save_objects(s: Session, objects: list[KubeObject]) -> None:
+    """Store ConfigMaps and Secrets and rewrite the volumes of stored pods that use them."""
+    store = ObjectStore(s.manager.config)
+    for obj in objects:
+        old = store.get(obj.kind, obj.namespace, obj.name)
+        if old is not None and old.immutable and old != obj:
+            raise click.ClickException(f"{obj.ref} is immutable: delete it to change it")
+        store.save(obj)
+        verb = "created" if old is None else ("unchanged" if old == obj else "configured")
+        click.echo(f"{obj.ref} {verb}")
+    if objects:
+        for stored in s.store.all().values():
+            for name in volumes.refresh_pod(s.manager.config, stored.pod):
+                click.echo(f"  {stored.pod.name}: volume {name} updated")
 
 
 def _done(view: PodView) -> str:

@@ -1,4 +1,5 @@
-"""``kubert delete -f pod.yaml`` / ``kubert delete pod NAME``: stop and remove pods."""
+"""``kubert delete -f pod.yaml`` / ``kubert delete pod NAME``: stop and remove pods (and the
+ConfigMaps and Secrets of the file, or ``delete configmap|secret NAME``)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import click
 import pluggy
 
 from kubert.errors import InvalidArgumentError
+from kubert.kubelet.cli.objectctl import POD_NAMES, delete_objects, object_store
 from kubert.kubelet.cli.podctl import runtime_options, session
-from kubert.kubelet.manifest import load_pod_file
+from kubert.kubelet.documents import load_document_file
+from kubert.kubelet.objects import KIND_NAMES
 from kubert.kubelet.pod import Pod
 
 
@@ -35,15 +38,20 @@ def make_command(pm: pluggy.PluginManager) -> click.Command:
         **options: Any,
     ) -> None:
         """Stop pods (containers get their grace period) and remove them."""
-        if filename is None and (kind not in ("pod", "pods", "po") or not names):
-            raise click.UsageError("give -f FILE or 'pod NAME...'")
+        if filename is None and (kind not in (*POD_NAMES, *KIND_NAMES) or not names):
+            raise click.UsageError("give -f FILE, 'pod NAME...' or 'configmap|secret NAME...'")
+        if kind in KIND_NAMES:
+            delete_objects(object_store(options), [(KIND_NAMES[kind], namespace, n) for n in names])
+            return
+        pods: list[Pod] = []
+        if filename is not None:
+            try:
+                documents = load_document_file(filename)
+            except InvalidArgumentError as exc:
+                raise click.ClickException(str(exc)) from None
+            pods = documents.pods
         with session(pm, **options) as s:
-            targets: list[tuple[str, Pod | None]] = []
-            if filename is not None:
-                try:
-                    targets = [(p.uid, p) for p in load_pod_file(filename)]
-                except InvalidArgumentError as exc:
-                    raise click.ClickException(str(exc)) from None
+            targets: list[tuple[str, Pod | None]] = [(p.uid, p) for p in pods]
             for name in names:
                 uid, found = s.find(name, namespace)
                 targets.append((uid, found))
@@ -59,5 +67,10 @@ def make_command(pm: pluggy.PluginManager) -> click.Command:
                     if not step.ok:
                         click.echo(f"  {name}: {step.action} failed: {step.message}", err=True)
                 click.echo(f'pod "{name}" deleted')
+        if filename is not None:
+            delete_objects(
+                object_store(options),
+                [(o.kind, o.namespace, o.name) for o in documents.objects],
+            )
 
     return delete

@@ -1,4 +1,5 @@
-"""``kubert describe pod NAME``: everything the kubelet side knows about one pod."""
+"""``kubert describe pod NAME``: everything the kubelet side knows about one pod (``describe
+configmap|secret NAME``: the stored object)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import click
 import pluggy
 
+from kubert.kubelet.cli.objectctl import KIND_CHOICES, POD_NAMES, describe_object, object_store
 from kubert.kubelet.cli.podctl import plugin_status, runtime_options, session
 from kubert.kubelet.podstatus import ContainerView
 
@@ -48,12 +50,15 @@ def _container(view: ContainerView) -> list[str]:
 
 def make_command(pm: pluggy.PluginManager) -> click.Command:
     @click.command("describe")
-    @click.argument("kind", type=click.Choice(["pod", "pods", "po"]))
+    @click.argument("kind", type=click.Choice(KIND_CHOICES))
     @click.argument("name")
     @click.option("-n", "--namespace", default="default", show_default=True)
     @runtime_options
     def describe(kind: str, name: str, namespace: str, **options: Any) -> None:
         """Show a pod's phase, IPs, sandbox and every container's state."""
+        if kind not in POD_NAMES:
+            describe_object(object_store(options), kind, name, namespace)
+            return
         with session(pm, **options) as s:
             uid, pod = s.find(name, namespace)
             view = s.view(uid, pod)

@@ -1,4 +1,5 @@
-"""``kubert get pods``: a table of pods (name, ready, status, restarts, age, IP)."""
+"""``kubert get pods``: a table of pods (name, ready, status, restarts, age, IP); ``kubert get
+configmaps|secrets``: the stored objects."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ import attrs
 import click
 import pluggy
 
+from kubert.kubelet.cli.objectctl import KIND_CHOICES, POD_NAMES, get_objects, object_store
 from kubert.kubelet.cli.podctl import age, plugin_status, runtime_options, session, table
 
 
 def make_command(pm: pluggy.PluginManager) -> click.Command:
     @click.command("get")
-    @click.argument("kind", type=click.Choice(["pods", "pod", "po"]))
+    @click.argument("kind", type=click.Choice(KIND_CHOICES))
     @click.argument("names", nargs=-1)
     @click.option("-n", "--namespace", default="default", show_default=True)
     @click.option("-A", "--all-namespaces", is_flag=True, help="Pods of every namespace.")
@@ -24,7 +26,12 @@ def make_command(pm: pluggy.PluginManager) -> click.Command:
         kind: str, names: tuple[str, ...], namespace: str, all_namespaces: bool, output: str,
         **options: Any,
     ) -> None:
-        """List pods with their status as the kubelet side computes it from CRI state."""
+        """List pods with their status as the kubelet side computes it from CRI state (or the
+        stored ConfigMaps / Secrets)."""
+        if kind not in POD_NAMES:
+            where = None if all_namespaces else namespace
+            get_objects(object_store(options), kind, names, where, output)
+            return
         with session(pm, **options) as s:
             views = []
             extras: dict[str, dict[str, str]] = {}
