@@ -47,6 +47,19 @@ def test_log_file_is_cri_format_with_streams_and_partial_lines(pods: Any) -> Non
     assert lines[-1] == (b"stdout", b"F", b"last")
 
 
+def test_a_last_line_without_newline_is_a_full_line(pods: Any) -> None:
+    """What a process writes last without a newline is a whole line (F, as containerd writes
+    it), else a reader that joins P parts up to their F, like ``kubert logs``, never shows it."""
+    cid = pods.run("sh", "-c", "printf 'one\\ntwo'; printf 'oops' >&2")
+    status = eventually(lambda: (s := pods.runtime.container_status(cid)).state
+                        == k.ContainerState.CONTAINER_EXITED and s, timeout=10, interval=0.02)
+    lines = _parse(status.log_path)
+    assert [line for line in lines if line[0] == b"stdout"] == [
+        (b"stdout", b"F", b"one"), (b"stdout", b"F", b"two")
+    ]
+    assert [line for line in lines if line[0] == b"stderr"] == [(b"stderr", b"F", b"oops")]
+
+
 def test_reopen_after_rotation_loses_no_lines(pods: Any) -> None:
     cid = pods.run("sh", "-c", "i=0; while [ $i -lt 400 ]; do echo line-$i; i=$((i+1)); "
                    "sleep 0.005; done")

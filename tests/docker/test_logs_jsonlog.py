@@ -14,8 +14,18 @@ def record(text: str, stream: str = "stdout", stamp: str = STAMP) -> bytes:
 
 
 def test_lines_and_parts_keep_their_stream_and_stamp() -> None:
-    out = convert([record("a\n"), record("x" * 5, "stderr"), record("y\n", "stderr")], tty=False)
-    assert out == (f"{STAMP} stdout F a\n{STAMP} stderr P xxxxx\n{STAMP} stderr F y\n").encode()
+    cut = "x" * 16384  # the engine cuts a line at its 16 KiB buffer
+    out = convert([record("a\n"), record(cut, "stderr"), record("y\n", "stderr")], tty=False)
+    assert out == (f"{STAMP} stdout F a\n{STAMP} stderr P {cut}\n{STAMP} stderr F y\n").encode()
+
+
+def test_a_last_fragment_without_newline_is_a_full_line() -> None:
+    """``printf 'a\\nb'``: the engine writes ``b`` as its own record when the stream closes;
+    it is a whole line (as containerd writes it), not a part waiting for more."""
+    out = convert([record("a\n"), record("b")], tty=False)
+    assert out == f"{STAMP} stdout F a\n{STAMP} stdout F b\n".encode()
+    several = "é" * 8192  # 16 KiB of UTF-8 in fewer characters: still a cut
+    assert convert([record(several)], tty=False) == f"{STAMP} stdout P {several}\n".encode()
 
 
 def test_escapes_and_non_ascii_round_trip() -> None:

@@ -21,6 +21,11 @@ log = logging.getLogger(__name__)
 #: padded to that so readers that expect the fixed width see it.
 _STAMP_LEN = 30
 _STREAMS = frozenset(("stdout", "stderr"))
+# The engine's log copier cuts a line at its 16 KiB buffer: such a cut record holds exactly
+# this many bytes (more only where invalid UTF-8 became U+FFFD). A shorter record without a
+# newline is the stream's last fragment, written when the container closed it: a full line,
+# as containerd writes it, or a reader that joins P parts would never show it.
+_PARTIAL_RECORD_BYTES = 16 * 1024
 
 
 def _fixed(stamp: str) -> str:
@@ -70,8 +75,10 @@ def convert(lines: list[bytes], tty: bool) -> bytes:
         if not tty:
             if text.endswith("\n"):
                 add(f"{stamp} {stream} F {text}")
-            else:
+            elif len(text.encode("utf-8", "surrogatepass")) >= _PARTIAL_RECORD_BYTES:
                 add(f"{stamp} {stream} P {text}\n")
+            else:
+                add(f"{stamp} {stream} F {text}\n")
             continue
         *complete, rest = text.split("\n")
         for line in complete:
