@@ -78,6 +78,15 @@ CASES: list[tuple[str, Call, str]] = [
         "config.labels",
     ),
     (
+        # The error names the key; a 20 KiB key must not push the status past what gRPC
+        # carries (the client would see RESOURCE_EXHAUSTED "Stream removed" instead).
+        "huge bad label key",
+        lambda s, p: s.runtime.RunPodSandbox(
+            _sandbox(lambda c: c.labels.update({"-" + "k" * 20000: "x"}))
+        ),
+        "config.labels",
+    ),
+    (
         "absurd annotations",
         lambda s, p: s.runtime.RunPodSandbox(
             _sandbox(lambda c: c.annotations.update({f"k{i}": "v" * 1024 for i in range(300)}))

@@ -87,6 +87,19 @@ def _whole(request: Any) -> dict[str, Any]:
     return {"request": request}
 
 
+#: The longest error text sent as a status: gRPC carries the text in a header, and a client
+#: drops a reply whose headers pass its limit (8 KiB by default), so the caller would see
+#: "Stream removed" instead of the error. The head names the field; the log keeps it whole.
+MAX_DETAILS = 2048
+
+
+def bounded_details(message: str) -> str:
+    """``message`` as the status text: whole when short, else its head and how long it was."""
+    if len(message) <= MAX_DETAILS:
+        return message
+    return f"{message[:MAX_DETAILS]}… (cut; {len(message)} characters in all)"
+
+
 def _internal_message(method: str, error: Exception) -> str:
     """A short INTERNAL answer: the exception type and kubert's own notes, not its text or
     traceback (those go to the server log)."""
@@ -190,7 +203,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
             log.warning("%s: %s", method, error.message)
         else:
             log.debug("%s: %s", method, error.message)
-        context.abort(code, error.message)
+        context.abort(code, bounded_details(error.message))
 
     # ---- RuntimeService: runtime-wide --------------------------------------------------
 
