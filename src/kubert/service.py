@@ -108,6 +108,10 @@ class KubertService:
     #: Serves Exec/Attach/PortForward URLs; set by ``kubert serve`` once it listens.
     streaming: StreamingServer | None = None
     _locks: LockTable = field(init=False, factory=LockTable)
+    #: Container ID -> sandbox ID of the containers created here and not started or removed
+    #: yet: StartContainer finds the sandbox to lock without listing every container (and
+    #: without making a backend describe a container it has just created).
+    _unstarted: dict[str, str] = field(init=False, factory=dict)
     #: RunPodSandbox calls share it; start-up recovery's garbage collection holds it alone.
     run_gate: RunGate = field(init=False, factory=RunGate)
     recovery: Recovery | None = field(init=False, default=None)
@@ -225,9 +229,12 @@ class KubertService:
                     undo.append(("tear down network", lambda: self.network.teardown_pod(pod)))
                     crash_point("run:network")
                     step = "record network in checkpoint"
-                    self.checkpoints.write(
-                        attrs.evolve(checkpoint, netns_path=netns, network=network)
-                    )
+                    recorded = attrs.evolve(checkpoint, netns_path=netns, network=network)
+                    # What a crash must not lose: the pod's IPs (their release on teardown)
+                    # and the netns the runtime settled on. A network that reported nothing
+                    # and an unchanged netns leave the first write complete.
+                    if recorded != checkpoint:
+                        self.checkpoints.write(recorded)
                 crash_point("run:recorded")
             except BaseException as error:
                 _step_failed(error, step)
@@ -291,6 +298,9 @@ class KubertService:
             crash_point("remove:stopped")
             with suppress(NotFoundError):
                 self.runtime.remove_sandbox(sandbox_id)
+            for container_id, owner in list(self._unstarted.items()):
+                if owner == sandbox_id:
+                    self._unstarted.pop(container_id, None)
             crash_point("remove:removed")
             self.checkpoints.delete(sandbox_id)
 
@@ -371,13 +381,17 @@ class KubertService:
         self, pod_sandbox_id: str, config: ContainerConfig, sandbox_config: PodSandboxConfig
     ) -> str:
         with self._locks.hold(pod_sandbox_id):
-            return self.runtime.create_container(pod_sandbox_id, config, sandbox_config)
+            container_id = self.runtime.create_container(pod_sandbox_id, config, sandbox_config)
+            self._unstarted[container_id] = pod_sandbox_id
+            return container_id
 
     def start_container(self, container_id: str) -> None:
         """Under the sandbox's lock, so that a concurrent StopPodSandbox cannot stop the sandbox
         between the backend's readiness check and the start."""
-        found = self.runtime.list_containers(ContainerFilter(id=container_id))
-        sandbox_id = found[0].pod_sandbox_id if len(found) == 1 else ""
+        sandbox_id = self._unstarted.pop(container_id, "")
+        if not sandbox_id:  # created before a restart, or named by a prefix
+            found = self.runtime.list_containers(ContainerFilter(id=container_id))
+            sandbox_id = found[0].pod_sandbox_id if len(found) == 1 else ""
         with self._locks.hold(sandbox_id) if sandbox_id else nullcontext():
             self.runtime.start_container(container_id)
 
@@ -386,6 +400,7 @@ class KubertService:
 
     def remove_container(self, container_id: str) -> None:
         """Idempotent, as the CRI requires: a container that is already gone is removed."""
+        self._unstarted.pop(container_id, None)
         with suppress(NotFoundError):
             self.runtime.remove_container(container_id)
 

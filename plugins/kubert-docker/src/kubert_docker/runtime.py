@@ -165,7 +165,9 @@ class DockerRuntime(RuntimeBackend):
 
     def version(self) -> VersionInfo:
         with translate("engine", "version"):
-            info = self.engine.api().version()
+            # Asked once per endpoint (the API negotiation's own answer), again only after the
+            # engine went away and came back.
+            info = self.engine.server_version()
         return VersionInfo(
             runtime_name="docker",
             runtime_version=str(info.get("Version", "")),
@@ -243,13 +245,20 @@ class DockerRuntime(RuntimeBackend):
         ref = self._image_refs.get(image_id)
         if ref is None:
             ref = image_id
-            try:
-                with translate("image", image_id):
-                    info = self.engine.api().inspect_image(image_id)
-                digests = [d for d in info.get("RepoDigests") or () if d != "<none>@<none>"]
-                ref = digests[0] if digests else image_id
-            except NotFoundError:
-                pass
+            facts = self.engine.facts
+            info = facts.cached_image(image_id)
+            if info is None:
+                generation = facts.generation()
+                try:
+                    # Needed once per image ID (until an image event): the digest the CRI
+                    # reports as image_ref is the image's, not the container's.
+                    with translate("image", image_id):
+                        info = self.engine.api().inspect_image(image_id)
+                    facts.store_image(image_id, info, generation)
+                except NotFoundError:
+                    info = {}
+            digests = [d for d in info.get("RepoDigests") or () if d != "<none>@<none>"]
+            ref = digests[0] if digests else image_id
             self._image_refs[image_id] = ref
         return ref
 
@@ -267,18 +276,21 @@ class DockerRuntime(RuntimeBackend):
             meta.extra["dns"] = {"servers": list(dns.servers), "searches": list(dns.searches),
                                  "options": list(dns.options)}
             body["Labels"][naming.META_LABEL] = meta.encode()
-        sandbox_id = self._create(name, body, "sandbox", name)
-        self._created_here.add(sandbox_id)
-        self.state.refresh(sandbox_id)
+        with self.state.creating(name):
+            sandbox_id = self._create(name, body, "sandbox", name)
+            self._created_here.add(sandbox_id)
+            # Not inspected here: start_sandbox follows in the same RunPodSandbox and its one
+            # inspect tells everything the engine made.
+            self.state.provisional(sandbox_id, name, body)
         host = config.namespace_options.network == NamespaceMode.NODE
         netns = "" if host else self._netns_path(sandbox_id)
         return SandboxCreated(id=sandbox_id, netns_path=netns)
 
-    def _sandbox(self, sandbox_id: str) -> Record:
-        return self.state.get(sandbox_id, naming.TYPE_SANDBOX)
+    def _sandbox(self, sandbox_id: str, complete: bool = True) -> Record:
+        return self.state.get(sandbox_id, naming.TYPE_SANDBOX, complete)
 
-    def _container(self, container_id: str) -> Record:
-        return self.state.get(container_id, naming.TYPE_CONTAINER)
+    def _container(self, container_id: str, complete: bool = True) -> Record:
+        return self.state.get(container_id, naming.TYPE_CONTAINER, complete)
 
     @staticmethod
     def _host_network(record: Record) -> bool:
@@ -307,14 +319,19 @@ class DockerRuntime(RuntimeBackend):
             (self.netns_dir / sandbox_id).unlink()
 
     def start_sandbox(self, sandbox_id: str) -> None:
-        record = self._sandbox(sandbox_id)
+        record = self._sandbox(sandbox_id, complete=False)
         if record.finished_at:
             raise FailedPreconditionError(
                 f"sandbox {sandbox_id!r} was stopped; create a new attempt instead"
             )
-        with translate("sandbox", sandbox_id):
-            self.engine.api().start(record.id)
-        started = self.state.refresh(record.id)
+        with self.state.writing(record.id):
+            try:
+                with translate("sandbox", sandbox_id):
+                    self.engine.api().start(record.id)
+            finally:
+                # Needed: the pause process's pid (the netns the network plugin joins next)
+                # and the engine's own times, which no event carries.
+                started = self.state.refresh(record.id)
         if started is None:
             raise NotFoundError("sandbox", sandbox_id, "it vanished while starting")
         if not self._host_network(started):
@@ -324,8 +341,8 @@ class DockerRuntime(RuntimeBackend):
             _write_resolv_conf(started.inspect.get("ResolvConfPath", ""), dns)
 
     def stop_sandbox(self, sandbox_id: str) -> None:
-        record = self._sandbox(sandbox_id)
-        members = self.state.in_sandbox(record.id)
+        record = self._sandbox(sandbox_id, complete=False)
+        members = self.state.in_sandbox(record.id, complete=False)
         if not record.running and not any(c.running for c in members):
             return  # stopped already: the view is current, the engine has nothing to do
         api = self.engine.api()
@@ -336,15 +353,15 @@ class DockerRuntime(RuntimeBackend):
                 with contextlib.suppress(NotFoundError), translate("container", container.id):
                     api.stop(container.id, timeout=0)
                 self._drain_log(container.id)
-                self.state.refresh(container.id)
+                self.state.wait_exited(container.id)
         with contextlib.suppress(NotFoundError), translate("sandbox", sandbox_id):
             api.stop(record.id, timeout=_SANDBOX_STOP_TIMEOUT)
         self._unlink_netns(record.id)
-        self.state.refresh(record.id)
+        self.state.wait_exited(record.id)
 
     def remove_sandbox(self, sandbox_id: str) -> None:
-        record = self._sandbox(sandbox_id)
-        for container in self.state.in_sandbox(record.id):
+        record = self._sandbox(sandbox_id, complete=False)
+        for container in self.state.in_sandbox(record.id, complete=False):
             self._remove(container.id)
         self._remove(record.id)
         self._unlink_netns(record.id)
@@ -414,13 +431,16 @@ class DockerRuntime(RuntimeBackend):
             image_user,
             runtime,
         )
-        container_id = self._create(name, body, "image", config.image.image)
-        self._created_here.add(container_id)
-        self.state.refresh(container_id)
+        with self.state.creating(name):
+            container_id = self._create(name, body, "image", config.image.image)
+            self._created_here.add(container_id)
+            # Not inspected here: StartContainer follows, and its one inspect tells everything
+            # the engine made (a read before that inspects it then).
+            self.state.provisional(container_id, name, body)
         return container_id
 
     def start_container(self, container_id: str) -> None:
-        record = self._container(container_id)
+        record = self._container(container_id, complete=False)
         status = record.status
         if status.state != ContainerState.CONTAINER_CREATED:
             raise FailedPreconditionError(
@@ -432,34 +452,39 @@ class DockerRuntime(RuntimeBackend):
             raise FailedPreconditionError(
                 f"sandbox {record.sandbox_id!r} of container {container_id!r} is not ready"
             )
-        try:
-            with translate("container", container_id):
-                self.engine.api().start(record.id)
-        except BaseException:
-            self.state.refresh(record.id)
-            raise
-        # The copier exists before the state is read back, so that a container that is already
-        # gone is reported EXITED only once its output is in the file; it asks the engine for
-        # the stream only after that read, keeping its request off this call's path.
-        gate = threading.Event()
-        self._start_log(record, gate)
-        try:
-            started = self.state.refresh(record.id)
-        finally:
-            gate.set()
+        with self.state.writing(record.id):
+            try:
+                with translate("container", container_id):
+                    self.engine.api().start(record.id)
+            except BaseException:
+                self.state.refresh(record.id)
+                raise
+            # The copier exists before the state is read back, so that a container that is
+            # already gone is reported EXITED only once its output is in the file; it asks the
+            # engine for the stream only after that read, keeping its request off this call's
+            # path.
+            gate = threading.Event()
+            self._start_log(record, gate)
+            try:
+                # Needed: the process's pid (its cgroups for stats) and the engine's start
+                # time, which no event carries.
+                started = self.state.refresh(record.id)
+            finally:
+                gate.set()
         if started is not None and not started.running:
             self._drain_log(record.id)
 
     def stop_container(self, container_id: str, timeout: int) -> None:
-        record = self._container(container_id)
+        record = self._container(container_id, complete=False)
         if record.running:
             with translate("container", container_id):
                 self.engine.api().stop(record.id, timeout=max(0, timeout))
             self._drain_log(record.id)
-        self.state.refresh(record.id)
+            self.state.wait_exited(record.id)
+        # Not running in the view already: the view is event-fed, the engine has nothing to do.
 
     def remove_container(self, container_id: str) -> None:
-        record = self._container(container_id)
+        record = self._container(container_id, complete=False)
         self._remove(record.id)
 
     def container_status(self, container_id: str) -> ContainerStatus:
@@ -495,11 +520,13 @@ class DockerRuntime(RuntimeBackend):
             "mem_limit": body.get("Memory"),
             "memswap_limit": body.get("MemorySwap"),
         }
-        with translate("container", container_id):
-            self.engine.api().update_container(
-                record.id, **{k: v for k, v in kwargs.items() if v is not None}
-            )
-        self.state.refresh(record.id)
+        with self.state.writing(record.id):
+            with translate("container", container_id):
+                self.engine.api().update_container(
+                    record.id, **{k: v for k, v in kwargs.items() if v is not None}
+                )
+            # Needed: the resources as the engine applied them (it normalises some).
+            self.state.refresh(record.id)
 
     # ---- logs --------------------------------------------------------------------------
 
@@ -698,7 +725,7 @@ class DockerRuntime(RuntimeBackend):
         if kind is None or not self._events.has_subscribers:
             return
         sandbox_id = record.sandbox_id if record is not None else ""
-        sandbox = self.state.records.get(sandbox_id) if sandbox_id else None
+        sandbox = self.state.lookup(sandbox_id) if sandbox_id else None
         sandbox_status = sandbox.status if sandbox is not None else None
         members = tuple(
             c.status for c in self.state.in_sandbox(sandbox_id)
