@@ -14,10 +14,35 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
+from kubert.fileutil import DURABILITY
 from kubert.hookspecs import hookimpl
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+
+
+class DurabilityCollector(Collector):
+    """``kubert_fsyncs_total``, ``kubert_atomic_writes_total``,
+    ``kubert_checkpoint_writes_total`` and ``kubert_checkpoint_deletes_total`` from
+    :data:`kubert.fileutil.DURABILITY`: what crash safety costs in disk flushes."""
+
+    _HELP = {
+        "fsyncs": "fsync calls on files and directories (atomic writes, checkpoint deletes).",
+        "atomic_writes": "Files replaced atomically (temp file, fsync, rename, dir fsync).",
+        "checkpoint_writes": "Sandbox checkpoints written.",
+        "checkpoint_deletes": "Sandbox checkpoints deleted.",
+    }
+
+    def collect(self) -> Any:
+        for name, value in DURABILITY.snapshot().items():
+            family = CounterMetricFamily(f"kubert_{name}", self._HELP[name])
+            family.add_metric([], value)
+            yield family
+
+
+REGISTRY.register(DurabilityCollector())
 
 OPERATIONS = Counter(
     "kubelet_runtime_operations_total",

@@ -20,6 +20,7 @@ from typing import Any
 import grpc
 from google.protobuf.message import Message
 
+from kubert.cri import lists
 from kubert.cri import socket as cri_socket
 from kubert.cri.api import add_servicers, pb, rpc
 from kubert.cri.convert import fill_proto, message_field, to_model, to_proto
@@ -303,7 +304,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
             "ListPodSandbox", context,
             lambda: {"filter": message_field(request, "filter", PodSandboxFilter, required=False)},
             self.service.list_pod_sandbox,
-            lambda items: _repeated(pb.ListPodSandboxResponse(), "items", items),
+            lists.pod_sandbox_list,
         )
 
     # ---- RuntimeService: containers ----------------------------------------------------
@@ -357,7 +358,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
             "ListContainers", context,
             lambda: {"filter": message_field(request, "filter", ContainerFilter, required=False)},
             self.service.list_containers,
-            lambda items: _repeated(pb.ListContainersResponse(), "containers", items),
+            lists.container_list,
         )
 
     def ContainerStatus(
