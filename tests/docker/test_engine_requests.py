@@ -105,14 +105,15 @@ def test_one_lifecycle_makes_eleven_engine_requests(
         # Once per server and image: the sandbox image's presence (then known from the
         # events) and the app image's digest.
         once = [f"GET /images/{docker_engine.pause}/json", f"GET {image_id}"]
-        assert sorted(set(_shape(made, ids)) - set(LIFECYCLE)) == sorted(once)
-        assert len(made) == len(LIFECYCLE) + len(once)
+        assert sorted(_shape(made, ids)) == sorted(LIFECYCLE + once)
 
         for n in (1, 2):
             mark = proxy.mark()
             ids = _lifecycle(stub, docker_engine.busybox, tmp_path / "logs", n)
             proxy.settle()
-            assert _shape(proxy.since(mark), ids) == LIFECYCLE
+            # The log copier asks for its stream on its own thread, so only its place in
+            # the order may vary.
+            assert sorted(_shape(proxy.since(mark), ids)) == sorted(LIFECYCLE)
     finally:
         channel.close()
 

@@ -68,6 +68,7 @@ from kubert_docker.config import DockerConfig
 from kubert_docker.engine import Engine, translate
 from kubert_docker.logs import LogFollower, last_timestamp
 from kubert_docker.oom import detect_floor
+from kubert_docker.podfiles import PodFiles, dns_dict, network_disabled
 from kubert_docker.state import StateView
 from kubert_docker.stats import StatsReader, network_usage
 from kubert_docker.status import Record
@@ -98,6 +99,7 @@ class DockerRuntime(RuntimeBackend):
         self.engine = Engine(self.config.endpoint)
         self.root = Path(context.root_dir) / "docker"
         self.netns_dir = self.root / "netns"
+        self.pod_files = PodFiles(self.root / "pods")
         self.oom_floor = detect_floor(self.config.restrict_oom_score_adj)
         self.facts = spec.HostFacts(oom_floor=self.oom_floor)
         self._info: dict[str, Any] = {}
@@ -158,6 +160,11 @@ class DockerRuntime(RuntimeBackend):
                 self._link_netns(record)
         for record in self.state.all(naming.TYPE_CONTAINER):
             self._resume_log(record)
+        sandboxes = self.state.all(naming.TYPE_SANDBOX)
+        self.pod_files.sweep(r.id for r in sandboxes)
+        for record in sandboxes:
+            if record.running and network_disabled(record.inspect):
+                self.pod_files.ensure(record.id, record.meta.extra.get("dns"))
 
     def _check_driver(self) -> None:
         if self._driver_error:
@@ -271,14 +278,15 @@ class DockerRuntime(RuntimeBackend):
             config, self.context.pod_infra_container_image, runtime_handler, self.config,
             self.facts,
         )
-        if config.dns_config is not None and body["HostConfig"]["NetworkMode"] == "host":
-            dns = config.dns_config
-            meta.extra["dns"] = {"servers": list(dns.servers), "searches": list(dns.searches),
-                                 "options": list(dns.options)}
+        if config.dns_config is not None:
+            # Kept for a host-network sandbox's resolv.conf, and to write a pod's files again.
+            meta.extra["dns"] = dns_dict(config.dns_config)
             body["Labels"][naming.META_LABEL] = meta.encode()
         with self.state.creating(name):
             sandbox_id = self._create(name, body, "sandbox", name)
             self._created_here.add(sandbox_id)
+            if body.get("NetworkDisabled"):
+                self.pod_files.write(sandbox_id, meta.extra.get("dns"))
             # Not inspected here: start_sandbox follows in the same RunPodSandbox and its one
             # inspect tells everything the engine made.
             self.state.provisional(sandbox_id, name, body)
@@ -365,6 +373,7 @@ class DockerRuntime(RuntimeBackend):
             self._remove(container.id)
         self._remove(record.id)
         self._unlink_netns(record.id)
+        self.pod_files.remove(record.id)
 
     def _remove(self, cid: str) -> None:
         with contextlib.suppress(NotFoundError), translate("container", cid):
@@ -430,6 +439,8 @@ class DockerRuntime(RuntimeBackend):
             self.facts,
             image_user,
             runtime,
+            self.pod_files.binds(sandbox.id, config.mounts, sc.readonly_rootfs)
+            if network_disabled(sandbox.inspect) else (),
         )
         with self.state.creating(name):
             container_id = self._create(name, body, "image", config.image.image)
