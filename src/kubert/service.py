@@ -112,6 +112,10 @@ class KubertService:
     #: yet: StartContainer finds the sandbox to lock without listing every container (and
     #: without making a backend describe a container it has just created).
     _unstarted: dict[str, str] = field(init=False, factory=dict)
+    #: Sandboxes whose network this process tore down (a stopped sandbox never runs again):
+    #: RemovePodSandbox's own stop does not run the network plugins a second time. Empty after
+    #: a restart, when a teardown is repeated (teardowns are idempotent).
+    _torn_down: set[str] = field(init=False, factory=set)
     #: RunPodSandbox calls share it; start-up recovery's garbage collection holds it alone.
     run_gate: RunGate = field(init=False, factory=RunGate)
     recovery: Recovery | None = field(init=False, default=None)
@@ -275,13 +279,17 @@ class KubertService:
             return
         teardown_error: Exception | None = None
         pod = self._pod_for(sandbox_id, status, checkpoint)
-        if pod is not None and not pod.host_network:
+        ready = status is not None and status.state == PodSandboxState.SANDBOX_READY
+        if pod is not None and not pod.host_network and (
+            ready or sandbox_id not in self._torn_down
+        ):
             if checkpoint is not None and status is not None:
                 # A crash during teardown must not leave a ready sandbox without its network:
                 # recovery finishes the stops the checkpoint says were begun.
                 mark_stopping(self.checkpoints, checkpoint)
             try:
                 self.network.teardown_pod(pod)
+                self._torn_down.add(sandbox_id)
             except Exception as error:  # still stop the sandbox; the kubelet retries teardown
                 teardown_error = error
             crash_point("stop:torn-down")
@@ -303,6 +311,7 @@ class KubertService:
                     self._unstarted.pop(container_id, None)
             crash_point("remove:removed")
             self.checkpoints.delete(sandbox_id)
+            self._torn_down.discard(sandbox_id)
 
     def pod_sandbox_status(
         self, sandbox_id: str, verbose: bool = False

@@ -14,6 +14,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -109,6 +110,9 @@ class DockerRuntime(RuntimeBackend):
         self._log_lock = threading.Lock()
         self._created_here: set[str] = set()
         self._events = EventBroadcaster()
+        #: Stops a sandbox's app containers beside its pause container (a fixed few threads,
+        #: made on first use: the thread count does not grow with the containers).
+        self._stopper = ThreadPoolExecutor(max_workers=4, thread_name_prefix="kubert-docker-stop")
         self.stats = StatsReader(mountpoint="")
         self.state = StateView(
             self.engine,
@@ -122,6 +126,7 @@ class DockerRuntime(RuntimeBackend):
         self.state.start()
 
     def close(self) -> None:
+        self._stopper.shutdown(wait=False)
         self._events.close()
         self.state.close()
         for follower in list(self._followers.values()):
@@ -353,19 +358,26 @@ class DockerRuntime(RuntimeBackend):
         members = self.state.in_sandbox(record.id, complete=False)
         if not record.running and not any(c.running for c in members):
             return  # stopped already: the view is current, the engine has nothing to do
-        api = self.engine.api()
         # The kubelet has given the containers their grace period already (containerd too
-        # stops them at once here).
-        for container in members:
-            if container.running:
-                with contextlib.suppress(NotFoundError), translate("container", container.id):
-                    api.stop(container.id, timeout=0)
-                self._drain_log(container.id)
-                self.state.wait_exited(container.id)
-        with contextlib.suppress(NotFoundError), translate("sandbox", sandbox_id):
-            api.stop(record.id, timeout=_SANDBOX_STOP_TIMEOUT)
-        self._unlink_netns(record.id)
-        self.state.wait_exited(record.id)
+        # stops them at once here). The app containers and the pause container stop at the
+        # same time: each stop is an engine round trip of its own (runc kill, the exit, the
+        # event), and the network is torn down already.
+        running = [c.id for c in members if c.running]
+        stops = [self._stopper.submit(self._stop_app, cid) for cid in running]
+        try:
+            with contextlib.suppress(NotFoundError), translate("sandbox", sandbox_id):
+                self.engine.api().stop(record.id, timeout=_SANDBOX_STOP_TIMEOUT)
+            self._unlink_netns(record.id)
+            self.state.wait_exited(record.id)
+        finally:
+            for stop in stops:
+                stop.result()
+
+    def _stop_app(self, container_id: str) -> None:
+        with contextlib.suppress(NotFoundError), translate("container", container_id):
+            self.engine.api().stop(container_id, timeout=0)
+        self._drain_log(container_id)
+        self.state.wait_exited(container_id)
 
     def remove_sandbox(self, sandbox_id: str) -> None:
         record = self._sandbox(sandbox_id, complete=False)
