@@ -133,6 +133,10 @@ class Engine:
         """The engine's ``/version`` answer, asked once per endpoint (and again after
         :meth:`forget_version`, when the engine came back and may be another one)."""
         self.api()
+        return self._known_version()
+
+    def _known_version(self) -> dict[str, Any]:
+        """The endpoint's shared ``/version`` answer, probed when nobody has it yet."""
         facts = self.facts
         with facts.lock:
             version = facts.version
@@ -150,15 +154,7 @@ class Engine:
     def _connect(self, timeout: float) -> Any:
         import docker
 
-        facts = self.facts
-        with facts.lock:
-            server = facts.version
-        if server is None:
-            server = self._probe()
-            with facts.lock:
-                facts.version = server
-        else:
-            log.debug("engine version of %s known already", self.endpoint)
+        server = self._known_version()
         server_api = str(server.get("ApiVersion", MIN_API_VERSION))
         # Speak the engine's own version up to what the SDK knows, so newer fields work.
         sdk_max = docker.constants.DEFAULT_DOCKER_API_VERSION

@@ -196,36 +196,28 @@ class StateView:
 
     # ---- writing -----------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def writing(self, cid: str) -> Iterator[None]:
+    def writing(self, cid: str) -> contextlib.AbstractContextManager[None]:
         """Around a writer's engine call on ``cid`` and its refresh after: the create, start
         and update events that call causes are not inspected by the event loop as well."""
-        with self._lock:
-            self._writing[cid] = self._writing.get(cid, 0) + 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._count_down(self._writing, cid)
+        return self._in_flight(self._writing, cid)
+
+    def creating(self, name: str) -> contextlib.AbstractContextManager[None]:
+        """Around the create of container ``name`` and what the writer records after it."""
+        return self._in_flight(self._creating, name)
 
     @contextlib.contextmanager
-    def creating(self, name: str) -> Iterator[None]:
-        """Around the create of container ``name`` and what the writer records after it."""
+    def _in_flight(self, counts: dict[str, int], key: str) -> Iterator[None]:
         with self._lock:
-            self._creating[name] = self._creating.get(name, 0) + 1
+            counts[key] = counts.get(key, 0) + 1
         try:
             yield
         finally:
             with self._lock:
-                self._count_down(self._creating, name)
-
-    @staticmethod
-    def _count_down(counts: dict[str, int], key: str) -> None:
-        left = counts.get(key, 1) - 1
-        if left > 0:
-            counts[key] = left
-        else:
-            counts.pop(key, None)
+                left = counts.get(key, 1) - 1
+                if left > 0:
+                    counts[key] = left
+                else:
+                    counts.pop(key, None)
 
     def provisional(self, cid: str, name: str, body: dict[str, Any]) -> Record | None:
         """Record a container just created from ``body`` without asking the engine: its one
