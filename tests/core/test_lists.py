@@ -73,3 +73,21 @@ def test_the_builders_write_every_field_of_the_models() -> None:
     assert {f.name for f in attrs.fields(ContainerMetadata)} == {"name", "attempt"}
     assert {f.name for f in attrs.fields(ImageSpec)} == {
         "image", "annotations", "user_specified_image", "runtime_handler"}
+
+
+def test_a_changed_entry_is_built_again_and_a_gone_one_dropped() -> None:
+    first = lists.pod_sandbox_list(SANDBOXES)
+    changed = attrs.evolve(SANDBOXES[0], labels={"app": "web", "tier": "front"},
+                           state=PodSandboxState.SANDBOX_READY)
+    again = lists.pod_sandbox_list([changed, SANDBOXES[1]])
+    assert again.items[0].labels["tier"] == "front" and again.items[0].state == pb.SANDBOX_READY
+    assert again.items[1] == first.items[1]
+    lists.pod_sandbox_list([])
+    lists.pod_sandbox_list([])
+    from kubert.cri.lists import _SANDBOXES
+
+    assert not _SANDBOXES.young and not _SANDBOXES.old
+    # Served from the cache or built, the bytes are fill_proto's message.
+    for _ in range(2):
+        fast = lists.container_list(CONTAINERS).SerializeToString(deterministic=True)
+        assert fast == _generic(pb.ListContainersResponse(), "containers", CONTAINERS)
