@@ -20,7 +20,7 @@ from typing import Any
 
 from kubert.backends import BackendContext, CheckpointStore
 from kubert.errors import NotFoundError
-from kubert.fileutil import atomic_write, fsync_directory
+from kubert.fileutil import DURABILITY, atomic_write, fsync_directory
 from kubert.hookspecs import RegisterBackend, hookimpl
 from kubert.model import Checkpoint, PodIP, PodSandboxNetworkStatus, PortMapping
 from kubert.model.validate import check_id
@@ -133,6 +133,7 @@ class FileCheckpointStore(CheckpointStore):
 
     def write(self, checkpoint: Checkpoint) -> None:
         atomic_write(self._path(checkpoint.sandbox_id), encode(checkpoint))
+        DURABILITY.add("checkpoint_writes")
 
     def read(self, sandbox_id: str) -> Checkpoint:
         path = self._path(sandbox_id)
@@ -166,6 +167,7 @@ class FileCheckpointStore(CheckpointStore):
     def delete(self, sandbox_id: str) -> None:
         self._path(sandbox_id).unlink(missing_ok=True)
         fsync_directory(self.directory)
+        DURABILITY.add("checkpoint_deletes")
 
     def list(self) -> list[str]:
         """IDs of the checkpoint files present (cheap: read() verifies each one)."""

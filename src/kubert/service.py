@@ -116,6 +116,14 @@ class KubertService:
     #: Serves Exec/Attach/PortForward URLs; set by ``kubert serve`` once it listens.
     streaming: StreamingServer | None = None
     _locks: LockTable = field(init=False, factory=LockTable)
+    #: Container ID -> sandbox ID of the containers created here and not started or removed
+    #: yet: StartContainer finds the sandbox to lock without listing every container (and
+    #: without making a backend describe a container it has just created).
+    _unstarted: dict[str, str] = field(init=False, factory=dict)
+    #: Sandboxes whose network this process tore down (a stopped sandbox never runs again):
+    #: RemovePodSandbox's own stop does not run the network plugins a second time. Empty after
+    #: a restart, when a teardown is repeated (teardowns are idempotent).
+    _torn_down: set[str] = field(init=False, factory=set)
     #: RunPodSandbox calls share it; start-up recovery's garbage collection holds it alone.
     run_gate: RunGate = field(init=False, factory=RunGate)
     recovery: Recovery | None = field(init=False, default=None)
@@ -244,9 +252,12 @@ class KubertService:
                     undo.append(("tear down network", lambda: self.network.teardown_pod(pod)))
                     crash_point("run:network")
                     step = "record network in checkpoint"
-                    self.checkpoints.write(
-                        attrs.evolve(checkpoint, netns_path=netns, network=network)
-                    )
+                    recorded = attrs.evolve(checkpoint, netns_path=netns, network=network)
+                    # What a crash must not lose: the pod's IPs (their release on teardown)
+                    # and the netns the runtime settled on. A network that reported nothing
+                    # and an unchanged netns leave the first write complete.
+                    if recorded != checkpoint:
+                        self.checkpoints.write(recorded)
                 crash_point("run:recorded")
             except BaseException as error:
                 _step_failed(error, step)
@@ -298,13 +309,17 @@ class KubertService:
             return
         teardown_error: Exception | None = None
         pod = self.pod_network_of(sandbox_id, status, checkpoint)
-        if pod is not None and not pod.host_network:
+        ready = status is not None and status.state == PodSandboxState.SANDBOX_READY
+        if pod is not None and not pod.host_network and (
+            ready or sandbox_id not in self._torn_down
+        ):
             if checkpoint is not None and status is not None:
                 # A crash during teardown must not leave a ready sandbox without its network:
                 # recovery finishes the stops the checkpoint says were begun.
                 mark_stopping(self.checkpoints, checkpoint)
             try:
                 self.network.teardown_pod(pod)
+                self._torn_down.add(sandbox_id)
             except Exception as error:  # still stop the sandbox; the kubelet retries teardown
                 teardown_error = error
             crash_point("stop:torn-down")
@@ -322,8 +337,12 @@ class KubertService:
             crash_point("remove:stopped")
             with suppress(NotFoundError):
                 self.runtime.remove_sandbox(sandbox_id)
+            for container_id, owner in list(self._unstarted.items()):
+                if owner == sandbox_id:
+                    self._unstarted.pop(container_id, None)
             crash_point("remove:removed")
             self.checkpoints.delete(sandbox_id)
+            self._torn_down.discard(sandbox_id)
 
     def pod_sandbox_status(
         self, sandbox_id: str, verbose: bool = False
@@ -425,13 +444,17 @@ class KubertService:
         self, pod_sandbox_id: str, config: ContainerConfig, sandbox_config: PodSandboxConfig
     ) -> str:
         with self._locks.hold(pod_sandbox_id):
-            return self.runtime.create_container(pod_sandbox_id, config, sandbox_config)
+            container_id = self.runtime.create_container(pod_sandbox_id, config, sandbox_config)
+            self._unstarted[container_id] = pod_sandbox_id
+            return container_id
 
     def start_container(self, container_id: str) -> None:
         """Under the sandbox's lock, so that a concurrent StopPodSandbox cannot stop the sandbox
         between the backend's readiness check and the start."""
-        found = self.runtime.list_containers(ContainerFilter(id=container_id))
-        sandbox_id = found[0].pod_sandbox_id if len(found) == 1 else ""
+        sandbox_id = self._unstarted.pop(container_id, "")
+        if not sandbox_id:  # created before a restart, or named by a prefix
+            found = self.runtime.list_containers(ContainerFilter(id=container_id))
+            sandbox_id = found[0].pod_sandbox_id if len(found) == 1 else ""
         with self._locks.hold(sandbox_id) if sandbox_id else nullcontext():
             self.runtime.start_container(container_id)
 
@@ -442,6 +465,7 @@ class KubertService:
 
     def remove_container(self, container_id: str) -> None:
         """Idempotent, as the CRI requires: a container that is already gone is removed."""
+        self._unstarted.pop(container_id, None)
         with suppress(NotFoundError):
             self.runtime.remove_container(container_id)
 

@@ -199,3 +199,34 @@ def test_runtime_handler_maps_to_a_docker_runtime(
     finally:
         pods.cleanup()
         runtime.close()
+
+
+def test_pod_files_without_the_engine_network_sandbox(
+    pods: Any, docker_client: Any, tmp_path: Path
+) -> None:
+    """The pause container has no engine network sandbox; kubert gives the pod the resolv.conf
+    and hosts the engine would have (the host's nameservers without loopback ones), and a
+    file the container config mounts itself wins."""
+    from kubert_docker.podfiles import DEFAULT_HOSTS, host_resolv_conf
+
+    sandbox_id = pods.sandbox()
+    inspect = docker_client.api.inspect_container(sandbox_id)
+    assert inspect["Config"]["NetworkDisabled"] is True
+    assert inspect["NetworkSettings"]["SandboxKey"] == ""
+    cid = pods.container(sandbox_id, "sleep", "60")
+    assert pods.exec(cid, "cat /etc/resolv.conf") == host_resolv_conf()
+    assert pods.exec(cid, "cat /etc/hosts") == DEFAULT_HOSTS
+    assert "UP" in pods.exec(cid, "ip link show lo")
+
+    managed = tmp_path / "etc-hosts"
+    managed.write_text("10.1.2.3\tmanaged\n")
+    own = pods.container(
+        sandbox_id, "sleep", "60", name="own",
+        mounts=(k.Mount(container_path="/etc/hosts", host_path=str(managed)),),
+    )
+    assert pods.exec(own, "cat /etc/hosts") == "10.1.2.3\tmanaged\n"
+    files = pods.runtime.pod_files.directory(sandbox_id)
+    assert sorted(p.name for p in files.iterdir()) == ["hosts", "resolv.conf"]
+    pods.runtime.stop_sandbox(sandbox_id)
+    pods.runtime.remove_sandbox(sandbox_id)
+    assert not files.exists()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
 
 import click
 
@@ -35,9 +36,21 @@ def cli() -> None:
     """kubert: a CRI runtime layer built from plugins."""
 
 
-def build_cli(host: PluginHost) -> click.Group:
-    """Add the built-in commands and the plugins' commands to :data:`cli`."""
-    for module_name in COMMAND_MODULES:
+def _wanted_modules(argv: list[str]) -> tuple[str, ...]:
+    """The built-in command modules this invocation needs: only the named command's when
+    the first argument names one (``kubert serve`` then does not import the client commands,
+    the kubelet layer and the streaming client: megabytes of a long-running server's RSS),
+    every module otherwise (help, a plugin's command, a typo)."""
+    first = argv[0] if argv else ""
+    named = f"kubert.cli.{first}"
+    return (named,) if first and named in COMMAND_MODULES else COMMAND_MODULES
+
+
+def build_cli(host: PluginHost, argv: list[str] | None = None) -> click.Group:
+    """Add the built-in commands (those ``argv`` needs, all when it is None) and the plugins'
+    commands to :data:`cli`."""
+    modules = COMMAND_MODULES if argv is None else _wanted_modules(argv)
+    for module_name in modules:
         module = importlib.import_module(module_name)
         if hasattr(module, "make_command"):
             cli.add_command(module.make_command(host))
@@ -66,4 +79,4 @@ def main() -> None:
         host = PluginHost().load()
     except (TypeError, ValueError) as error:  # e.g. two plugins register one backend name
         raise SystemExit(f"kubert: cannot load plugins: {error}") from None
-    build_cli(host)()
+    build_cli(host, sys.argv[1:])()

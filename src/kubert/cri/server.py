@@ -25,6 +25,7 @@ import grpc
 from google.protobuf.message import Message
 
 from kubert import model as models  # the request models: models.RunPodSandboxRequest …
+from kubert.cri import lists
 from kubert.cri import socket as cri_socket
 from kubert.cri.activation import SocketRelay, relay_for
 from kubert.cri.api import add_servicers, pb, rpc
@@ -282,7 +283,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         return self._serve(
             "ListPodSandbox", context, request, models.ListPodSandboxRequest,
             self.service.list_pod_sandbox,
-            lambda items: _repeated(pb.ListPodSandboxResponse(), "items", items),
+            lists.pod_sandbox_list,
         )
 
     # ---- RuntimeService: containers ----------------------------------------------------
@@ -326,7 +327,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         return self._serve(
             "ListContainers", context, request, models.ListContainersRequest,
             self.service.list_containers,
-            lambda items: _repeated(pb.ListContainersResponse(), "containers", items),
+            lists.container_list,
         )
 
     def ContainerStatus(

@@ -1,30 +1,35 @@
-"""The pod's DNS config of a host-network sandbox: the engine writes the resolv.conf from the
-create body, and for host-network pods kubert rewrites the sandbox's copy after start, as
-dockershim did, from the DNS config it kept in the sandbox's metadata label."""
+"""The pod's DNS config: kept in the sandbox's metadata label at create, written as the pod's
+resolv.conf (:mod:`kubert_docker.podfiles`), and for a host-network sandbox into the engine's
+own copy after start, as dockershim did."""
 
 from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any
 
-from kubert import PodSandboxConfig
-from kubert_docker import naming
+from kubert import DNSConfig
 from kubert_docker.status import Record
 
-__all__ = ["remember_for_host_network", "write_resolv_conf"]
+__all__ = ["dns_dict", "pod_resolv_conf", "write_resolv_conf"]
 
 
-def remember_for_host_network(
-    config: PodSandboxConfig, body: dict[str, Any], meta: naming.Meta
-) -> None:
-    """Put a host-network sandbox's DNS config into ``meta`` and the create ``body``'s labels
-    (nothing for other sandboxes or without a DNS config)."""
-    if config.dns_config is not None and body["HostConfig"]["NetworkMode"] == "host":
-        dns = config.dns_config
-        meta.extra["dns"] = {"servers": list(dns.servers), "searches": list(dns.searches),
-                             "options": list(dns.options)}
-        body["Labels"][naming.META_LABEL] = meta.encode()
+def dns_dict(dns: DNSConfig | None) -> dict[str, list[str]] | None:
+    """The pod's DNS config as kept in the sandbox's engine labels."""
+    if dns is None:
+        return None
+    return {"servers": list(dns.servers), "searches": list(dns.searches),
+            "options": list(dns.options)}
+
+
+def pod_resolv_conf(dns: dict[str, list[str]]) -> str:
+    """The resolv.conf of a pod DNS config (the order the engine writes)."""
+    lines = []
+    if dns.get("searches"):
+        lines.append("search " + " ".join(dns["searches"]))
+    lines += [f"nameserver {s}" for s in dns.get("servers", ())]
+    if dns.get("options"):
+        lines.append("options " + " ".join(dns["options"]))
+    return "\n".join(lines) + "\n"
 
 
 def write_resolv_conf(started: Record) -> None:
@@ -38,10 +43,5 @@ def _write_resolv_conf(path: str, dns: dict[str, list[str]]) -> None:
     """Replace a host-network sandbox's resolv.conf with the pod's DNS config (dockershim)."""
     if not path:
         return
-    lines = [f"nameserver {s}" for s in dns.get("servers", ())]
-    if dns.get("searches"):
-        lines.append("search " + " ".join(dns["searches"]))
-    if dns.get("options"):
-        lines.append("options " + " ".join(dns["options"]))
     with contextlib.suppress(OSError):
-        Path(path).write_text("\n".join(lines) + "\n")
+        Path(path).write_text(pod_resolv_conf(dns))

@@ -34,6 +34,66 @@ def _version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
 
+class EndpointFacts:
+    """What every :class:`Engine` of one endpoint in this process shares: the engine's
+    ``/version`` answer (asked once, not once per backend and per Version call) and the image
+    inspects that an event stream keeps current.
+
+    An image inspect is served from :meth:`cached_image` only while some
+    :class:`~kubert_docker.state.StateView` follows this endpoint's events
+    (:meth:`following`), and only if no image event (pull, tag, untag, delete, load …) and no
+    reconnection came between the inspect and the read: the generation counts those.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.version: dict[str, Any] | None = None
+        self.api_version = ""
+        self._followers = 0
+        self._generation = 0
+        self._images: dict[str, dict[str, Any]] = {}
+
+    # ---- image inspects ----------------------------------------------------------------
+
+    def generation(self) -> int:
+        return self._generation
+
+    def images_changed(self) -> None:
+        """An image event or a (re)connection: forget every cached inspect."""
+        with self.lock:
+            self._generation += 1
+            self._images.clear()
+
+    def following(self, healthy: bool) -> None:
+        """A state view started (``True``) or stopped (``False``) following the events."""
+        with self.lock:
+            self._followers = max(0, self._followers + (1 if healthy else -1))
+            self._generation += 1
+            self._images.clear()
+
+    def cached_image(self, ref: str) -> dict[str, Any] | None:
+        with self.lock:
+            return self._images.get(ref) if self._followers else None
+
+    def store_image(self, ref: str, inspect: dict[str, Any], generation: int) -> None:
+        """Remember ``inspect`` under ``ref`` and its ID, if nothing changed since
+        ``generation`` (read before the inspect was sent)."""
+        with self.lock:
+            if self._followers and generation == self._generation:
+                self._images[ref] = inspect
+                self._images[str(inspect.get("Id", ""))] = inspect
+
+
+_FACTS: dict[str, EndpointFacts] = {}
+_FACTS_LOCK = threading.Lock()
+
+
+def endpoint_facts(endpoint: str) -> EndpointFacts:
+    """The :class:`EndpointFacts` of ``endpoint`` (one per endpoint in this process)."""
+    with _FACTS_LOCK:
+        return _FACTS.setdefault(endpoint, EndpointFacts())
+
+
 class Engine:
     """One engine endpoint and a client negotiated against it, rebuilt when the engine returns.
 
@@ -46,6 +106,7 @@ class Engine:
         self.timeout = timeout
         self._client: Any = None
         self._lock = threading.Lock()
+        self.facts = endpoint_facts(self.endpoint)
         self.api_version = ""
 
     def api(self) -> Any:
@@ -67,7 +128,45 @@ class Engine:
             base_url=self.endpoint, version=self.api_version, timeout=timeout, max_pool_size=4
         )
 
+    def server_version(self) -> dict[str, Any]:
+        """The engine's ``/version`` answer, asked once per endpoint (and again after
+        :meth:`forget_version`, when the engine came back and may be another one)."""
+        self.api()
+        return self._known_version()
+
+    def _known_version(self) -> dict[str, Any]:
+        """The endpoint's shared ``/version`` answer, probed when nobody has it yet."""
+        facts = self.facts
+        with facts.lock:
+            version = facts.version
+        if version is None:
+            version = self._probe()
+            with facts.lock:
+                facts.version = version
+        return version
+
+    def forget_version(self) -> None:
+        """The engine went away: ask ``/version`` again on the next connection."""
+        with self.facts.lock:
+            self.facts.version = None
+
     def _connect(self, timeout: float) -> Any:
+        import docker
+
+        server = self._known_version()
+        server_api = str(server.get("ApiVersion", MIN_API_VERSION))
+        # Speak the engine's own version up to what the SDK knows, so newer fields work.
+        sdk_max = docker.constants.DEFAULT_DOCKER_API_VERSION
+        chosen = min(server_api, sdk_max, key=_version_tuple)
+        self.api_version = chosen
+        # Many pods are created concurrently; the default pool of 10 would churn connections.
+        return docker.APIClient(
+            base_url=self.endpoint, version=chosen, timeout=timeout, max_pool_size=64
+        )
+
+    def _probe(self) -> dict[str, Any]:
+        """GET /version with the oldest API: the one request that tells which API to speak
+        (made once per endpoint and process, shared by the runtime and image backends)."""
         import requests
 
         import docker
@@ -89,15 +188,9 @@ class Engine:
                 f"the engine at {self.endpoint} speaks API {server_api}; kubert needs "
                 f"{MIN_API_VERSION} (Docker 20.10) or newer",
             )
-        # Speak the engine's own version up to what the SDK knows, so newer fields work.
-        sdk_max = docker.constants.DEFAULT_DOCKER_API_VERSION
-        chosen = min(server_api, sdk_max, key=_version_tuple)
-        self.api_version = chosen
-        log.info("docker engine %s at %s, API %s", server.get("Version"), self.endpoint, chosen)
-        # Many pods are created concurrently; the default pool of 10 would churn connections.
-        return docker.APIClient(
-            base_url=self.endpoint, version=chosen, timeout=timeout, max_pool_size=64
-        )
+        log.info("docker engine %s at %s, API %s", server.get("Version"), self.endpoint,
+                 server_api)
+        return dict(server)
 
     def close(self) -> None:
         with self._lock:

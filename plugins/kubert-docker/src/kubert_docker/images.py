@@ -109,17 +109,29 @@ class DockerImages(ImageBackend):
         return ref.removeprefix("docker.io/").removeprefix("library/")
 
     def _inspect(self, ref: str) -> dict[str, Any] | None:
+        """The engine's inspect of ``ref`` (or of its mirrored name); None when absent.
+
+        Served from the endpoint's shared cache while the runtime's event stream keeps it
+        current (RunPodSandbox asks about the same sandbox image every time); otherwise
+        needed: only the engine knows what a reference names now."""
         import docker
 
         api = self.engine.api()
+        facts = self.engine.facts
         candidates = [ref]
         mirrored = references.through_mirror(ref, self.config.registry_mirrors)
         if mirrored:
             candidates.append(mirrored)
         for candidate in candidates:
+            cached = facts.cached_image(candidate)
+            if cached is not None:
+                return dict(cached)
+            generation = facts.generation()
             try:
                 with translate("image", ref):
-                    return dict(api.inspect_image(candidate))
+                    found = dict(api.inspect_image(candidate))
+                facts.store_image(candidate, found, generation)
+                return found
             except NotFoundError:
                 continue
             except InvalidArgumentError:
@@ -207,8 +219,11 @@ class DockerImages(ImageBackend):
         repository, _, tag = ref.rpartition(":")
         if not repository or "/" in tag:
             repository, tag = ref, "latest"
-        with translate("image", mirrored):
-            self.engine.api().tag(mirrored, repository, tag)
+        try:
+            with translate("image", mirrored):
+                self.engine.api().tag(mirrored, repository, tag)
+        finally:
+            self.engine.facts.images_changed()
 
     def _pull(
         self, ref: str, auth: AuthConfig | None, progress: Callable[[PullProgress], None] | None
@@ -272,6 +287,8 @@ class DockerImages(ImageBackend):
             if response is not None:
                 response.close()
             client.close()
+            # A pull may move a tag; the engine's pull event follows, the next read is now.
+            self.engine.facts.images_changed()
 
     # ---- removing ----------------------------------------------------------------------
 
@@ -288,16 +305,20 @@ class DockerImages(ImageBackend):
             *(t for t in inspect.get("RepoTags") or () if t != "<none>:<none>"),
             *(d for d in inspect.get("RepoDigests") or () if d != "<none>@<none>"),
         ]
-        for name in [*names, inspect["Id"]]:
-            try:
-                with translate("image", ref):
-                    api.remove_image(name, noprune=False)
-            except NotFoundError:
-                continue
-            except FailedPreconditionError as exc:
-                raise FailedPreconditionError(
-                    f"image {ref!r} is in use by a container: {exc.message}"
-                ) from None
+        try:
+            for name in [*names, inspect["Id"]]:
+                try:
+                    with translate("image", ref):
+                        api.remove_image(name, noprune=False)
+                except NotFoundError:
+                    continue
+                except FailedPreconditionError as exc:
+                    raise FailedPreconditionError(
+                        f"image {ref!r} is in use by a container: {exc.message}"
+                    ) from None
+        finally:
+            # The engine's untag/delete events follow; the next read must not wait for them.
+            self.engine.facts.images_changed()
 
     # ---- filesystem --------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -60,6 +61,7 @@ from kubert_docker import cadvisor, dns, execsync, naming, netns, podstats, spec
 from kubert_docker.engine import Engine, translate
 from kubert_docker.logcopy import LogCopying
 from kubert_docker.oom import detect_floor
+from kubert_docker.podfiles import PodFiles, network_disabled
 from kubert_docker.privileged import detect as detect_privileged
 from kubert_docker.settings import DockerConfig
 from kubert_docker.state import StateView
@@ -92,6 +94,7 @@ class DockerRuntime(RuntimeBackend):
         self.root = Path(context.root_dir) / "docker"
         self.netns = netns.NetnsLinks(self.root / "netns")
         self.sysfs = PodSysfs(self.root / "sysfs")
+        self.pod_files = PodFiles(self.root / "pods")
         self.oom_floor = detect_floor(self.config.restrict_oom_score_adj)
         self.privileged = detect_privileged(self.config.privileged_mode)
         self.facts = spec.HostFacts(oom_floor=self.oom_floor, privileged=self.privileged)
@@ -103,6 +106,9 @@ class DockerRuntime(RuntimeBackend):
         )
         self._created_here: set[str] = set()
         self._events = EventBroadcaster()
+        #: Stops a sandbox's app containers beside its pause container (a fixed few threads,
+        #: made on first use: the thread count does not grow with the containers).
+        self._stopper = ThreadPoolExecutor(max_workers=4, thread_name_prefix="kubert-docker-stop")
         self.stats = StatsReader(mountpoint="")
         self.state = StateView(
             self.engine,
@@ -116,6 +122,7 @@ class DockerRuntime(RuntimeBackend):
         self.state.start()
 
     def close(self) -> None:
+        self._stopper.shutdown(wait=False)
         self._events.close()
         self.state.close()
         self.logs.close()
@@ -154,6 +161,11 @@ class DockerRuntime(RuntimeBackend):
             elif not netns.host_network(record):
                 self.netns.link(record)
         self.logs.resume_all(self.state.all(naming.TYPE_CONTAINER))
+        sandboxes = self.state.all(naming.TYPE_SANDBOX)
+        self.pod_files.sweep(r.id for r in sandboxes)
+        for record in sandboxes:
+            if record.running and network_disabled(record.inspect):
+                self.pod_files.ensure(record.id, record.meta.extra.get("dns"))
 
     def _check_driver(self) -> None:
         if self._driver_error:
@@ -161,7 +173,9 @@ class DockerRuntime(RuntimeBackend):
 
     def version(self) -> VersionInfo:
         with translate("engine", "version"):
-            info = self.engine.api().version()
+            # Asked once per endpoint (the API negotiation's own answer), again only after the
+            # engine went away and came back.
+            info = self.engine.server_version()
         return VersionInfo(
             runtime_name="docker",
             runtime_version=str(info.get("Version", "")),
@@ -239,13 +253,20 @@ class DockerRuntime(RuntimeBackend):
         ref = self._image_refs.get(image_id)
         if ref is None:
             ref = image_id
-            try:
-                with translate("image", image_id):
-                    info = self.engine.api().inspect_image(image_id)
-                digests = [d for d in info.get("RepoDigests") or () if d != "<none>@<none>"]
-                ref = digests[0] if digests else image_id
-            except NotFoundError:
-                pass
+            facts = self.engine.facts
+            info = facts.cached_image(image_id)
+            if info is None:
+                generation = facts.generation()
+                try:
+                    # Needed once per image ID (until an image event): the digest the CRI
+                    # reports as image_ref is the image's, not the container's.
+                    with translate("image", image_id):
+                        info = self.engine.api().inspect_image(image_id)
+                    facts.store_image(image_id, info, generation)
+                except NotFoundError:
+                    info = {}
+            digests = [d for d in info.get("RepoDigests") or () if d != "<none>@<none>"]
+            ref = digests[0] if digests else image_id
             self._image_refs[image_id] = ref
         return ref
 
@@ -258,29 +279,42 @@ class DockerRuntime(RuntimeBackend):
             config, self.context.pod_infra_container_image, runtime_handler, self.config,
             self.facts,
         )
-        dns.remember_for_host_network(config, body, meta)
-        sandbox_id = self._create(name, body, "sandbox", name)
-        self._created_here.add(sandbox_id)
-        self.state.refresh(sandbox_id)
+        if config.dns_config is not None:
+            # Kept for a host-network sandbox's resolv.conf, and to write a pod's files again.
+            meta.extra["dns"] = dns.dns_dict(config.dns_config)
+            body["Labels"][naming.META_LABEL] = meta.encode()
+        with self.state.creating(name):
+            sandbox_id = self._create(name, body, "sandbox", name)
+            self._created_here.add(sandbox_id)
+            if body.get("NetworkDisabled"):
+                self.pod_files.write(sandbox_id, meta.extra.get("dns"))
+            # Not inspected here: start_sandbox follows in the same RunPodSandbox and its one
+            # inspect tells everything the engine made.
+            self.state.provisional(sandbox_id, name, body)
         host = config.namespace_options.network == NamespaceMode.NODE
         netns_path = "" if host else self.netns.path(sandbox_id)
         return SandboxCreated(id=sandbox_id, netns_path=netns_path)
 
-    def _sandbox(self, sandbox_id: str) -> Record:
-        return self.state.get(sandbox_id, naming.TYPE_SANDBOX)
+    def _sandbox(self, sandbox_id: str, complete: bool = True) -> Record:
+        return self.state.get(sandbox_id, naming.TYPE_SANDBOX, complete)
 
-    def _container(self, container_id: str) -> Record:
-        return self.state.get(container_id, naming.TYPE_CONTAINER)
+    def _container(self, container_id: str, complete: bool = True) -> Record:
+        return self.state.get(container_id, naming.TYPE_CONTAINER, complete)
 
     def start_sandbox(self, sandbox_id: str) -> None:
-        record = self._sandbox(sandbox_id)
+        record = self._sandbox(sandbox_id, complete=False)
         if record.finished_at:
             raise FailedPreconditionError(
                 f"sandbox {sandbox_id!r} was stopped; create a new attempt instead"
             )
-        with translate("sandbox", sandbox_id):
-            self.engine.api().start(record.id)
-        started = self.state.refresh(record.id)
+        with self.state.writing(record.id):
+            try:
+                with translate("sandbox", sandbox_id):
+                    self.engine.api().start(record.id)
+            finally:
+                # Needed: the pause process's pid (the netns the network plugin joins next)
+                # and the engine's own times, which no event carries.
+                started = self.state.refresh(record.id)
         if started is None:
             raise NotFoundError("sandbox", sandbox_id, "it vanished while starting")
         if not netns.host_network(started):
@@ -288,32 +322,40 @@ class DockerRuntime(RuntimeBackend):
         dns.write_resolv_conf(started)
 
     def stop_sandbox(self, sandbox_id: str) -> None:
-        record = self._sandbox(sandbox_id)
-        members = self.state.in_sandbox(record.id)
+        record = self._sandbox(sandbox_id, complete=False)
+        members = self.state.in_sandbox(record.id, complete=False)
         if not record.running and not any(c.running for c in members):
             return  # stopped already: the view is current, the engine has nothing to do
-        api = self.engine.api()
         # The kubelet has given the containers their grace period already (containerd too
-        # stops them at once here).
-        for container in members:
-            if container.running:
-                with contextlib.suppress(NotFoundError), translate("container", container.id):
-                    api.stop(container.id, timeout=0)
-                self._drain_log(container.id)
-                self.state.refresh(container.id)
-        with contextlib.suppress(NotFoundError), translate("sandbox", sandbox_id):
-            api.stop(record.id, timeout=_SANDBOX_STOP_TIMEOUT)
-        self.netns.unlink(record.id)
-        self.sysfs.release(record.id)
-        self.state.refresh(record.id)
+        # stops them at once here). The app containers and the pause container stop at the
+        # same time: each stop is an engine round trip of its own (runc kill, the exit, the
+        # event), and the network is torn down already.
+        running = [c.id for c in members if c.running]
+        stops = [self._stopper.submit(self._stop_app, cid) for cid in running]
+        try:
+            with contextlib.suppress(NotFoundError), translate("sandbox", sandbox_id):
+                self.engine.api().stop(record.id, timeout=_SANDBOX_STOP_TIMEOUT)
+            self.netns.unlink(record.id)
+            self.sysfs.release(record.id)
+            self.state.wait_exited(record.id)
+        finally:
+            for stop in stops:
+                stop.result()
+
+    def _stop_app(self, container_id: str) -> None:
+        with contextlib.suppress(NotFoundError), translate("container", container_id):
+            self.engine.api().stop(container_id, timeout=0)
+        self._drain_log(container_id)
+        self.state.wait_exited(container_id)
 
     def remove_sandbox(self, sandbox_id: str) -> None:
-        record = self._sandbox(sandbox_id)
-        for container in self.state.in_sandbox(record.id):
+        record = self._sandbox(sandbox_id, complete=False)
+        for container in self.state.in_sandbox(record.id, complete=False):
             self._remove(container.id)
         self._remove(record.id)
         self.netns.unlink(record.id)
         self.sysfs.release(record.id)
+        self.pod_files.remove(record.id)
 
     def _remove(self, cid: str) -> None:
         with contextlib.suppress(NotFoundError), translate("container", cid):
@@ -378,10 +420,15 @@ class DockerRuntime(RuntimeBackend):
             image_user,
             runtime,
             self._pod_sysfs(sandbox, config),
+            self.pod_files.binds(sandbox.id, config.mounts, sc.readonly_rootfs)
+            if network_disabled(sandbox.inspect) else (),
         )
-        container_id = self._create(name, body, "image", config.image.image)
-        self._created_here.add(container_id)
-        self.state.refresh(container_id)
+        with self.state.creating(name):
+            container_id = self._create(name, body, "image", config.image.image)
+            self._created_here.add(container_id)
+            # Not inspected here: StartContainer follows, and its one inspect tells everything
+            # the engine made (a read before that inspects it then).
+            self.state.provisional(container_id, name, body)
         return container_id
 
     def _pod_sysfs(self, sandbox: Record, config: ContainerConfig) -> str:
@@ -395,7 +442,7 @@ class DockerRuntime(RuntimeBackend):
             raise FailedPreconditionError(str(error)) from None
 
     def start_container(self, container_id: str) -> None:
-        record = self._container(container_id)
+        record = self._container(container_id, complete=False)
         status = record.status
         if status.state != ContainerState.CONTAINER_CREATED:
             raise FailedPreconditionError(
@@ -407,29 +454,33 @@ class DockerRuntime(RuntimeBackend):
             raise FailedPreconditionError(
                 f"sandbox {record.sandbox_id!r} of container {container_id!r} is not ready"
             )
-        try:
-            with translate("container", container_id):
-                self.engine.api().start(record.id)
-        except BaseException:
-            self.state.refresh(record.id)
-            raise
-        # The copy exists before the state is read back, so that a container that is already
-        # gone is reported EXITED only once its output is in the file.
-        self.logs.start(record)
-        started = self.state.refresh(record.id)
+        with self.state.writing(record.id):
+            try:
+                with translate("container", container_id):
+                    self.engine.api().start(record.id)
+            except BaseException:
+                self.state.refresh(record.id)
+                raise
+            # The copy exists before the state is read back, so that a container that is
+            # already gone is reported EXITED only once its output is in the file.
+            self.logs.start(record)
+            # Needed: the process's pid (its cgroups for stats) and the engine's start time,
+            # which no event carries.
+            started = self.state.refresh(record.id)
         if started is not None and not started.running:
             self._drain_log(record.id)
 
     def stop_container(self, container_id: str, timeout: int) -> None:
-        record = self._container(container_id)
+        record = self._container(container_id, complete=False)
         if record.running:
             with translate("container", container_id):
                 self.engine.api().stop(record.id, timeout=max(0, timeout))
             self._drain_log(record.id)
-        self.state.refresh(record.id)
+            self.state.wait_exited(record.id)
+        # Not running in the view already: the view is event-fed, the engine has nothing to do.
 
     def remove_container(self, container_id: str) -> None:
-        record = self._container(container_id)
+        record = self._container(container_id, complete=False)
         self._remove(record.id)
 
     def container_status(self, container_id: str) -> ContainerStatus:
@@ -465,11 +516,13 @@ class DockerRuntime(RuntimeBackend):
             "mem_limit": body.get("Memory"),
             "memswap_limit": body.get("MemorySwap"),
         }
-        with translate("container", container_id):
-            self.engine.api().update_container(
-                record.id, **{k: v for k, v in kwargs.items() if v is not None}
-            )
-        self.state.refresh(record.id)
+        with self.state.writing(record.id):
+            with translate("container", container_id):
+                self.engine.api().update_container(
+                    record.id, **{k: v for k, v in kwargs.items() if v is not None}
+                )
+            # Needed: the resources as the engine applied them (it normalises some).
+            self.state.refresh(record.id)
 
     # ---- logs --------------------------------------------------------------------------
 
@@ -545,7 +598,7 @@ class DockerRuntime(RuntimeBackend):
         if kind is None or not self._events.has_subscribers:
             return
         sandbox_id = record.sandbox_id if record is not None else ""
-        sandbox = self.state.records.get(sandbox_id) if sandbox_id else None
+        sandbox = self.state.lookup(sandbox_id) if sandbox_id else None
         sandbox_status = sandbox.status if sandbox is not None else None
         members = tuple(
             c.status for c in self.state.in_sandbox(sandbox_id)

@@ -7,6 +7,7 @@ through the SDK's helpers so that fields such as ``MaskedPaths`` pass through un
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +176,11 @@ def sandbox_body(
     hostname = config.hostname or (md.name if len(md.name) <= 63 else "")
     if hostname and not host_network:
         body["Hostname"] = hostname
+    if not host_network:
+        # No engine network sandbox: runc makes the netns (loopback up) and kubert writes the
+        # pod's resolv.conf and hosts (kubert_docker.podfiles); the engine's sandbox for
+        # --network none is most of what starting and stopping the pause container costs.
+        body["NetworkDisabled"] = True
     user = security.user_string(sc.run_as_user, sc.run_as_group, "", "")
     if user:
         body["User"] = user
@@ -323,9 +329,11 @@ def container_body(
     image_user: str,
     runtime: str,
     sysfs: str = "",
+    pod_binds: Sequence[str] = (),
 ) -> tuple[str, dict[str, Any], naming.Meta]:
     """(name, create body, meta) of an app container joining sandbox ``sandbox_id``;
-    ``sysfs`` is the pod's own sysfs for a privileged container (see :func:`_privileged`)."""
+    ``sysfs`` is the pod's own sysfs for a privileged container (see :func:`_privileged`),
+    ``pod_binds`` are the pod's own files (:mod:`kubert_docker.podfiles`)."""
     md = config.metadata
     pod = sandbox_config.metadata
     sc = config.linux.security_context
@@ -354,7 +362,7 @@ def container_body(
     )
     host_network = sandbox_ns.network == NamespaceMode.NODE
     host: dict[str, Any] = {
-        "Binds": _binds(config),
+        "Binds": [*_binds(config), *pod_binds],
         "NetworkMode": "host" if host_network else f"container:{sandbox_id}",
         "IpcMode": "host" if sandbox_ns.ipc == NamespaceMode.NODE else f"container:{sandbox_id}",
         "PidMode": _pid_mode(sc.namespace_options, sandbox_id),

@@ -42,6 +42,29 @@ def parse_time(text: str | None) -> int:
     return seconds * 1_000_000_000 + nanos
 
 
+def format_time(ns: int) -> str:
+    """Unix nanoseconds as the engine writes timestamps (RFC 3339, nanoseconds, UTC)."""
+    seconds, nanos = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{nanos:09d}Z"
+
+
+def provisional_inspect(cid: str, name: str, body: dict[str, Any], now_ns: int) -> dict[str, Any]:
+    """What inspecting a container just created from ``body`` would say, as far as
+    :func:`build_record` reads it (created, not started; the engine's own times, pid and
+    layer paths are unknown until it is inspected)."""
+    config = {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")}
+    return {
+        "Id": cid,
+        "Name": "/" + name,
+        "Created": format_time(now_ns),
+        "State": {"Status": "created", "Running": False, "Pid": 0, "ExitCode": 0,
+                  "StartedAt": _ZERO_TIME, "FinishedAt": _ZERO_TIME},
+        "Config": config,
+        "HostConfig": dict(body.get("HostConfig") or {}),
+        "Image": "",
+    }
+
+
 @frozen(kw_only=True)
 class Record:
     """One CRI object as the engine last described it, with its CRI answers prebuilt.

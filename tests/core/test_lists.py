@@ -1,0 +1,93 @@
+"""The relist answers built by kubert.cri.lists are the messages fill_proto builds."""
+
+from __future__ import annotations
+
+import attrs
+
+from kubert.cri import lists
+from kubert.cri.api import pb
+from kubert.cri.convert import fill_proto
+from kubert.model import (
+    Container,
+    ContainerMetadata,
+    ContainerState,
+    ImageSpec,
+    PodSandbox,
+    PodSandboxMetadata,
+    PodSandboxState,
+)
+
+SANDBOXES = [
+    PodSandbox(
+        id="a" * 64, metadata=PodSandboxMetadata(name="web", uid="u-1", namespace="ns", attempt=3),
+        state=PodSandboxState.SANDBOX_NOTREADY, created_at=1_700_000_000_123_456_789,
+        labels={"app": "web", "tier": ""}, annotations={"note": "multi\nline"},
+        runtime_handler="runc",
+    ),
+    PodSandbox(
+        id="b" * 64, metadata=PodSandboxMetadata(name="db", uid="u-2", namespace="ns"),
+        state=PodSandboxState.SANDBOX_READY, created_at=1,
+    ),
+]
+CONTAINERS = [
+    Container(
+        id="c" * 64, pod_sandbox_id="a" * 64, metadata=ContainerMetadata(name="app", attempt=2),
+        image=ImageSpec(image="busybox:1", annotations={"k": "v"},
+                        user_specified_image="busybox", runtime_handler="runc"),
+        image_ref="docker.io/library/busybox@sha256:" + "d" * 64,
+        state=ContainerState.CONTAINER_EXITED, created_at=1_700_000_000_000_000_001,
+        labels={"io.kubernetes.container.name": "app"}, annotations={"hash": "1"},
+        image_id="sha256:" + "e" * 64,
+    ),
+    Container(
+        id="f" * 64, pod_sandbox_id="b" * 64, metadata=ContainerMetadata(name="side"),
+        image=ImageSpec(), image_ref="", state=ContainerState.CONTAINER_CREATED, created_at=2,
+    ),
+]
+
+
+def _generic(response: object, name: str, items: list[object]) -> bytes:
+    target = getattr(response, name)
+    for item in items:
+        fill_proto(item, target.add())
+    return response.SerializeToString(deterministic=True)  # type: ignore[attr-defined]
+
+
+def test_pod_sandbox_list_is_what_fill_proto_builds() -> None:
+    fast = lists.pod_sandbox_list(SANDBOXES).SerializeToString(deterministic=True)
+    assert fast == _generic(pb.ListPodSandboxResponse(), "items", SANDBOXES)
+    assert lists.pod_sandbox_list([]) == pb.ListPodSandboxResponse()
+
+
+def test_container_list_is_what_fill_proto_builds() -> None:
+    fast = lists.container_list(CONTAINERS).SerializeToString(deterministic=True)
+    assert fast == _generic(pb.ListContainersResponse(), "containers", CONTAINERS)
+
+
+def test_the_builders_write_every_field_of_the_models() -> None:
+    """A field added to a model must be added to its builder too."""
+    assert {f.name for f in attrs.fields(PodSandbox)} == lists.POD_SANDBOX_FIELDS
+    assert {f.name for f in attrs.fields(Container)} == lists.CONTAINER_FIELDS
+    assert {f.name for f in attrs.fields(PodSandboxMetadata)} == {
+        "name", "uid", "namespace", "attempt"}
+    assert {f.name for f in attrs.fields(ContainerMetadata)} == {"name", "attempt"}
+    assert {f.name for f in attrs.fields(ImageSpec)} == {
+        "image", "annotations", "user_specified_image", "runtime_handler"}
+
+
+def test_a_changed_entry_is_built_again_and_a_gone_one_dropped() -> None:
+    first = lists.pod_sandbox_list(SANDBOXES)
+    changed = attrs.evolve(SANDBOXES[0], labels={"app": "web", "tier": "front"},
+                           state=PodSandboxState.SANDBOX_READY)
+    again = lists.pod_sandbox_list([changed, SANDBOXES[1]])
+    assert again.items[0].labels["tier"] == "front" and again.items[0].state == pb.SANDBOX_READY
+    assert again.items[1] == first.items[1]
+    lists.pod_sandbox_list([])
+    lists.pod_sandbox_list([])
+    from kubert.cri.lists import _SANDBOXES
+
+    assert not _SANDBOXES.young and not _SANDBOXES.old
+    # Served from the cache or built, the bytes are fill_proto's message.
+    for _ in range(2):
+        fast = lists.container_list(CONTAINERS).SerializeToString(deterministic=True)
+        assert fast == _generic(pb.ListContainersResponse(), "containers", CONTAINERS)
