@@ -60,6 +60,25 @@ def test_a_last_line_without_newline_is_a_full_line(pods: Any) -> None:
     assert [line for line in lines if line[0] == b"stderr"] == [(b"stderr", b"F", b"oops")]
 
 
+def test_a_second_container_on_the_same_log_path_appends(pods: Any) -> None:
+    """A client that reuses a log path (crictl users do; containerd appends) gets both
+    containers' lines; the second one's are not taken for an earlier copy of its own."""
+    sandbox_id = pods.sandbox()
+    exited = k.ContainerState.CONTAINER_EXITED
+    lines = []
+    for n, word in enumerate(("first-container-line", "second-container-line-that-is-longer")):
+        cid = pods.container(
+            sandbox_id, "sh", "-c", f"echo {word}", name=f"c{n}", log_path="same.log"
+        )
+        status = eventually(lambda c=cid: (s := pods.runtime.container_status(c)).state
+                            == exited and s, timeout=10, interval=0.02)
+        lines = _parse(status.log_path)
+    assert lines == [
+        (b"stdout", b"F", b"first-container-line"),
+        (b"stdout", b"F", b"second-container-line-that-is-longer"),
+    ]
+
+
 def test_reopen_after_rotation_loses_no_lines(pods: Any) -> None:
     cid = pods.run("sh", "-c", "i=0; while [ $i -lt 400 ]; do echo line-$i; i=$((i+1)); "
                    "sleep 0.005; done")

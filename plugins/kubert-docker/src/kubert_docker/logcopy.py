@@ -56,10 +56,11 @@ class LogCopying:
         self.shipper = LogShipper(checkpoint_dir)
         self.api = ApiLogPump(engine)
 
-    def start(self, record: Record, running: bool = True) -> None:
+    def start(self, record: Record, running: bool = True, fresh: bool = False) -> None:
         """Copy the container's log, starting where an earlier copy stopped.
 
         :param running: False for an exited container (copy what is left, then stop).
+        :param fresh: the container was started just now (no earlier copy can exist).
         """
         if not record.log_path:
             return
@@ -67,7 +68,9 @@ class LogCopying:
         engine_log = engine_log_path(record, self.data_root())
         try:
             if engine_log is not None:
-                self.shipper.add(record.id, engine_log, Path(record.log_path), tty, running)
+                self.shipper.add(
+                    record.id, engine_log, Path(record.log_path), tty, running, fresh
+                )
             else:
                 self.api.add(record.id, Path(record.log_path), tty)
         except OSError as exc:  # the container runs regardless; say why it has no log

@@ -50,7 +50,8 @@ class LogShipper:
         self._thread = threading.Thread(target=self._run, name="kubert-docker-logs", daemon=True)
 
     def add(
-        self, container_id: str, engine_log: Path, cri_path: Path, tty: bool, running: bool
+        self, container_id: str, engine_log: Path, cri_path: Path, tty: bool, running: bool,
+        fresh: bool = False,
     ) -> None:
         """Copy ``container_id``'s log (again, from its checkpoint); a container that is not
         running is copied to the end of what the engine holds, then let go."""
@@ -66,7 +67,7 @@ class LogShipper:
             if previous is not None and previous.complete:
                 return
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        tail = LogTail(container_id, engine_log, cri_path, checkpoint_path, tty)
+        tail = LogTail(container_id, engine_log, cri_path, checkpoint_path, tty, fresh)
         tail.final = not running
         with self._lock:
             if self._closing or container_id in self._tails:

@@ -100,7 +100,7 @@ class LogTail:
 
     def __init__(
         self, container_id: str, engine_log: Path, cri_path: Path, checkpoint_path: Path,
-        tty: bool,
+        tty: bool, fresh: bool = False,
     ) -> None:
         self.container_id = container_id
         self.tty = tty
@@ -114,9 +114,11 @@ class LogTail:
         self.file = CriLogFile(cri_path)
         self.files = EngineLogFiles(engine_log)
         if previous is None:
-            # First start: the CRI file is normally new. If it holds lines (its checkpoint
-            # was lost), they are what the deterministic conversion writes again: skip them.
-            self._skip = self.file.size
+            # A container started just now: whatever the CRI file holds already is another
+            # container's (a client that reuses a log path), so append, as containerd does.
+            # Otherwise (a copy found without its checkpoint, e.g. written by an older kubert)
+            # what the file holds is what the deterministic conversion writes again: skip it.
+            self._skip = 0 if fresh else self.file.size
             self.files.open_from(None)
         else:
             self._skip = _bytes_after(previous, cri_path)

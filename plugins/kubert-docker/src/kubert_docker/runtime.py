@@ -463,7 +463,7 @@ class DockerRuntime(RuntimeBackend):
                 raise
             # The copy exists before the state is read back, so that a container that is
             # already gone is reported EXITED only once its output is in the file.
-            self.logs.start(record)
+            self.logs.start(record, fresh=True)
             # Needed: the process's pid (its cgroups for stats) and the engine's start time,
             # which no event carries.
             started = self.state.refresh(record.id)
