@@ -9,22 +9,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
-from collections.abc import Callable
 from typing import Any
 
 from cri_api.v1 import api_pb2 as pb
 from docker_setup import kubert_on_docker
-
-
-def median_ms(call: Callable[[], Any], rounds: int) -> float:
-    samples = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples) * 1000
+from timing import median_ms
 
 
 def main() -> None:

@@ -13,12 +13,11 @@ import argparse
 import os
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -26,19 +25,12 @@ from typing import Any
 import grpc
 from cri_api.v1 import api_pb2 as pb
 from cri_api.v1 import api_pb2_grpc as rpc
+from timing import median_ms
 
 from kubert_docker.testing import DockerEngine, running_engine
 
 CRI_DOCKERD = Path(__file__).resolve().parents[1].parent / "shared" / "tools" / "cri-dockerd"
 
-
-def median_ms(call: Callable[[], Any], rounds: int) -> float:
-    samples = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples) * 1000
 
 
 def kubert_argv(engine: DockerEngine, root: Path) -> list[str]:
