@@ -6,11 +6,12 @@ from pathlib import Path
 
 import kubert as k
 from kubert_docker import podfiles
-from kubert_docker.podfiles import PodFiles, host_resolv_conf, pod_resolv_conf
+from kubert_docker.dns import dns_dict, pod_resolv_conf
+from kubert_docker.podfiles import PodFiles, host_resolv_conf
 
 
 def test_pod_dns_config_in_the_engines_order() -> None:
-    dns = podfiles.dns_dict(k.DNSConfig(servers=("10.96.0.10",), searches=("a.svc", "svc"),
+    dns = dns_dict(k.DNSConfig(servers=("10.96.0.10",), searches=("a.svc", "svc"),
                                         options=("ndots:5",)))
     assert dns is not None
     assert pod_resolv_conf(dns) == "search a.svc svc\nnameserver 10.96.0.10\noptions ndots:5\n"

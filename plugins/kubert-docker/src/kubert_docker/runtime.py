@@ -70,6 +70,8 @@ from kubert_docker.status import Record
 from kubert_docker.sysfs import PodSysfs
 
 log = logging.getLogger(__name__)
+#: An engine container ID in full (what names kubert's per-sandbox files on the host).
+_FULL_ID = re.compile(r"[0-9a-f]{64}")
 
 _CONFLICT_RE = re.compile(r'already in use by container "?([0-9a-f]{12,64})')
 _EVENT_TYPES = {
@@ -349,13 +351,25 @@ class DockerRuntime(RuntimeBackend):
         self.state.wait_exited(container_id)
 
     def remove_sandbox(self, sandbox_id: str) -> None:
-        record = self._sandbox(sandbox_id, complete=False)
+        try:
+            record = self._sandbox(sandbox_id, complete=False)
+        except NotFoundError:
+            # Its engine container was removed behind kubert's back (the core still removes
+            # the sandbox its checkpoint remembers): what kubert keeps on the host for it goes
+            # too. Only a full ID names those files; a prefix names nothing here.
+            if _FULL_ID.fullmatch(sandbox_id):
+                self._release_host_files(sandbox_id)
+            raise
         for container in self.state.in_sandbox(record.id, complete=False):
             self._remove(container.id)
         self._remove(record.id)
-        self.netns.unlink(record.id)
-        self.sysfs.release(record.id)
-        self.pod_files.remove(record.id)
+        self._release_host_files(record.id)
+
+    def _release_host_files(self, sandbox_id: str) -> None:
+        """Drop the netns link, the pod's own sysfs and the pod's files of a removed sandbox."""
+        self.netns.unlink(sandbox_id)
+        self.sysfs.release(sandbox_id)
+        self.pod_files.remove(sandbox_id)
 
     def _remove(self, cid: str) -> None:
         with contextlib.suppress(NotFoundError), translate("container", cid):
