@@ -184,14 +184,16 @@ def compute_pod_actions(
     if changed:
         return _fresh_sandbox(pod, status, attempt, sandbox_id, why)
 
-    # Decisions look at this sandbox's containers only: a new sandbox runs its init containers
-    # again even though an older sandbox's ran to completion.
-    status = status.in_sandbox(sandbox_id)
+    # Init containers look at this sandbox's containers only: a new sandbox runs its init
+    # sequence again even though an older sandbox's ran to completion. Restart decisions of
+    # regular containers see every status of the pod, as the kubelet's do: a container that
+    # succeeded in an older sandbox stays done under OnFailure.
+    here = status.in_sandbox(sandbox_id)
     kills: list[ContainerToKill] = []
     starts: list[str] = []
     init_starts: list[str] = []
-    ephemeral = [c.name for c in pod.spec.ephemeral_containers if status.find(c.name) is None]
-    initialized, kill_pod = _init_actions(pod, status, probes, init_starts, kills)
+    ephemeral = [c.name for c in pod.spec.ephemeral_containers if here.find(c.name) is None]
+    initialized, kill_pod = _init_actions(pod, here, probes, init_starts, kills)
     reasons: list[str] = []
     if kill_pod:
         reasons.append("an init container failed and the restart policy is Never")
@@ -279,6 +281,21 @@ def _fresh_sandbox(
             attempt=attempt,
             reasons=[*reasons, "not re-created: restartPolicy is Never and containers have run"],
         )
+    starts = [
+        c.name
+        for c in pod.spec.containers
+        if not (pod.spec.restart_policy == "OnFailure" and _succeeded(c, status))
+    ]
+    # As the kubelet, before the init-container branch: a pod that was initialized once and
+    # has nothing left to start is done, and its init containers do not run again.
+    if not starts and any(status.find(c.name) is not None for c in pod.spec.containers):
+        return PodActions(
+            kill_pod=True,
+            create_sandbox=False,
+            sandbox_id=sandbox_id,
+            attempt=attempt,
+            reasons=[*reasons, "not re-created: every container has succeeded"],
+        )
     if pod.spec.init_containers:
         return PodActions(
             kill_pod=True,
@@ -287,19 +304,6 @@ def _fresh_sandbox(
             attempt=attempt,
             init_containers_to_start=(pod.spec.init_containers[0].name,),
             reasons=reasons,
-        )
-    starts = [
-        c.name
-        for c in pod.spec.containers
-        if not (pod.spec.restart_policy == "OnFailure" and _succeeded(c, status))
-    ]
-    if not starts:
-        return PodActions(
-            kill_pod=True,
-            create_sandbox=False,
-            sandbox_id=sandbox_id,
-            attempt=attempt,
-            reasons=[*reasons, "not re-created: every container has succeeded"],
         )
     return PodActions(
         kill_pod=True,

@@ -18,6 +18,7 @@ import pluggy
 from attrs import define, field
 
 from kubert.kubelet import garbage, killing, plugin, podsync, starting
+from kubert.kubelet.podlock import pod_lock
 from kubert.kubelet.actions import PodActions
 from kubert.kubelet.backoff import Backoff
 from kubert.kubelet.clock import Clock, SystemClock
@@ -79,8 +80,12 @@ class RuntimeManager:
     def sync_pod(
         self, pod: Pod, *, source: str = "apply", progress: Progress = quiet
     ) -> SyncResult:
-        """One sync of ``pod``: observe, probe, compute actions, carry them out."""
-        return podsync.sync_pod(self, pod, source, progress)
+        """One sync of ``pod``: observe, probe, compute actions, carry them out.
+
+        Syncs and deletes of one pod run one at a time, across processes (the pod's lock).
+        """
+        with pod_lock(self.config.root_dir, pod.uid):
+            return podsync.sync_pod(self, pod, source, progress)
 
     def default_sync_pod(self, context: PodSyncContext, actions: PodActions) -> SyncResult:
         """The kubelet's SyncPod steps after compute (the layer's own ``kubert_sync_pod``)."""
@@ -158,9 +163,10 @@ class RuntimeManager:
         self, uid: str, pod: Pod | None = None, progress: Progress = quiet
     ) -> list[StepResult]:
         """Kill the pod, remove its containers and sandboxes, and its directory."""
-        status = self.observe(uid)
-        steps = self.kill_pod(pod, status, "Deleted", progress)
-        garbage.remove_pod(self, uid, pod, status, progress)
+        with pod_lock(self.config.root_dir, uid):
+            status = self.observe(uid)
+            steps = self.kill_pod(pod, status, "Deleted", progress)
+            garbage.remove_pod(self, uid, pod, status, progress)
         return steps
 
     def collect_garbage(self, pod: Pod, status: PodRuntimeStatus) -> None:
