@@ -65,7 +65,7 @@ def test_completed_init_pod_stays_completed_over_many_syncs(
     manager, clock = new_manager(memory_cri, tmp_path)
     p = load_pods(INIT_ONFAILURE % unique_name("done"))[0]
     try:
-        manager.sync_pod(p, )  # sandbox, init container
+        manager.sync_pod(p)  # sandbox, init container
         setup = manager.observe(p.uid).find("setup")
         assert setup is not None and setup.running
         memory_server.runtime.exit_container(setup.id, 0)

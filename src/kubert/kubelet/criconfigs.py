@@ -168,8 +168,9 @@ def sandbox_config(
         supplemental_groups=sc.supplemental_groups if sc else (),
         seccomp=_seccomp(sc.seccomp_profile) if sc else None,
         # containerd and CRI-O refuse a privileged container in a sandbox that is not
-        privileged=any(c.security_context and c.security_context.privileged
-                       for c in pod.all_containers()),
+        privileged=any(
+            c.security_context and c.security_context.privileged for c in pod.all_containers()
+        ),
     )
     hostname = "" if pod.spec.host_network else (pod.spec.hostname or pod.name)[:63]
     return PodSandboxConfig(

@@ -18,7 +18,6 @@ import pluggy
 from attrs import define, field
 
 from kubert.kubelet import garbage, killing, plugin, podsync, starting
-from kubert.kubelet.podlock import pod_lock
 from kubert.kubelet.actions import PodActions
 from kubert.kubelet.backoff import Backoff
 from kubert.kubelet.clock import Clock, SystemClock
@@ -34,6 +33,7 @@ from kubert.kubelet.context import (
 from kubert.kubelet.images import ImagePuller
 from kubert.kubelet.observe import ContainerRuntimeStatus, PodRuntimeStatus, observe_pod
 from kubert.kubelet.pod import Container, Pod
+from kubert.kubelet.podlock import pod_lock
 from kubert.kubelet.probes import ProbeManager
 from kubert.kubelet.runtime import RuntimeClient
 from kubert.kubelet.settings import KubeletConfig
