@@ -7,17 +7,25 @@ kubelet, so a container in CrashLoopBackOff is still listed in ``containers_to_s
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
 from attrs import evolve, field, frozen
 
 from kubert.kubelet import labels
+from kubert.kubelet.edits import changed_fields, pod_shape
 from kubert.kubelet.hashing import container_hash, pod_spec_hash
 from kubert.kubelet.observe import ContainerRuntimeStatus, PodRuntimeStatus
 from kubert.kubelet.pod import Container, Pod
 from kubert.kubelet.resources import container_resources, needs_resize
-from kubert.model import ContainerState, LinuxContainerResources, NamespaceMode, PodSandboxState
+from kubert.model import (
+    ContainerState,
+    LinuxContainerResources,
+    NamespaceMode,
+    PodSandboxState,
+    PodSandboxStatus,
+)
 
 #: ContainerToKill.reason values.
 SPEC_CHANGED = "SpecChanged"
@@ -147,16 +155,19 @@ def sandbox_changed(
         return True, attempt, sandbox.id, "the sandbox has no IP"
     recorded = sandbox.annotations.get(labels.POD_SPEC_HASH)
     if recorded is not None and recorded != pod_spec_hash(pod):
-        return (
-            True,
-            attempt,
-            sandbox.id,
-            (
-                "the pod spec changed outside containers' images, env, command and resources; "
-                "only a new sandbox can apply it"
-            ),
-        )
+        return True, attempt, sandbox.id, _replacement_reason(pod, sandbox)
     return False, sandbox.metadata.attempt, sandbox.id, ""
+
+
+def _replacement_reason(pod: Pod, sandbox: PodSandboxStatus) -> str:
+    """Why the pod is replaced, naming the changed fields when the sandbox recorded its spec."""
+    try:
+        before = json.loads(sandbox.annotations.get(labels.POD_SPEC, ""))
+    except ValueError:
+        before = None
+    changed = changed_fields(before, pod_shape(pod)) if isinstance(before, dict) else []
+    what = ", ".join(changed) if changed else "the pod spec beyond images and resources"
+    return f"only a new pod can take changes to {what}; the pod is replaced as a whole"
 
 
 def _succeeded(container: Container, status: PodRuntimeStatus) -> bool:

@@ -13,6 +13,7 @@ import attrs
 
 from kubert.errors import InvalidArgumentError
 from kubert.kubelet import labels
+from kubert.kubelet.edits import pod_shape, shape_text
 from kubert.kubelet.hashing import container_hash, pod_spec_hash
 from kubert.kubelet.pod import Container, Pod, PodSecurityContext, SeccompProfile
 from kubert.kubelet.resources import container_resources
@@ -157,6 +158,7 @@ def sandbox_config(
     annotations.update(
         {
             labels.POD_SPEC_HASH: pod_spec_hash(pod),
+            labels.POD_SPEC: shape_text(pod_shape(pod)),
             labels.CONFIG_SOURCE: source,
             labels.TERMINATION_GRACE: str(pod.spec.termination_grace_period_seconds),
         }

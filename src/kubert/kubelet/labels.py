@@ -27,6 +27,8 @@ FIELD_REFS = "kubert.io/field-refs"
 RESOURCES = "kubert.io/resources"
 #: Hash of the pod-level spec the sandbox was built from; a change recreates the sandbox.
 POD_SPEC_HASH = "kubert.io/pod-spec-hash"
+#: JSON of that part of the spec (kubert.kubelet.edits.pod_shape): names what changed.
+POD_SPEC = "kubert.io/pod-spec"
 #: Where the pod came from: "apply" or "file:<path>" (static pod).
 CONFIG_SOURCE = "kubert.io/config-source"
 

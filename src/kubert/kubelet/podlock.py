@@ -24,7 +24,7 @@ _held = threading.local()
 def lock_path(root_dir: Path, uid: str) -> Path:
     """The lock file of pod ``uid`` under the kubelet root ``root_dir``."""
     if not uid or "/" in uid or uid in (".", ".."):
-        raise InvalidArgumentError(f"pod uid {uid!r} cannot name a lock file")
+        raise InvalidArgumentError("metadata.uid", uid, "cannot name a lock file")
     return Path(root_dir) / "locks" / f"{uid}.lock"
 
 

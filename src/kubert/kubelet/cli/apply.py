@@ -10,6 +10,7 @@ import pluggy
 
 from kubert.errors import InvalidArgumentError
 from kubert.kubelet.cli.podctl import Session, runtime_options, session
+from kubert.kubelet.edits import classify_edit
 from kubert.kubelet.manifest import load_pod_file
 from kubert.kubelet.pod import Pod
 from kubert.kubelet.podstatus import FAILED, RUNNING, SUCCEEDED, PodView
@@ -42,8 +43,9 @@ def make_command(pm: pluggy.PluginManager) -> click.Command:
                 verb = "created" if stored is None else (
                     "unchanged" if stored.pod == pod else "configured"
                 )
+                how = classify_edit(stored.pod, pod).summary() if stored is not None else ""
                 s.store.save(pod, "apply")
-                click.echo(f"pod/{pod.name} {verb}")
+                click.echo(f"pod/{pod.name} {verb}" + (f": {how}" if how else ""))
             ok = follow(s, pods, timeout if wait else 0.0)
         if not ok:
             raise SystemExit(1)
