@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,7 +36,8 @@ def memory_cri(memory_server: RunningServer) -> Iterator[CriClient]:
 
 
 def new_manager(cri: CriClient, root: Path) -> tuple[RuntimeManager, FakeClock]:
-    clock = FakeClock()
+    # starts at the real time: probes count their initial delay from the runtime's StartedAt
+    clock = FakeClock(current=time.time())
     config = KubeletConfig(root_dir=root / "kubelet", log_root=root / "logs")
     return RuntimeManager(cri, config, clock), clock
 

@@ -177,15 +177,19 @@ def test_liveness_probe_failures_restart_after_the_threshold(
     assert first is not None and first.running
     faulty.failures = 3
     for _ in range(2):
+        assert manager.probes.run_due() == 1
         manager.sync_pod(pod)
         assert manager.observe(pod.uid).find("c0") == first  # failures below the threshold
+        assert manager.probes.run_due() == 0  # not due again within its period
         clock.advance(10)
+    assert manager.probes.run_due() == 1
     manager.sync_pod(pod)  # third failure: killed and restarted
     second = manager.observe(pod.uid).find("c0")
     assert second is not None and second.id != first.id and second.running
     assert second.restart_count == 1
     clock.advance(10)
-    manager.sync_pod(pod)  # the new container's probe passes
+    assert manager.probes.run_due() == 1  # only the new container's probe: it passes
+    manager.sync_pod(pod)
     assert manager.observe(pod.uid).find("c0") == second
     manager.delete_pod(pod.uid, pod)
 
@@ -203,10 +207,13 @@ def test_startup_probe_holds_liveness_and_kills_on_failure(
     first = manager.observe(pod.uid).find("c0")
     assert first is not None
     view = pod_view(pod, manager.observe(pod.uid))
-    manager.sync_pod(pod)  # one startup failure; liveness must not run (it would kill at once)
+    # one startup failure; liveness must not run (it would kill at once)
+    assert manager.probes.run_due() == 1
+    manager.sync_pod(pod)
     assert manager.observe(pod.uid).find("c0") == first
     assert view.phase == "Running"
     clock.advance(5)
+    assert manager.probes.run_due() == 1
     manager.sync_pod(pod)  # second startup failure: killed, restarted
     second = manager.observe(pod.uid).find("c0")
     assert second is not None and second.id != first.id and second.restart_count == 1

@@ -21,6 +21,7 @@ import yaml
 
 from kubert.errors import InvalidArgumentError
 from kubert.kubelet.pod import Container, Pod
+from kubert.kubelet.probespec import PROBE_FIELDS, probes_of, validate_probe
 from kubert.kubelet.quantity import QuantityError, parse_cpu, parse_memory
 
 T = TypeVar("T")
@@ -37,10 +38,6 @@ UID_NAMESPACE = uuid.UUID("6f3c6a52-52a6-4a53-9a4c-6b7562657274")
 
 _HINTS = {
     "status": "status is written by the kubelet; remove it from the manifest",
-    "readinessProbe": "kubert runs liveness and startup probes only",
-    "httpGet": "kubert runs exec probes only",
-    "tcpSocket": "kubert runs exec probes only",
-    "grpc": "kubert runs exec probes only",
     "lifecycle": "postStart / preStop hooks are not run by kubert",
     "medium": "only the default (disk) medium is supported",
     "sizeLimit": "kubert does not evict, so it cannot enforce an emptyDir size limit",
@@ -276,13 +273,14 @@ def _container(
         for name, value in (
             ("ports", c.ports),
             ("livenessProbe", c.liveness_probe),
+            ("readinessProbe", c.readiness_probe),
             ("startupProbe", c.startup_probe),
             ("resources", c.resources.limits or c.resources.requests),
         ):
             if value:
                 yield f"{path}.{name}", "not allowed on ephemeral containers"
     if kind == "init" and not c.is_sidecar:
-        for name, value in (("livenessProbe", c.liveness_probe), ("startupProbe", c.startup_probe)):
+        for name, value in zip(PROBE_FIELDS, probes_of(c), strict=True):
             if value:
                 yield f"{path}.{name}", "only restartable init containers (sidecars) may have it"
     seen_env: set[str] = set()
@@ -328,16 +326,10 @@ def _container(
             yield f"{mpath}.mountPath", f"must be an absolute path (got {mount.mount_path!r})"
         if mount.sub_path and (mount.sub_path.startswith("/") or ".." in mount.sub_path.split("/")):
             yield f"{mpath}.subPath", "must be a relative path without '..'"
-    for name, probe in (("livenessProbe", c.liveness_probe), ("startupProbe", c.startup_probe)):
-        if probe is None:
-            continue
-        if not probe.exec.command:
-            yield f"{path}.{name}.exec.command", "required"
-        for knob in ("period_seconds", "timeout_seconds", "success_threshold", "failure_threshold"):
-            if getattr(probe, knob) < 1:
-                yield f"{path}.{name}.{camel(knob)}", "must be at least 1"
-        if probe.success_threshold != 1:
-            yield f"{path}.{name}.successThreshold", "must be 1 for liveness and startup probes"
+    named = [(p.name, p.container_port) for p in c.ports if p.name]
+    for name, probe in zip(PROBE_FIELDS, probes_of(c), strict=True):
+        if probe is not None:
+            yield from validate_probe(f"{path}.{name}", name, probe, named)
 
 
 def _quantity(path: str, value: str, kind: str) -> Iterable[tuple[str, str]]:

@@ -11,6 +11,8 @@ from typing import Any
 
 from attrs import field, frozen
 
+from kubert.kubelet.probespec import Probe
+
 
 def _alias(name: str) -> dict[str, Any]:
     return {"alias": name}
@@ -54,24 +56,6 @@ class ObjectMeta:
     uid: str = ""
     labels: dict[str, str] = _map_field()
     annotations: dict[str, str] = _map_field()
-
-
-@frozen(kw_only=True)
-class ExecAction:
-    command: tuple[str, ...] = _tuple_field()
-
-
-@frozen(kw_only=True)
-class Probe:
-    """A liveness or startup probe. Only ``exec`` is honoured (run through ExecSync)."""
-
-    exec: ExecAction
-    initial_delay_seconds: int = 0
-    period_seconds: int = 10
-    timeout_seconds: int = 1
-    success_threshold: int = 1
-    failure_threshold: int = 3
-    termination_grace_period_seconds: int | None = None
 
 
 @frozen(kw_only=True)
@@ -180,6 +164,7 @@ class Container:
     image_pull_policy: str = field(default="", metadata={"choices": ("", *PULL_POLICIES)})
     security_context: SecurityContext | None = None
     liveness_probe: Probe | None = None
+    readiness_probe: Probe | None = None
     startup_probe: Probe | None = None
     restart_policy: str = field(default="", metadata={"choices": ("", "Always")})
     target_container_name: str = ""

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from attrs import define
 
 from kubert.errors import KubertError, UnimplementedError
+from kubert.kubelet import podconditions
 from kubert.kubelet.actions import (
     POD_DONE,
     SANDBOX_CHANGED,
@@ -34,6 +35,7 @@ from kubert.kubelet.criconfigs import container_kind, pod_log_dir, sandbox_confi
 from kubert.kubelet.images import ImagePullError
 from kubert.kubelet.observe import PodRuntimeStatus
 from kubert.kubelet.pod import Pod
+from kubert.kubelet.podstatus import pod_view
 from kubert.kubelet.starting import CRASH_LOOP_BACK_OFF, CREATE_CONFIG_ERROR, RUN_ERROR, StartError
 from kubert.model import PodSandboxConfig
 
@@ -44,7 +46,9 @@ if TYPE_CHECKING:
 def sync_pod(manager: RuntimeManager, pod: Pod, source: str, progress: Progress) -> SyncResult:
     """One sync of ``pod``: observe, probe, compute actions, carry them out, collect garbage."""
     status = manager.observe(pod.uid)
-    verdicts = manager.probes.run(pod, status)
+    # Probes run on their own (kubert.kubelet.probes); a sync only reads their results.
+    manager.probes.track(pod, status)
+    verdicts = manager.probes.verdicts(status)
     context = PodSyncContext(
         pod=pod,
         status=status,
@@ -59,8 +63,21 @@ def sync_pod(manager: RuntimeManager, pod: Pod, source: str, progress: Progress)
     if replaced is not None:
         actions = replaced
     result: SyncResult = manager.pm.hook.kubert_sync_pod(context=context, actions=actions)
-    manager.collect_garbage(pod, manager.observe(pod.uid) if result.steps else status)
+    after = manager.observe(pod.uid) if result.steps else status
+    manager.probes.track(pod, after)  # containers this sync started are probed from now on
+    manager.collect_garbage(pod, after)
+    record_conditions(manager, pod, after)
     return result
+
+
+def record_conditions(manager: RuntimeManager, pod: Pod, status: PodRuntimeStatus) -> None:
+    """Write the pod's conditions and its containers' readiness for other processes to read."""
+    directory = manager.config.pod_dir(pod.uid)
+    previous = podconditions.load(directory)
+    readiness = {c.id: manager.probes.ready(c.id) for c in status.running_containers()}
+    waiting = {n: v for (u, n), v in manager.waiting.items() if u == pod.uid}
+    view = pod_view(pod, status, waiting, readiness, previous, manager.clock.now())
+    podconditions.save(directory, podconditions.ConditionRecord(view.conditions, readiness))
 
 
 def default_sync_pod(

@@ -60,8 +60,11 @@ def _done(view: PodView) -> str:
     for container in view.all_containers:
         if container.state == "waiting" and container.reason in FATAL_REASONS:
             return container.reason
-    running = all(c.state == "running" for c in view.containers)
-    sidecars = all(c.state == "running" for c in view.init_containers if c.kind == "sidecar")
+    # running and ready: a readiness (or startup) probe must have passed
+    running = all(c.state == "running" and c.ready for c in view.containers)
+    sidecars = all(
+        c.state == "running" and c.ready for c in view.init_containers if c.kind == "sidecar"
+    )
     if view.phase == RUNNING and running and sidecars:
         return RUNNING
     return ""
