@@ -41,12 +41,12 @@ def test_missing_image_names_the_field_path() -> None:
 
 
 def test_message_starts_with_the_file_and_lists_every_problem() -> None:
-    text = BASE + "  - {name: second, lifecycle: {}}\n"
+    text = BASE + "  - {name: second, bogus: {}}\n"
     with pytest.raises(ManifestError) as caught:
         load_pods(text, "pod.yaml")
     message = str(caught.value)
     assert message.startswith("pod.yaml:")
-    assert "spec.containers[1].lifecycle: not supported" in message
+    assert "spec.containers[1].bogus: not supported" in message
     assert "spec.containers[1].image: required" in message
 
 

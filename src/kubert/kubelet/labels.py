@@ -18,6 +18,10 @@ CONTAINER_HASH = "io.kubernetes.container.hash"
 RESTART_COUNT = "io.kubernetes.container.restartCount"
 TERMINATION_GRACE = "io.kubernetes.pod.terminationGracePeriod"
 CONTAINER_PORTS = "io.kubernetes.container.ports"
+TERMINATION_MESSAGE_PATH = "io.kubernetes.container.terminationMessagePath"
+TERMINATION_MESSAGE_POLICY = "io.kubernetes.container.terminationMessagePolicy"
+#: The host file mounted at the container's terminationMessagePath (read by kubelet.lifecycle).
+TERMINATION_LOG = "kubert.io/termination-log"
 
 #: Which list the container came from: init, sidecar, regular or ephemeral.
 CONTAINER_TYPE = "kubert.io/container-type"

@@ -138,9 +138,13 @@ class RuntimeManager:
         reason: str,
         message: str,
         progress: Progress = quiet,
+        grace_period: int | None = None,
     ) -> StepResult:
-        """Stop one container through ``kubert_kill_container``."""
-        return killing.kill_container(self, pod, container, spec, reason, message, progress)
+        """Stop one container through ``kubert_kill_container`` (with ``grace_period`` seconds
+        when given, else :meth:`grace_period`'s)."""
+        return killing.kill_container(
+            self, pod, container, spec, reason, message, progress, grace_period
+        )
 
     def default_kill_container(self, kill: ContainerKill) -> None:
         """StopContainer with the grace period; an already-gone container is fine."""

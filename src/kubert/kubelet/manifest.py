@@ -20,6 +20,7 @@ import attrs
 import yaml
 
 from kubert.errors import InvalidArgumentError
+from kubert.kubelet.lifecycle import validate_lifecycle, validate_termination
 from kubert.kubelet.pod import Container, Pod
 from kubert.kubelet.probespec import PROBE_FIELDS, probes_of, validate_probe
 from kubert.kubelet.quantity import QuantityError, parse_cpu, parse_memory
@@ -38,7 +39,6 @@ UID_NAMESPACE = uuid.UUID("6f3c6a52-52a6-4a53-9a4c-6b7562657274")
 
 _HINTS = {
     "status": "status is written by the kubelet; remove it from the manifest",
-    "lifecycle": "postStart / preStop hooks are not run by kubert",
     "medium": "only the default (disk) medium is supported",
     "sizeLimit": "kubert does not evict, so it cannot enforce an emptyDir size limit",
 }
@@ -327,6 +327,9 @@ def _container(
         if mount.sub_path and (mount.sub_path.startswith("/") or ".." in mount.sub_path.split("/")):
             yield f"{mpath}.subPath", "must be a relative path without '..'"
     named = [(p.name, p.container_port) for p in c.ports if p.name]
+    if c.lifecycle is not None:
+        yield from validate_lifecycle(f"{path}.lifecycle", c.lifecycle, named)
+    yield from validate_termination(path, c.termination_message_path, c.termination_message_policy)
     for name, probe in zip(PROBE_FIELDS, probes_of(c), strict=True):
         if probe is not None:
             yield from validate_probe(f"{path}.{name}", name, probe, named)

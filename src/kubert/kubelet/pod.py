@@ -11,6 +11,7 @@ from typing import Any
 
 from attrs import field, frozen
 
+from kubert.kubelet.lifecycle import DEFAULT_MESSAGE_PATH, MESSAGE_POLICIES, Lifecycle
 from kubert.kubelet.probespec import Probe
 
 
@@ -167,6 +168,9 @@ class Container:
     readiness_probe: Probe | None = None
     startup_probe: Probe | None = None
     restart_policy: str = field(default="", metadata={"choices": ("", "Always")})
+    lifecycle: Lifecycle | None = None
+    termination_message_path: str = DEFAULT_MESSAGE_PATH
+    termination_message_policy: str = field(default="File", metadata={"choices": MESSAGE_POLICIES})
     target_container_name: str = ""
     tty: bool = False
     stdin: bool = False

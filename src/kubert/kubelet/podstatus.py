@@ -13,6 +13,7 @@ from attrs import field, frozen
 
 from kubert.kubelet import podconditions
 from kubert.kubelet.actions import should_restart
+from kubert.kubelet.lifecycle import termination_message
 from kubert.kubelet.observe import ContainerRuntimeStatus, PodRuntimeStatus
 from kubert.kubelet.pod import Container, Pod
 from kubert.kubelet.podconditions import ConditionRecord, PodCondition
@@ -141,7 +142,10 @@ def _view(
         return ContainerView(
             state="terminated",
             reason=current.status.reason or ("Completed" if current.exit_code == 0 else "Error"),
-            message=current.status.message,
+            message=termination_message(
+                current.status.annotations, current.exit_code, current.status.log_path,
+                current.status.message,
+            ),
             exit_code=current.exit_code,
             finished_at=current.status.finished_at,
             last_state=last,
