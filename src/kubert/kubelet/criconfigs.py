@@ -16,6 +16,7 @@ from kubert.kubelet import labels
 from kubert.kubelet.edits import pod_shape, shape_text
 from kubert.kubelet.hashing import container_hash, pod_spec_hash
 from kubert.kubelet.pod import Container, Pod, PodSecurityContext, SeccompProfile
+from kubert.kubelet.qos import memory_capacity, oom_score_adj, pod_cgroup_parent
 from kubert.kubelet.resources import container_resources
 from kubert.kubelet.settings import KubeletConfig
 from kubert.model import (
@@ -186,6 +187,7 @@ def sandbox_config(
         labels=sandbox_labels,
         annotations=annotations,
         linux=LinuxPodSandboxConfig(
+            cgroup_parent=pod_cgroup_parent(config, pod),
             security_context=security,
             # the model converts with dict(), which mypy cannot see through
             sysctls=_sysctls(sc),  # type: ignore[arg-type]
@@ -359,7 +361,10 @@ def container_config(
         no_new_privs=bool(sc and sc.allow_privilege_escalation is False),
         seccomp=_seccomp((sc and sc.seccomp_profile) or (psc and psc.seccomp_profile) or None),
     )
-    resources = container_resources(container)
+    resources = attrs.evolve(
+        container_resources(container),
+        oom_score_adj=oom_score_adj(pod, container, memory_capacity(config)),
+    )
     kind = container_kind(pod, container)
     annotations = {
         labels.CONTAINER_HASH: container_hash(container),

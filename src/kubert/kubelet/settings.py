@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from attrs import field, frozen
+from attrs.validators import in_
 
 
 @frozen(kw_only=True)
@@ -22,6 +23,11 @@ class KubeletConfig:
         and are retried after image backoff, as in the kubelet.
     :ivar registry_burst: pulls allowed in a burst above the rate.
     :ivar min_grace_period: the shortest grace period a container is stopped with (seconds).
+    :ivar cgroups_per_qos: put each pod under a cgroup parent of its QoS class (the
+        kubelet's ``--cgroups-per-qos``, default on); ``cgroup_root`` is where ``kubepods``
+        goes, ``cgroup_driver`` (cgroupfs or systemd) how the parent is spelled; it must match
+        the runtime's driver.
+    :ivar memory_capacity: the node's memory in bytes for oom_score_adj (0: /proc/meminfo).
     :ivar expect_pod_ip: whether a sandbox without an IP is broken and re-made (the kubelet's
         rule). None: yes, until a sandbox this process made comes back without one, which
         means the runtime's network gives none (``--network-plugin noop``).
@@ -39,6 +45,10 @@ class KubeletConfig:
     min_grace_period: int = 2
     runtime_handler: str = ""
     expect_pod_ip: bool | None = None
+    cgroups_per_qos: bool = True
+    cgroup_root: str = "/"
+    cgroup_driver: str = field(default="cgroupfs", validator=in_(("cgroupfs", "systemd")))
+    memory_capacity: int = 0
 
     def pod_dir(self, uid: str) -> Path:
         return self.root_dir / "pods" / uid
