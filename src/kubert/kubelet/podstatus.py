@@ -14,6 +14,7 @@ from attrs import field, frozen
 from kubert.kubelet import podconditions
 from kubert.kubelet.actions import should_restart
 from kubert.kubelet.lifecycle import termination_message
+from kubert.kubelet.nodeinfo import node_ips
 from kubert.kubelet.observe import ContainerRuntimeStatus, PodRuntimeStatus
 from kubert.kubelet.pod import Container, Pod
 from kubert.kubelet.podconditions import ConditionRecord, PodCondition
@@ -218,6 +219,7 @@ def pod_view(
     phase = _phase(init_views, regular_views, restart_policy, sandbox is not None)
     counted = regular_views + [v for v in init_views if v.kind == "sidecar"]
     created = min((s.created_at for s in status.sandboxes), default=0)
+    host_network = pod is not None and pod.spec.host_network
     judged = podconditions.judge(
         sandbox_ready=sandbox_ready,
         init_pending=[
@@ -240,7 +242,7 @@ def pod_view(
         ready=sum(1 for v in counted if v.ready),
         total=len(counted),
         restarts=sum(v.restart_count for v in counted),
-        ips=status.ips,
+        ips=node_ips() if host_network and sandbox_ready else status.ips,
         sandbox_id=sandbox.id if sandbox is not None else "",
         sandbox_ready=sandbox_ready,
         created_at=created,

@@ -33,6 +33,7 @@ from kubert.kubelet.context import (
 )
 from kubert.kubelet.criconfigs import container_kind, pod_log_dir, sandbox_config
 from kubert.kubelet.images import ImagePullError
+from kubert.kubelet.nodeinfo import node_ips
 from kubert.kubelet.observe import PodRuntimeStatus
 from kubert.kubelet.pod import Pod
 from kubert.kubelet.podstatus import pod_view
@@ -109,9 +110,22 @@ def default_sync_pod(
     if actions.kill_pod and not actions.create_sandbox:
         return SyncResult(steps=steps)
     # Step 4: create the sandbox and read its IPs.
-    sandbox_cfg = sandbox_config(config, pod, actions.attempt, context.source)
+    try:
+        sandbox_cfg = sandbox_config(config, pod, actions.attempt, context.source)
+    except KubertError as exc:
+        progress(f"Failed to make the sandbox config: {exc}")
+        steps.append(
+            StepResult(
+                action="CreatePodSandbox",
+                target=pod.name,
+                error="CreatePodSandboxConfigError",
+                message=str(exc),
+            )
+        )
+        return SyncResult(steps=steps)
     sandbox_id = actions.sandbox_id
-    pod_ips = status.ips
+    # hostNetwork pods have the node's IPs (status.podIP, fieldRefs), as in the kubelet
+    pod_ips = node_ips() if pod.spec.host_network else status.ips
     if actions.create_sandbox:
         pod_log_dir(config, pod).mkdir(parents=True, exist_ok=True)
         progress(f"Creating sandbox for pod {pod.full_name} (attempt {actions.attempt})")
@@ -136,6 +150,8 @@ def default_sync_pod(
             if network and network.ip
             else ()
         )
+        if pod.spec.host_network:
+            pod_ips = node_ips()
         if not pod.spec.host_network and config.expect_pod_ip is None:
             # A fresh sandbox without an IP means the runtime's network hands out none
             # (noop): re-making sandboxes for it would loop. One with an IP: expect them.

@@ -27,6 +27,8 @@ class KubeletConfig:
         kubelet's ``--cgroups-per-qos``, default on); ``cgroup_root`` is where ``kubepods``
         goes, ``cgroup_driver`` (cgroupfs or systemd) how the parent is spelled; it must match
         the runtime's driver.
+    :ivar seccomp_root_dir: where Localhost seccomp profiles resolve (default
+        ``<root_dir>/seccomp``).
     :ivar memory_capacity: the node's memory in bytes for oom_score_adj (0: /proc/meminfo).
     :ivar expect_pod_ip: whether a sandbox without an IP is broken and re-made (the kubelet's
         rule). None: yes, until a sandbox this process made comes back without one, which
@@ -49,6 +51,12 @@ class KubeletConfig:
     cgroup_root: str = "/"
     cgroup_driver: str = field(default="cgroupfs", validator=in_(("cgroupfs", "systemd")))
     memory_capacity: int = 0
+    seccomp_root_dir: Path | None = field(default=None)
+
+    @property
+    def seccomp_root(self) -> Path:
+        """Where Localhost seccomp profiles are (the kubelet's ``<root-dir>/seccomp``)."""
+        return Path(self.seccomp_root_dir) if self.seccomp_root_dir else self.root_dir / "seccomp"
 
     def pod_dir(self, uid: str) -> Path:
         return self.root_dir / "pods" / uid
