@@ -7,12 +7,14 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from kubert.cri.client import CriClient
 from kubert.kubelet import FakeClock, KubeletConfig, RuntimeManager
+from tests.cni.helpers import PrivateNet, bridge_net
 from tests.fixtures.server import RunningServer, start_server
 
 _names = itertools.count()
@@ -44,3 +46,12 @@ def new_manager(cri: CriClient, root: Path) -> tuple[RuntimeManager, FakeClock]:
 
 def unique_name(prefix: str) -> str:
     return f"{prefix}-{next(_names)}"
+
+
+@contextmanager
+def private_cni(tmp_path: Path, bridge: str, subnet_prefix: str) -> Iterator[PrivateNet]:
+    """A private CNI bridge and a /24 of ``subnet_prefix`` for one test (skips without root or
+    the plugins); each test file passes its own bridge name and prefix."""
+    plugins = ("bridge", "host-local", "loopback", "portmap")
+    with bridge_net(tmp_path, bridge, subnet_prefix, plugins, f"10-{bridge}.conflist") as net:
+        yield net

@@ -14,8 +14,10 @@ import pytest
 
 from kubert.kubelet import FakeClock, KubeletConfig, Pod, RuntimeManager, load_pods
 from kubert.kubelet.podstatus import pod_view
-from tests.cni.helpers import PrivateNet, bridge_net
+from tests.cni.helpers import PrivateNet
 from tests.fixtures.polling import eventually
+
+from .conftest import private_cni
 
 pytestmark = [pytest.mark.docker, pytest.mark.cni]
 
@@ -25,8 +27,7 @@ TERM_LOOP = "trap 'exit 0' TERM; while true; do sleep 1; done"
 @pytest.fixture
 def hook_net(tmp_path: Path) -> Iterator[PrivateNet]:
     """A private bridge and /24 for this file (10.248.x.0/24)."""
-    plugins = ("bridge", "host-local", "loopback", "portmap")
-    with bridge_net(tmp_path, "kbtlc", "10.248", plugins, "10-hooks.conflist") as net:
+    with private_cni(tmp_path, "kbtlc", "10.248") as net:
         yield net
 
 

@@ -20,8 +20,10 @@ import pytest
 from kubert.kubelet import FakeClock, KubeletConfig, Pod, RuntimeManager, load_pods, run_probe
 from kubert.kubelet.podstatus import pod_view
 from kubert.kubelet.probes import FAILURE, LIVENESS, READINESS, STARTUP, SUCCESS
-from tests.cni.helpers import PrivateNet, bridge_net
+from tests.cni.helpers import PrivateNet
 from tests.fixtures.polling import eventually
+
+from .conftest import private_cni
 
 pytestmark = [pytest.mark.docker, pytest.mark.cni]
 
@@ -29,8 +31,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.cni]
 @pytest.fixture
 def probe_net(tmp_path: Path) -> Iterator[PrivateNet]:
     """A private bridge and /24 for this file (10.247.x.0/24)."""
-    plugins = ("bridge", "host-local", "loopback", "portmap")
-    with bridge_net(tmp_path, "kbtpr", "10.247", plugins, "10-probes.conflist") as net:
+    with private_cni(tmp_path, "kbtpr", "10.247") as net:
         yield net
 
 

@@ -114,15 +114,7 @@ def default_sync_pod(
         sandbox_cfg = sandbox_config(config, pod, actions.attempt, context.source)
     except KubertError as exc:
         progress(f"Failed to make the sandbox config: {exc}")
-        steps.append(
-            StepResult(
-                action="CreatePodSandbox",
-                target=pod.name,
-                error="CreatePodSandboxConfigError",
-                message=str(exc),
-            )
-        )
-        return SyncResult(steps=steps)
+        return SyncResult(steps=[*steps, _sandbox_failed(pod, "CreatePodSandboxConfigError", exc)])
     sandbox_id = actions.sandbox_id
     # hostNetwork pods have the node's IPs (status.podIP, fieldRefs), as in the kubelet
     pod_ips = node_ips() if pod.spec.host_network else status.ips
@@ -133,16 +125,8 @@ def default_sync_pod(
             sandbox_id = runtime.run_pod_sandbox(sandbox_cfg, config.runtime_handler)
             created = runtime.pod_sandbox_status(sandbox_id)
         except KubertError as exc:
-            steps.append(
-                StepResult(
-                    action="CreatePodSandbox",
-                    target=pod.name,
-                    error="CreatePodSandboxError",
-                    message=str(exc),
-                )
-            )
             progress(f"Failed to create sandbox: {exc}")
-            return SyncResult(steps=steps)
+            return SyncResult(steps=[*steps, _sandbox_failed(pod, "CreatePodSandboxError", exc)])
         steps.append(StepResult(action="CreatePodSandbox", target=sandbox_id))
         network = created.network
         pod_ips = (
@@ -178,6 +162,10 @@ def default_sync_pod(
     for name in actions.containers_to_start:
         steps.append(scope.start(name, "container"))
     return SyncResult(steps=steps, sandbox_id=sandbox_id, pod_ips=pod_ips)
+
+
+def _sandbox_failed(pod: Pod, error: str, exc: KubertError) -> StepResult:
+    return StepResult(action="CreatePodSandbox", target=pod.name, error=error, message=str(exc))
 
 
 def _resize(manager: RuntimeManager, resize: ContainerResize, progress: Progress) -> StepResult:
