@@ -18,6 +18,7 @@ from kubert.kubelet.edits import changed_fields, pod_shape
 from kubert.kubelet.hashing import container_hash, pod_spec_hash
 from kubert.kubelet.observe import ContainerRuntimeStatus, PodRuntimeStatus
 from kubert.kubelet.pod import Container, Pod
+from kubert.kubelet.resize import restart_needed
 from kubert.kubelet.resources import container_resources, needs_resize
 from kubert.model import (
     ContainerState,
@@ -35,6 +36,7 @@ NOT_IN_SPEC = "NotInSpec"
 UNKNOWN_STATE = "UnknownState"
 POD_DONE = "PodCompleted"
 SANDBOX_CHANGED = "SandboxChanged"
+RESIZE_RESTART = "ResizeRestart"
 
 
 def _as_tuple(items: Iterable[Any]) -> tuple[Any, ...]:
@@ -235,17 +237,26 @@ def compute_pod_actions(
                 continue
             kill = _kill_for(container, current, probes)
             if kill is None:
+                kill = _resize_for(container, current, resizes)
+            if kill is None:
                 keep += 1
-                wanted = container_resources(container)
-                if needs_resize(current.resources, wanted):
-                    resizes.append(
-                        ContainerResize(container=current, spec=container, resources=wanted)
-                    )
                 continue
-            if kill.reason == SPEC_CHANGED or restarts_on_failure(pod):
+            if kill.reason in (SPEC_CHANGED, RESIZE_RESTART) or restarts_on_failure(pod):
                 starts.append(container.name)
                 kill = evolve(kill, message=kill.message + "; will be restarted")
             kills.append(kill)
+    if initialized:
+        # Sidecars are resized like regular containers (KEP-1287, 1.35).
+        for container in pod.spec.init_containers:
+            current = here.find(container.name)
+            if not container.is_sidecar or current is None or not current.running:
+                continue
+            if any(k.name == container.name for k in kills) or container.name in init_starts:
+                continue
+            kill = _resize_for(container, current, resizes)
+            if kill is not None:
+                kills.append(kill)
+                init_starts.append(container.name)
     wanted_names = {c.name for c in pod.all_containers()}
     for current in status.running_containers():
         if current.name not in wanted_names and current.sandbox_id == sandbox_id:
@@ -344,6 +355,25 @@ def _kill_for(
         reason=reason,
         message=f"container {container.name} {what}",
     )
+
+
+def _resize_for(
+    container: Container, current: ContainerRuntimeStatus, resizes: list[ContainerResize]
+) -> ContainerToKill | None:
+    """A resource change of a running container: a resize in place (added to ``resizes``), or,
+    when a changed resource's resizePolicy is RestartContainer, a kill (and restart)."""
+    wanted = container_resources(container)
+    if not needs_resize(current.resources, wanted):
+        return None
+    if restart_needed(container.resize_policy, current.resources, wanted):
+        return ContainerToKill(
+            container=current,
+            spec=container,
+            reason=RESIZE_RESTART,
+            message=f"container {container.name} resize requires restart (resizePolicy)",
+        )
+    resizes.append(ContainerResize(container=current, spec=container, resources=wanted))
+    return None
 
 
 def _init_actions(

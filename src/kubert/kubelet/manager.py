@@ -61,6 +61,8 @@ class RuntimeManager:
     exit_seen: dict[str, float] = field(init=False, factory=dict)
     #: Waiting reason and message per (pod uid, container name) from the last failed start.
     waiting: dict[tuple[str, str], tuple[str, str]] = field(init=False, factory=dict)
+    #: The last sync's resize outcome per pod uid: (condition type, reason, message) or None.
+    resize_status: dict[str, tuple[str, str, str] | None] = field(init=False, factory=dict)
     #: Whether sandboxes without an IP are re-made (see KubeletConfig.expect_pod_ip).
     expect_pod_ip: bool = field(init=False, default=True)
 

@@ -13,6 +13,7 @@ from attrs import field, frozen
 
 from kubert.kubelet.lifecycle import DEFAULT_MESSAGE_PATH, MESSAGE_POLICIES, Lifecycle
 from kubert.kubelet.probespec import Probe
+from kubert.kubelet.resize import ContainerResizePolicy
 
 
 def _alias(name: str) -> dict[str, Any]:
@@ -169,6 +170,7 @@ class Container:
     startup_probe: Probe | None = None
     restart_policy: str = field(default="", metadata={"choices": ("", "Always")})
     lifecycle: Lifecycle | None = None
+    resize_policy: tuple[ContainerResizePolicy, ...] = _tuple_field()
     termination_message_path: str = DEFAULT_MESSAGE_PATH
     termination_message_policy: str = field(default="File", metadata={"choices": MESSAGE_POLICIES})
     target_container_name: str = ""

@@ -85,7 +85,8 @@ def judge(
 def stamp(
     judged: Iterable[Judged], previous: Mapping[str, PodCondition], now: float
 ) -> list[PodCondition]:
-    """Conditions with transition times: kept from ``previous`` while the status is the same."""
+    """Conditions with transition times: kept from ``previous`` while the status is the same.
+    Recorded conditions of other types (resize) are kept as they are."""
     out = []
     for item in judged:
         status = "True" if item.ok else "False"
@@ -97,6 +98,9 @@ def stamp(
                 reason=item.reason, message=item.message,
             )
         )
+    types = {item.type for item in out}
+    if all(t in CONDITION_TYPES for t in types):
+        out += [c for t, c in previous.items() if t not in CONDITION_TYPES]
     return out
 
 

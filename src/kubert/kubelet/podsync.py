@@ -37,6 +37,12 @@ from kubert.kubelet.nodeinfo import node_ips
 from kubert.kubelet.observe import PodRuntimeStatus
 from kubert.kubelet.pod import Pod
 from kubert.kubelet.podstatus import pod_view
+from kubert.kubelet.resize import (
+    RESIZE_IN_PROGRESS,
+    RESIZE_PENDING,
+    is_decrease,
+    memory_below_usage,
+)
 from kubert.kubelet.starting import CRASH_LOOP_BACK_OFF, CREATE_CONFIG_ERROR, RUN_ERROR, StartError
 from kubert.model import PodSandboxConfig
 
@@ -77,8 +83,19 @@ def record_conditions(manager: RuntimeManager, pod: Pod, status: PodRuntimeStatu
     previous = podconditions.load(directory)
     readiness = {c.id: manager.probes.ready(c.id) for c in status.running_containers()}
     waiting = {n: v for (u, n), v in manager.waiting.items() if u == pod.uid}
-    view = pod_view(pod, status, waiting, readiness, previous, manager.clock.now())
-    podconditions.save(directory, podconditions.ConditionRecord(view.conditions, readiness))
+    now = manager.clock.now()
+    view = pod_view(pod, status, waiting, readiness, previous, now)
+    # the syncing process decides the resize conditions afresh
+    conditions = [c for c in view.conditions if c.type in podconditions.CONDITION_TYPES]
+    resize = manager.resize_status.get(pod.uid)
+    if resize is not None:
+        kind, reason, message = resize
+        conditions += podconditions.stamp(
+            [podconditions.Judged(type=kind, ok=True, reason=reason, message=message)],
+            previous.by_type(),
+            now,
+        )
+    podconditions.save(directory, podconditions.ConditionRecord(tuple(conditions), readiness))
 
 
 def default_sync_pod(
@@ -155,9 +172,27 @@ def default_sync_pod(
         spec = pod.find_container(name)
         if not step.ok and not (spec is not None and spec.is_sidecar):
             return SyncResult(steps=steps, sandbox_id=sandbox_id, pod_ips=pod_ips)
-    # Step 7: resize running containers in place.
-    for resize in actions.containers_to_resize:
-        steps.append(_resize(manager, resize, progress))
+    # Step 7: resize running containers in place: decreases first (KEP-1287); static pods
+    # are not resized.
+    resize_steps = []
+    if actions.containers_to_resize and context.source.startswith("file:"):
+        names = ", ".join(r.container.name for r in actions.containers_to_resize)
+        resize_steps.append(
+            StepResult(
+                action="ResizeContainer",
+                target=names,
+                error="Infeasible",
+                message="static pods cannot be resized; edit the file to re-create the pod",
+            )
+        )
+    else:
+        ordered = sorted(
+            actions.containers_to_resize,
+            key=lambda r: not is_decrease(r.container.resources, r.resources),
+        )
+        resize_steps = [_resize(manager, resize, progress) for resize in ordered]
+    steps += resize_steps
+    manager.resize_status[pod.uid] = _resize_condition(resize_steps)
     # Step 8: regular containers.
     for name in actions.containers_to_start:
         steps.append(scope.start(name, "container"))
@@ -168,7 +203,34 @@ def _sandbox_failed(pod: Pod, error: str, exc: KubertError) -> StepResult:
     return StepResult(action="CreatePodSandbox", target=pod.name, error=error, message=str(exc))
 
 
+def _resize_condition(steps: list[StepResult]) -> tuple[str, str, str] | None:
+    """PodResizePending (Infeasible) or PodResizeInProgress (an error) from this sync's resize
+    steps, as ``(type, reason, message)``; None when every resize (if any) was applied."""
+    failed = [s for s in steps if not s.ok]
+    if not failed:
+        return None
+    first = failed[0]
+    if first.error == "Infeasible":
+        return RESIZE_PENDING, "Infeasible", first.message
+    return RESIZE_IN_PROGRESS, "Error", f"{first.target}: {first.message}"
+
+
 def _resize(manager: RuntimeManager, resize: ContainerResize, progress: Progress) -> StepResult:
+    current = resize.container.resources
+    if current is not None and 0 < resize.resources.memory_limit_in_bytes < (
+        current.memory_limit_in_bytes or 2**63
+    ):
+        usage = _memory_usage(manager, resize.container.id)
+        if memory_below_usage(resize.resources, usage):
+            return StepResult(
+                action="ResizeContainer",
+                target=resize.container.name,
+                error="ResizeMemoryBelowUsage",
+                message=(
+                    f"memory limit {resize.resources.memory_limit_in_bytes} is below the "
+                    f"container's usage {usage}; kept until usage drops"
+                ),
+            )
     try:
         manager.runtime.update_container_resources(resize.container.id, resize.resources)
     except KubertError as exc:
@@ -180,6 +242,18 @@ def _resize(manager: RuntimeManager, resize: ContainerResize, progress: Progress
         )
     progress(f"Resized container {resize.container.name}")
     return StepResult(action="ResizeContainer", target=resize.container.name)
+
+
+def _memory_usage(manager: RuntimeManager, container_id: str) -> int | None:
+    """The container's memory working set, when the runtime reports stats."""
+    stats = getattr(manager.runtime, "container_stats", None)
+    if stats is None:
+        return None
+    try:
+        memory = stats(container_id).memory
+    except KubertError:
+        return None
+    return memory.working_set_bytes if memory is not None else None
 
 
 @define
