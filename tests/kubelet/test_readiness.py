@@ -88,3 +88,31 @@ def test_ready_after_success_threshold_with_transition_times(
         assert ["ContainersReady", "True"] in rows, described.output
     finally:
         manager.delete_pod(pod.uid, pod)
+
+
+def test_with_the_real_clock_probes_run_in_the_background(
+    memory_server: RunningServer, memory_cri: CriClient, tmp_path: Path
+) -> None:
+    """No run_due call: the prober thread the first tracked probe started runs it; syncs only
+    read the result."""
+    from kubert.kubelet import KubeletConfig, RuntimeManager, SystemClock
+    from tests.fixtures.polling import eventually
+
+    config = KubeletConfig(root_dir=tmp_path / "kubelet", log_root=tmp_path / "logs")
+    manager = RuntimeManager(memory_cri, config, SystemClock())
+    text = TEXT.replace("periodSeconds: 5, successThreshold: 2", "periodSeconds: 1")
+    pod = load_pods(text % unique_name("bg"))[0]
+    try:
+        manager.sync_pod(pod)
+        app = manager.observe(pod.uid).find("app")
+        assert app is not None
+        assert eventually(lambda: manager.probes.ready(app.id), timeout=20, interval=0.1)
+        worker = manager.probes.worker(app.id, "readiness")
+        assert worker is not None and worker.runs >= 1
+    finally:
+        manager.delete_pod(pod.uid, pod)
+    # the pod's workers went with its containers; the thread ends when none is left
+    assert manager.probes.worker(app.id, "readiness") is None
+    assert eventually(
+        lambda: manager.probes._thread is None, timeout=10, interval=0.1
+    ), "the prober thread did not end"

@@ -173,6 +173,7 @@ class RuntimeManager:
             status = self.observe(uid)
             steps = self.kill_pod(pod, status, "Deleted", progress)
             garbage.remove_pod(self, uid, pod, status, progress)
+            self.probes.forget_pod(uid)
         return steps
 
     def collect_garbage(self, pod: Pod, status: PodRuntimeStatus) -> None:
