@@ -103,3 +103,21 @@ def test_grace_is_at_least_two_seconds_and_a_probe_may_set_its_own(
     spec = pod.spec.containers[0]
     assert manager.grace_period(pod, current, spec, "SpecChanged") == 2
     assert manager.grace_period(pod, current, spec, "LivenessProbe") == 5
+
+
+def test_a_deletion_grace_period_overrides_the_pods_within_the_same_rules(
+    memory_server: RunningServer, memory_cri: CriClient, tmp_path: Path
+) -> None:
+    recording = Recording(memory_cri)
+    manager, _ = new_manager(recording, tmp_path)  # type: ignore[arg-type]
+    pod = load_pods(TEXT % unique_name("grace"))[0]
+    for _ in range(3):
+        manager.sync_pod(pod)
+    recording.calls.clear()
+    manager.delete_pod(pod.uid, pod, grace_period=5)
+    # 5 s instead of 10: main's 3 s preStop leaves 2; the sidecars get the minimum
+    assert [c for c in recording.calls if c[0] == "stop"] == [
+        ("stop", ("main", 2)),
+        ("stop", ("side2", 2)),
+        ("stop", ("side1", 2)),
+    ]

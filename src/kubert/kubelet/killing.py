@@ -122,9 +122,16 @@ def kill_pod(
     status: PodRuntimeStatus,
     reason: str,
     progress: Progress,
+    grace_period: int | None = None,
 ) -> list[StepResult]:
     """Stop every running container (regular ones in parallel, then sidecars in reverse
-    order), then every ready sandbox of the pod."""
+    order), then every ready sandbox of the pod.
+
+    :param grace_period: the deletion's grace period, overriding the pod's (at least the
+        minimum), as ``kubectl delete --grace-period``.
+    """
+    if grace_period is not None:
+        grace_period = max(manager.config.min_grace_period, grace_period)
     running = status.running_containers()
     sidecars = [c for c in running if c.kind == "sidecar"]
     if pod is not None:
@@ -144,11 +151,11 @@ def kill_pod(
     steps: list[StepResult] = []
     if others:
         with ThreadPoolExecutor(max_workers=min(8, len(others))) as pool:
-            steps += list(pool.map(kill, others))
+            steps += list(pool.map(lambda c: kill(c, grace_period), others))
     # Sidecars after the main containers, in reverse order, within the pod's one grace budget
     # (what the main containers left of it, at least the minimum), as the kubelet does.
     for sidecar in sidecars:
-        total = manager.grace_period(pod, sidecar, None, reason)
+        total = grace_period or manager.grace_period(pod, sidecar, None, reason)
         left = int(total - max(0.0, manager.clock.now() - began))
         steps.append(kill(sidecar, max(manager.config.min_grace_period, left)))
     for sandbox in status.sandboxes:

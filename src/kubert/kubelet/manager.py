@@ -158,20 +158,27 @@ class RuntimeManager:
         status: PodRuntimeStatus,
         reason: str,
         progress: Progress = quiet,
+        grace_period: int | None = None,
     ) -> list[StepResult]:
         """Stop every running container (regular ones in parallel, then sidecars in reverse
-        order), then every ready sandbox of the pod."""
-        return killing.kill_pod(self, pod, status, reason, progress)
+        order) within one grace budget (``grace_period`` overrides the pod's), then every
+        ready sandbox of the pod."""
+        return killing.kill_pod(self, pod, status, reason, progress, grace_period)
 
     # ---- garbage (kubert.kubelet.garbage) -------------------------------------------------
 
     def delete_pod(
-        self, uid: str, pod: Pod | None = None, progress: Progress = quiet
+        self,
+        uid: str,
+        pod: Pod | None = None,
+        progress: Progress = quiet,
+        grace_period: int | None = None,
     ) -> list[StepResult]:
-        """Kill the pod, remove its containers and sandboxes, and its directory."""
+        """Kill the pod (``grace_period``: the deletion's, overriding the pod's), remove its
+        containers and sandboxes, and its directory."""
         with pod_lock(self.config.root_dir, uid):
             status = self.observe(uid)
-            steps = self.kill_pod(pod, status, "Deleted", progress)
+            steps = self.kill_pod(pod, status, "Deleted", progress, grace_period)
             garbage.remove_pod(self, uid, pod, status, progress)
             self.probes.forget_pod(uid)
         return steps
