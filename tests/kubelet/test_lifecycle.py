@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kubert.cri.client import CriClient
-from kubert.kubelet import load_pods
+from kubert.kubelet import FakeClock, Pod, RuntimeManager, load_pods
 from kubert.model import ExecSyncResult
 from tests.fixtures.server import RunningServer
 
@@ -64,14 +64,22 @@ spec:
 """
 
 
+def running_pod(
+    cri: CriClient, tmp_path: Path, prefix: str
+) -> tuple[Recording, RuntimeManager, FakeClock, Pod]:
+    """TEXT's pod synced until its sidecars and main container run, over a Recording."""
+    recording = Recording(cri)
+    manager, clock = new_manager(recording, tmp_path)  # type: ignore[arg-type]
+    pod = load_pods(TEXT % unique_name(prefix))[0]
+    for _ in range(3):
+        manager.sync_pod(pod)
+    return recording, manager, clock, pod
+
+
 def test_pre_stop_hooks_spend_the_grace_and_sidecars_stop_last_in_reverse(
     memory_server: RunningServer, memory_cri: CriClient, tmp_path: Path
 ) -> None:
-    recording = Recording(memory_cri)
-    manager, clock = new_manager(recording, tmp_path)  # type: ignore[arg-type]
-    pod = load_pods(TEXT % unique_name("hooks"))[0]
-    for _ in range(3):
-        manager.sync_pod(pod)
+    recording, manager, clock, pod = running_pod(memory_cri, tmp_path, "hooks")
     assert {c.name for c in manager.observe(pod.uid).running_containers()} == {
         "side1", "side2", "main"
     }
@@ -108,11 +116,7 @@ def test_grace_is_at_least_two_seconds_and_a_probe_may_set_its_own(
 def test_a_deletion_grace_period_overrides_the_pods_within_the_same_rules(
     memory_server: RunningServer, memory_cri: CriClient, tmp_path: Path
 ) -> None:
-    recording = Recording(memory_cri)
-    manager, _ = new_manager(recording, tmp_path)  # type: ignore[arg-type]
-    pod = load_pods(TEXT % unique_name("grace"))[0]
-    for _ in range(3):
-        manager.sync_pod(pod)
+    recording, manager, _, pod = running_pod(memory_cri, tmp_path, "grace")
     recording.calls.clear()
     manager.delete_pod(pod.uid, pod, grace_period=5)
     # 5 s instead of 10: main's 3 s preStop leaves 2; the sidecars get the minimum

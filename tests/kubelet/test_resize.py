@@ -69,13 +69,18 @@ class Recording:
         )
 
 
+def with_recording(cri: CriClient, tmp_path: Path, prefix: str) -> tuple[Recording, Any, str, Any]:
+    """A manager over a Recording, a fresh pod name and the pod (not synced yet)."""
+    recording = Recording(cri)
+    manager, _ = new_manager(recording, tmp_path)  # type: ignore[arg-type]
+    name = unique_name(prefix)
+    return recording, manager, name, make(name)
+
+
 def test_resize_policy_sidecars_order_and_usage(
     memory_server: RunningServer, memory_cri: CriClient, tmp_path: Path
 ) -> None:
-    recording = Recording(memory_cri)
-    manager, _ = new_manager(recording, tmp_path)  # type: ignore[arg-type]
-    name = unique_name("resize")
-    first = make(name)
+    recording, manager, name, first = with_recording(memory_cri, tmp_path, "resize")
     try:
         for _ in range(2):
             manager.sync_pod(first)
@@ -118,10 +123,7 @@ def test_resize_policy_sidecars_order_and_usage(
 def test_static_pods_are_not_resized(
     memory_server: RunningServer, memory_cri: CriClient, tmp_path: Path
 ) -> None:
-    recording = Recording(memory_cri)
-    manager, _ = new_manager(recording, tmp_path)  # type: ignore[arg-type]
-    name = unique_name("static")
-    first = make(name)
+    recording, manager, name, first = with_recording(memory_cri, tmp_path, "static")
     try:
         source = "file:/etc/kubert/manifests/p.yaml"
         for _ in range(2):
