@@ -1,7 +1,7 @@
 """Load Pod manifests from YAML: every problem is reported with its field path, then refused.
 
 Unknown fields are refused, never dropped: a manifest that asks for something kubert would not
-do (``lifecycle``, an ``httpGet`` probe, a ``configMap`` volume) must not run as if it had not
+do (a memory-backed ``emptyDir``, a ``configMap`` volume) must not run as if it had not
 asked. All problems of a manifest are collected and raised together in one
 :class:`ManifestError`.
 """
