@@ -240,5 +240,10 @@ class ProbeManager:
                 if not self._workers:
                     self._thread = None
                     return
-            self.run_due(wait=False)
+            try:
+                self.run_due(wait=False)
+            except RuntimeError:  # the interpreter is shutting down: no new probe threads
+                with self._lock:
+                    self._thread = None
+                return
             self.clock.sleep(TICK)
