@@ -5,13 +5,16 @@ from __future__ import annotations
 import itertools
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from kubert.cri.client import CriClient
 from kubert.kubelet import FakeClock, KubeletConfig, RuntimeManager
+from tests.cni.helpers import PrivateNet, bridge_net
 from tests.fixtures.server import RunningServer, start_server
 
 _names = itertools.count()
@@ -35,10 +38,20 @@ def memory_cri(memory_server: RunningServer) -> Iterator[CriClient]:
 
 
 def new_manager(cri: CriClient, root: Path) -> tuple[RuntimeManager, FakeClock]:
-    clock = FakeClock()
+    # starts at the real time: probes count their initial delay from the runtime's StartedAt
+    clock = FakeClock(current=time.time())
     config = KubeletConfig(root_dir=root / "kubelet", log_root=root / "logs")
     return RuntimeManager(cri, config, clock), clock
 
 
 def unique_name(prefix: str) -> str:
     return f"{prefix}-{next(_names)}"
+
+
+@contextmanager
+def private_cni(tmp_path: Path, bridge: str, subnet_prefix: str) -> Iterator[PrivateNet]:
+    """A private CNI bridge and a /24 of ``subnet_prefix`` for one test (skips without root or
+    the plugins); each test file passes its own bridge name and prefix."""
+    plugins = ("bridge", "host-local", "loopback", "portmap")
+    with bridge_net(tmp_path, bridge, subnet_prefix, plugins, f"10-{bridge}.conflist") as net:
+        yield net

@@ -13,6 +13,7 @@ from kubert.kubelet import (
     load_pods,
     pod_spec_hash,
 )
+from kubert.kubelet.edits import pod_shape, shape_text
 from kubert.model import (
     ContainerMetadata,
     ContainerState,
@@ -57,7 +58,10 @@ def sandbox(
             )
         ),
         labels={labels.POD_UID: p.uid},
-        annotations={labels.POD_SPEC_HASH: spec_hash or pod_spec_hash(p)},
+        annotations={
+            labels.POD_SPEC_HASH: spec_hash or pod_spec_hash(p),
+            labels.POD_SPEC: shape_text(pod_shape(p)),
+        },
     )
 
 

@@ -89,7 +89,22 @@ def test_apply_get_describe_edit_delete(run: Invoke, tmp_path: Path) -> None:
     assert f"pod/{name} configured" in edited.output
     assert "Killing container app: container app definition changed" in edited.output
     assert "Creating sandbox" not in edited.output
+    assert f"pod/{name} configured: applied in place: spec.containers[app].image" in edited.output
     assert run("get", "pods").output.splitlines()[1].split()[:4] == [name, "3/3", "Running", "1"]
+
+    manifest.write_text(
+        MANIFEST.format(name=name, image="alpine:3.20").replace(
+            'name: worker, image: "busybox:1.36"', 'name: worker, image: "busybox:1.36", '
+            "ports: [{containerPort: 80, hostPort: 8088}]"
+        )
+    )
+    replaced = run("apply", "-f", str(manifest))
+    assert replaced.exit_code == 0, replaced.output
+    assert (
+        f"pod/{name} configured: the pod is replaced as a whole (new sandbox and IP): only a new "
+        "pod can take changes to spec.containers[worker].ports"
+    ) in replaced.output
+    assert "Creating sandbox for pod" in replaced.output
 
     deleted = run("delete", "-f", str(manifest))
     assert f'pod "{name}" deleted' in deleted.output

@@ -177,15 +177,19 @@ def test_liveness_probe_failures_restart_after_the_threshold(
     assert first is not None and first.running
     faulty.failures = 3
     for _ in range(2):
+        assert manager.probes.run_due() == 1
         manager.sync_pod(pod)
         assert manager.observe(pod.uid).find("c0") == first  # failures below the threshold
+        assert manager.probes.run_due() == 0  # not due again within its period
         clock.advance(10)
+    assert manager.probes.run_due() == 1
     manager.sync_pod(pod)  # third failure: killed and restarted
     second = manager.observe(pod.uid).find("c0")
     assert second is not None and second.id != first.id and second.running
     assert second.restart_count == 1
     clock.advance(10)
-    manager.sync_pod(pod)  # the new container's probe passes
+    assert manager.probes.run_due() == 1  # only the new container's probe: it passes
+    manager.sync_pod(pod)
     assert manager.observe(pod.uid).find("c0") == second
     manager.delete_pod(pod.uid, pod)
 
@@ -203,10 +207,13 @@ def test_startup_probe_holds_liveness_and_kills_on_failure(
     first = manager.observe(pod.uid).find("c0")
     assert first is not None
     view = pod_view(pod, manager.observe(pod.uid))
-    manager.sync_pod(pod)  # one startup failure; liveness must not run (it would kill at once)
+    # one startup failure; liveness must not run (it would kill at once)
+    assert manager.probes.run_due() == 1
+    manager.sync_pod(pod)
     assert manager.observe(pod.uid).find("c0") == first
     assert view.phase == "Running"
     clock.advance(5)
+    assert manager.probes.run_due() == 1
     manager.sync_pod(pod)  # second startup failure: killed, restarted
     second = manager.observe(pod.uid).find("c0")
     assert second is not None and second.id != first.id and second.restart_count == 1
@@ -299,5 +306,100 @@ def test_random_init_sequences_converge(
         else:
             assert view.phase == "Pending" and failed.restart_count >= 1
             assert view.status.startswith("Init:")
+    finally:
+        manager.delete_pod(pod.uid, pod)
+
+
+lifecycle_events = st.lists(
+    st.one_of(st.tuples(st.integers(0, 1), st.sampled_from([0, 0, 2])), st.just(("sandbox", 0))),
+    min_size=1,
+    max_size=5,
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    policy=st.sampled_from(["Always", "OnFailure", "Never"]),
+    inits=st.integers(0, 2),
+    regular=st.integers(1, 2),
+    script=lifecycle_events,
+)
+def test_done_containers_and_done_pods_never_run_again(
+    memory_server: RunningServer,
+    memory_cri: CriClient,
+    policy: str,
+    inits: int,
+    regular: int,
+    script: list[tuple[Any, int]],
+) -> None:
+    """Issue 17's bug 1 as a property: containers exit or the sandbox dies at random; a
+    container that is done by its policy (exit 0 under OnFailure, any exit under Never) never
+    runs again, in this sandbox or a new one, and a pod with nothing left to run gets no new
+    sandbox and runs no init container again."""
+    manager, clock = new_manager(memory_cri, Path(tempfile.mkdtemp(prefix="kubert-kl-")))
+    init_text = "".join(
+        f"  - {{name: i{n}, image: 'busybox:1.36', command: [sh, -c, 'exit 0']}}\n"
+        for n in range(inits)
+    )
+    regulars = "".join(
+        f"  - {{name: r{n}, image: 'busybox:1.36', command: [sleep, '9999']}}\n"
+        for n in range(regular)
+    )
+    pod = load_pods(
+        f"metadata: {{name: {unique_name('done')}}}\nspec:\n  restartPolicy: {policy}\n"
+        + ("  initContainers:\n" + init_text if inits else "")
+        + f"  containers:\n{regulars}"
+    )[0]
+    names = [f"r{n}" for n in range(regular)]
+
+    def settle() -> None:
+        for _ in range(inits + 3):
+            manager.sync_pod(pod)
+            clock.advance(MAXIMUM + 1)
+
+    done: set[str] = set()
+    try:
+        settle()
+        assert all(running(manager, pod, n) for n in names)
+        for target, code in script:
+            before = manager.observe(pod.uid)
+            counts = {n: len(before.all_named(n)) for n in names}
+            if target == "sandbox":
+                if before.sandbox is None or not any(c.running for c in before.containers):
+                    continue
+                memory_cri.stop_pod_sandbox(before.sandbox.id)
+                if policy == "Never":
+                    done.update(names)  # a Never pod whose containers ran is not re-made
+            else:
+                name = names[target % regular]
+                current = before.find(name)
+                if current is None or not current.running:
+                    continue
+                memory_server.runtime.exit_container(current.id, code)
+                if policy == "Never" or (policy == "OnFailure" and code == 0):
+                    done.add(name)
+            settle()
+            after = manager.observe(pod.uid)
+            for name in done:
+                newest = after.find(name)
+                assert newest is None or not newest.running, f"{name} runs again"
+            for name in names:
+                if name not in done:
+                    assert running(manager, pod, name), f"{name} was not restarted"
+            if target != "sandbox":
+                for name in done:
+                    # within one sandbox nothing of a done container is ever created again
+                    assert len(after.all_named(name)) <= counts[name], name
+        if set(names) <= done:
+            final = manager.observe(pod.uid)
+            sandboxes, containers = len(final.sandboxes), len(final.containers)
+            for _ in range(4):
+                clock.advance(MAXIMUM + 1)
+                manager.sync_pod(pod)
+            again = manager.observe(pod.uid)
+            assert len(again.sandboxes) == sandboxes, "a done pod got a new sandbox"
+            assert len(again.containers) == containers, "a done pod ran a container again"
     finally:
         manager.delete_pod(pod.uid, pod)

@@ -54,8 +54,20 @@ def test_message_starts_with_the_file_and_lists_every_problem() -> None:
     ("snippet", "path"),
     [
         (
-            "    livenessProbe: {exec: {command: [true]}, httpGet: {port: 80}}",
-            "spec.containers[0].livenessProbe.httpGet",
+            "    readinessProbe: {exec: {command: [x]}, tcpSocket: {port: 80}}",
+            "spec.containers[0].readinessProbe",
+        ),
+        (
+            "    livenessProbe: {httpGet: {port: web}}",
+            "spec.containers[0].livenessProbe.httpGet.port",
+        ),
+        (
+            "    startupProbe: {grpc: {port: 80}, successThreshold: 2}",
+            "spec.containers[0].startupProbe.successThreshold",
+        ),
+        (
+            "    readinessProbe: {httpGet: {port: 80, scheme: FTP}}",
+            "spec.containers[0].readinessProbe.httpGet.scheme",
         ),
         (
             "    volumeMounts: [{name: v, mountPath: /v, bogus: 1}]",
@@ -209,3 +221,20 @@ def test_dump_then_load_is_identity(manifest: dict) -> None:  # type: ignore[typ
     pod = pod_from_dict(manifest)
     again = pod_from_dict(pod_to_dict(pod))
     assert again == pod
+
+
+def test_probes_of_every_kind_load_with_named_ports() -> None:
+    text = BASE.replace(
+        "  - {name: app, image: busybox:1.36}",
+        "  - name: app\n    image: busybox:1.36\n"
+        "    ports: [{containerPort: 8080, name: web}]\n"
+        "    livenessProbe: {httpGet: {port: web, path: /healthz}, periodSeconds: 3}\n"
+        "    readinessProbe: {tcpSocket: {port: 8080}, successThreshold: 2}\n"
+        "    startupProbe: {grpc: {port: 9090, service: s}, failureThreshold: 30}\n",
+    )
+    c = load_pods(text)[0].spec.containers[0]
+    assert c.liveness_probe is not None and c.liveness_probe.handler == "httpGet"
+    assert c.liveness_probe.http_get is not None and c.liveness_probe.http_get.port == "web"
+    assert c.readiness_probe is not None and c.readiness_probe.success_threshold == 2
+    assert c.startup_probe is not None and c.startup_probe.grpc is not None
+    assert c.startup_probe.grpc.service == "s"

@@ -62,11 +62,13 @@ from kubert.kubelet.pod import (
     ObjectMeta,
     Pod,
     PodSpec,
-    Probe,
     ResourceRequirements,
     Volume,
     VolumeMount,
 )
+from kubert.kubelet.probers import run_probe
+from kubert.kubelet.probes import ProbeManager
+from kubert.kubelet.probespec import GRPCAction, HTTPGetAction, Probe, TCPSocketAction
 from kubert.kubelet.resources import container_resources, needs_resize
 from kubert.kubelet.runtime import RuntimeClient
 from kubert.kubelet.settings import KubeletConfig
@@ -91,6 +93,8 @@ __all__ = [
     "ContainerToKill",
     "EnvVar",
     "FakeClock",
+    "GRPCAction",
+    "HTTPGetAction",
     "ImagePullError",
     "ImagePuller",
     "KubeletConfig",
@@ -102,6 +106,7 @@ __all__ = [
     "PodSpec",
     "PodSyncContext",
     "Probe",
+    "ProbeManager",
     "ProbeVerdicts",
     "Progress",
     "ResourceRequirements",
@@ -111,6 +116,7 @@ __all__ = [
     "StepResult",
     "SyncResult",
     "SystemClock",
+    "TCPSocketAction",
     "Volume",
     "VolumeMount",
     "compute_pod_actions",
@@ -128,6 +134,7 @@ __all__ = [
     "pod_spec_hash",
     "pod_to_dict",
     "resolve_field_ref",
+    "run_probe",
     "sandbox_changed",
     "sandbox_config",
     "should_restart",

@@ -7,17 +7,26 @@ kubelet, so a container in CrashLoopBackOff is still listed in ``containers_to_s
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
 from attrs import evolve, field, frozen
 
 from kubert.kubelet import labels
+from kubert.kubelet.edits import changed_fields, pod_shape
 from kubert.kubelet.hashing import container_hash, pod_spec_hash
 from kubert.kubelet.observe import ContainerRuntimeStatus, PodRuntimeStatus
 from kubert.kubelet.pod import Container, Pod
+from kubert.kubelet.resize import restart_needed
 from kubert.kubelet.resources import container_resources, needs_resize
-from kubert.model import ContainerState, LinuxContainerResources, NamespaceMode, PodSandboxState
+from kubert.model import (
+    ContainerState,
+    LinuxContainerResources,
+    NamespaceMode,
+    PodSandboxState,
+    PodSandboxStatus,
+)
 
 #: ContainerToKill.reason values.
 SPEC_CHANGED = "SpecChanged"
@@ -27,6 +36,7 @@ NOT_IN_SPEC = "NotInSpec"
 UNKNOWN_STATE = "UnknownState"
 POD_DONE = "PodCompleted"
 SANDBOX_CHANGED = "SandboxChanged"
+RESIZE_RESTART = "ResizeRestart"
 
 
 def _as_tuple(items: Iterable[Any]) -> tuple[Any, ...]:
@@ -147,16 +157,19 @@ def sandbox_changed(
         return True, attempt, sandbox.id, "the sandbox has no IP"
     recorded = sandbox.annotations.get(labels.POD_SPEC_HASH)
     if recorded is not None and recorded != pod_spec_hash(pod):
-        return (
-            True,
-            attempt,
-            sandbox.id,
-            (
-                "the pod spec changed outside containers' images, env, command and resources; "
-                "only a new sandbox can apply it"
-            ),
-        )
+        return True, attempt, sandbox.id, _replacement_reason(pod, sandbox)
     return False, sandbox.metadata.attempt, sandbox.id, ""
+
+
+def _replacement_reason(pod: Pod, sandbox: PodSandboxStatus) -> str:
+    """Why the pod is replaced, naming the changed fields when the sandbox recorded its spec."""
+    try:
+        before = json.loads(sandbox.annotations.get(labels.POD_SPEC, ""))
+    except ValueError:
+        before = None
+    changed = changed_fields(before, pod_shape(pod)) if isinstance(before, dict) else []
+    what = ", ".join(changed) if changed else "the pod spec beyond images and resources"
+    return f"only a new pod can take changes to {what}; the pod is replaced as a whole"
 
 
 def _succeeded(container: Container, status: PodRuntimeStatus) -> bool:
@@ -184,14 +197,16 @@ def compute_pod_actions(
     if changed:
         return _fresh_sandbox(pod, status, attempt, sandbox_id, why)
 
-    # Decisions look at this sandbox's containers only: a new sandbox runs its init containers
-    # again even though an older sandbox's ran to completion.
-    status = status.in_sandbox(sandbox_id)
+    # Init containers look at this sandbox's containers only: a new sandbox runs its init
+    # sequence again even though an older sandbox's ran to completion. Restart decisions of
+    # regular containers see every status of the pod, as the kubelet's do: a container that
+    # succeeded in an older sandbox stays done under OnFailure.
+    here = status.in_sandbox(sandbox_id)
     kills: list[ContainerToKill] = []
     starts: list[str] = []
     init_starts: list[str] = []
-    ephemeral = [c.name for c in pod.spec.ephemeral_containers if status.find(c.name) is None]
-    initialized, kill_pod = _init_actions(pod, status, probes, init_starts, kills)
+    ephemeral = [c.name for c in pod.spec.ephemeral_containers if here.find(c.name) is None]
+    initialized, kill_pod = _init_actions(pod, here, probes, init_starts, kills)
     reasons: list[str] = []
     if kill_pod:
         reasons.append("an init container failed and the restart policy is Never")
@@ -222,17 +237,26 @@ def compute_pod_actions(
                 continue
             kill = _kill_for(container, current, probes)
             if kill is None:
+                kill = _resize_for(container, current, resizes)
+            if kill is None:
                 keep += 1
-                wanted = container_resources(container)
-                if needs_resize(current.resources, wanted):
-                    resizes.append(
-                        ContainerResize(container=current, spec=container, resources=wanted)
-                    )
                 continue
-            if kill.reason == SPEC_CHANGED or restarts_on_failure(pod):
+            if kill.reason in (SPEC_CHANGED, RESIZE_RESTART) or restarts_on_failure(pod):
                 starts.append(container.name)
                 kill = evolve(kill, message=kill.message + "; will be restarted")
             kills.append(kill)
+    if initialized:
+        # Sidecars are resized like regular containers (KEP-1287, 1.35).
+        for container in pod.spec.init_containers:
+            current = here.find(container.name)
+            if not container.is_sidecar or current is None or not current.running:
+                continue
+            if any(k.name == container.name for k in kills) or container.name in init_starts:
+                continue
+            kill = _resize_for(container, current, resizes)
+            if kill is not None:
+                kills.append(kill)
+                init_starts.append(container.name)
     wanted_names = {c.name for c in pod.all_containers()}
     for current in status.running_containers():
         if current.name not in wanted_names and current.sandbox_id == sandbox_id:
@@ -279,6 +303,21 @@ def _fresh_sandbox(
             attempt=attempt,
             reasons=[*reasons, "not re-created: restartPolicy is Never and containers have run"],
         )
+    starts = [
+        c.name
+        for c in pod.spec.containers
+        if not (pod.spec.restart_policy == "OnFailure" and _succeeded(c, status))
+    ]
+    # As the kubelet, before the init-container branch: a pod that was initialized once and
+    # has nothing left to start is done, and its init containers do not run again.
+    if not starts and any(status.find(c.name) is not None for c in pod.spec.containers):
+        return PodActions(
+            kill_pod=True,
+            create_sandbox=False,
+            sandbox_id=sandbox_id,
+            attempt=attempt,
+            reasons=[*reasons, "not re-created: every container has succeeded"],
+        )
     if pod.spec.init_containers:
         return PodActions(
             kill_pod=True,
@@ -287,19 +326,6 @@ def _fresh_sandbox(
             attempt=attempt,
             init_containers_to_start=(pod.spec.init_containers[0].name,),
             reasons=reasons,
-        )
-    starts = [
-        c.name
-        for c in pod.spec.containers
-        if not (pod.spec.restart_policy == "OnFailure" and _succeeded(c, status))
-    ]
-    if not starts:
-        return PodActions(
-            kill_pod=True,
-            create_sandbox=False,
-            sandbox_id=sandbox_id,
-            attempt=attempt,
-            reasons=[*reasons, "not re-created: every container has succeeded"],
         )
     return PodActions(
         kill_pod=True,
@@ -329,6 +355,25 @@ def _kill_for(
         reason=reason,
         message=f"container {container.name} {what}",
     )
+
+
+def _resize_for(
+    container: Container, current: ContainerRuntimeStatus, resizes: list[ContainerResize]
+) -> ContainerToKill | None:
+    """A resource change of a running container: a resize in place (added to ``resizes``), or,
+    when a changed resource's resizePolicy is RestartContainer, a kill (and restart)."""
+    wanted = container_resources(container)
+    if not needs_resize(current.resources, wanted):
+        return None
+    if restart_needed(container.resize_policy, current.resources, wanted):
+        return ContainerToKill(
+            container=current,
+            spec=container,
+            reason=RESIZE_RESTART,
+            message=f"container {container.name} resize requires restart (resizePolicy)",
+        )
+    resizes.append(ContainerResize(container=current, spec=container, resources=wanted))
+    return None
 
 
 def _init_actions(

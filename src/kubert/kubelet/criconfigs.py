@@ -12,13 +12,16 @@ import attrs
 
 from kubert.errors import InvalidArgumentError
 from kubert.kubelet import envsources, labels, volumes
+from kubert.kubelet.edits import pod_shape, shape_text
 from kubert.kubelet.envsources import expand
 from kubert.kubelet.fieldrefs import resolve_field_ref
 from kubert.kubelet.hashing import container_hash, pod_spec_hash
 from kubert.kubelet.objectstore import ObjectStore
 from kubert.kubelet.pod import Container, Pod, PodSecurityContext, SeccompProfile
+from kubert.kubelet.qos import memory_capacity, oom_score_adj, pod_cgroup_parent
 from kubert.kubelet.resources import container_resources
 from kubert.kubelet.settings import KubeletConfig
+from kubert.kubelet.subpath import safe_subpath
 from kubert.model import (
     Capability,
     ContainerConfig,
@@ -71,12 +74,20 @@ def _namespaces(pod: Pod) -> NamespaceOption:
     )
 
 
-def _seccomp(profile: SeccompProfile | None) -> SecurityProfile | None:
+def _seccomp(profile: SeccompProfile | None, root: Path) -> SecurityProfile | None:
+    """The CRI profile; a Localhost profile is a path under the seccomp root, as the
+    kubelet's ``<root-dir>/seccomp/<localhostProfile>``, and may not leave it."""
     if profile is None:
         return None
-    return SecurityProfile(
-        profile_type=ProfileType[profile.type], localhost_ref=profile.localhost_profile
-    )
+    ref = profile.localhost_profile
+    if profile.type == "Localhost":
+        if not ref or ref.startswith("/") or ".." in ref.split("/"):
+            raise InvalidArgumentError(
+                "securityContext.seccompProfile.localhostProfile", ref,
+                "must be a relative path under the seccomp root without '..'",
+            )
+        ref = str(root / ref)
+    return SecurityProfile(profile_type=ProfileType[profile.type], localhost_ref=ref)
 
 
 def dns_config(config: KubeletConfig, pod: Pod) -> DNSConfig | None:
@@ -93,6 +104,9 @@ def dns_config(config: KubeletConfig, pod: Pod) -> DNSConfig | None:
         servers = list(config.cluster_dns)
         domain = config.cluster_domain
         searches = [f"{pod.namespace}.svc.{domain}", f"svc.{domain}", domain]
+        # the host's search domains follow the cluster's, as the kubelet adds them
+        host_searches = _read_resolv_conf(config.resolv_conf)[1]
+        searches += [s for s in host_searches if s not in searches]
         options = ["ndots:5"]
     elif policy in ("Default", "ClusterFirst"):
         servers, searches, options = _read_resolv_conf(config.resolv_conf)
@@ -157,6 +171,7 @@ def sandbox_config(
     annotations.update(
         {
             labels.POD_SPEC_HASH: pod_spec_hash(pod),
+            labels.POD_SPEC: shape_text(pod_shape(pod)),
             labels.CONFIG_SOURCE: source,
             labels.TERMINATION_GRACE: str(pod.spec.termination_grace_period_seconds),
         }
@@ -166,7 +181,11 @@ def sandbox_config(
         run_as_user=sc.run_as_user if sc else None,
         run_as_group=sc.run_as_group if sc else None,
         supplemental_groups=sc.supplemental_groups if sc else (),
-        seccomp=_seccomp(sc.seccomp_profile) if sc else None,
+        seccomp=_seccomp(sc.seccomp_profile, config.seccomp_root) if sc else None,
+        # containerd and CRI-O refuse a privileged container in a sandbox that is not
+        privileged=any(
+            c.security_context and c.security_context.privileged for c in pod.all_containers()
+        ),
     )
     hostname = "" if pod.spec.host_network else (pod.spec.hostname or pod.name)[:63]
     return PodSandboxConfig(
@@ -180,6 +199,7 @@ def sandbox_config(
         labels=sandbox_labels,
         annotations=annotations,
         linux=LinuxPodSandboxConfig(
+            cgroup_parent=pod_cgroup_parent(config, pod),
             security_context=security,
             # the model converts with dict(), which mypy cannot see through
             sysctls=_sysctls(sc),  # type: ignore[arg-type]
@@ -297,9 +317,7 @@ def container_config(
     for mount in container.volume_mounts:
         host = volume_paths[mount.name]
         if mount.sub_path:
-            host = host / mount.sub_path
-            if not host.exists():
-                host.mkdir(parents=True, exist_ok=True)
+            host = safe_subpath(host, mount.sub_path)
         mounts.append(
             Mount(
                 container_path=mount.mount_path,
@@ -329,9 +347,15 @@ def container_config(
         readonly_rootfs=bool(sc and sc.read_only_root_filesystem),
         supplemental_groups=psc.supplemental_groups if psc else (),
         no_new_privs=bool(sc and sc.allow_privilege_escalation is False),
-        seccomp=_seccomp((sc and sc.seccomp_profile) or (psc and psc.seccomp_profile) or None),
+        seccomp=_seccomp(
+            (sc and sc.seccomp_profile) or (psc and psc.seccomp_profile) or None,
+            config.seccomp_root,
+        ),
     )
-    resources = container_resources(container)
+    resources = attrs.evolve(
+        container_resources(container),
+        oom_score_adj=oom_score_adj(pod, container, memory_capacity(config)),
+    )
     kind = container_kind(pod, container)
     annotations = {
         labels.CONTAINER_HASH: container_hash(container),

@@ -1,4 +1,5 @@
-"""Spec hashes: a container's (stored on it, a change restarts it) and a pod's sandbox-level one.
+"""Spec hashes: a container's (stored on it, a change restarts it) and a pod's (on the sandbox,
+a change replaces the pod).
 
 Like the kubelet's container hash, it covers the container spec as written in the manifest
 (defaults applied) but not ``resources``: resource changes are resized in place, not restarted.
@@ -12,7 +13,8 @@ from typing import Any
 
 import attrs
 
-from kubert.kubelet.manifest import pod_to_dict, to_manifest
+from kubert.kubelet.edits import pod_shape
+from kubert.kubelet.manifest import to_manifest
 from kubert.kubelet.pod import Container, Pod
 
 
@@ -28,19 +30,7 @@ def container_hash(container: Container) -> str:
 
 
 def pod_spec_hash(pod: Pod) -> str:
-    """Hash of everything the sandbox is built from or that only a new sandbox can change.
-
-    It covers the pod spec except regular and ephemeral containers and sidecars (those are
-    compared one by one through :func:`container_hash`) and except labels and annotations.
-    Run-to-completion init containers are included: they only run in a fresh sandbox.
-    """
-    spec = attrs.evolve(
-        pod.spec,
-        containers=(),
-        ephemeral_containers=(),
-        init_containers=tuple(c for c in pod.spec.init_containers if not c.is_sidecar),
-    )
-    skeleton = attrs.evolve(
-        pod, spec=spec, metadata=attrs.evolve(pod.metadata, labels={}, annotations={})
-    )
-    return _digest(pod_to_dict(skeleton)["spec"])
+    """Hash of the part of the spec only a new pod can apply (:func:`~kubert.kubelet.edits.
+    pod_shape`): everything but containers' images and resources, ephemeral containers, labels
+    and annotations. A change replaces the pod as a whole."""
+    return _digest(pod_shape(pod))

@@ -3,15 +3,9 @@
 A pod as ``kubectl get -o yaml`` prints it carries them (``schedulerName``, ``tolerations``,
 ``status``, ``metadata.managedFields`` ...). They change nothing a node does, so the manifest
 loader accepts them and reports one notice per field instead of refusing the manifest.
-Fields of the kubelet's own work that kubert does not do yet (readiness probes, lifecycle
-hooks, probe handlers other than exec) are accepted the same way, with a notice saying they
-are not run yet, unless the model has learnt them (then they are loaded normally).
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterable
-from typing import Any
 
 _SCHEDULER = "used by the scheduler only"
 _CONTROL_PLANE = "set by the control plane; a node does not use it"
@@ -46,33 +40,8 @@ IGNORED: dict[str, dict[str, str]] = {
         "overhead": _SCHEDULER,
         "readinessGates": _CONTROL_PLANE,
     },
-    "Container": {
-        "terminationMessagePath": "kubert reports no termination message",
-        "terminationMessagePolicy": "kubert reports no termination message",
-        "readinessProbe": "not run yet: kubert runs liveness and startup probes",
-        "lifecycle": "not run yet: postStart / preStop hooks",
-    },
 }
-
-#: Probe handlers a probe may use instead of ``exec``; a probe using one the model lacks is
-#: dropped with a notice (it is not run yet) instead of failing for the missing ``exec``.
-PROBE_HANDLERS = ("httpGet", "tcpSocket", "grpc")
-PROBE_FIELDS = ("livenessProbe", "startupProbe", "readinessProbe")
-
 
 def ignored_reason(cls: type, key: str) -> str:
     """Why field ``key`` of model ``cls`` is accepted and ignored; "" when it is not."""
     return IGNORED.get(cls.__name__, {}).get(key, "")
-
-
-def unsupported_probe(cls: type, key: str, raw: Any, probe_fields: Iterable[str]) -> str:
-    """A notice when ``raw`` (field ``key`` of model ``cls``) is a probe using a handler that is
-    not among ``probe_fields`` (the manifest names the probe model knows); "" when the probe
-    loads normally."""
-    if cls.__name__ != "Container" or key not in PROBE_FIELDS or not isinstance(raw, dict):
-        return ""
-    known = set(probe_fields)
-    if "exec" in raw and "exec" in known:
-        return ""
-    used = [h for h in PROBE_HANDLERS if h in raw and h not in known]
-    return f"not run yet: {used[0]} probes" if used else ""

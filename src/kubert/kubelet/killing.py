@@ -16,6 +16,7 @@ from kubert.errors import KubertError, NotFoundError
 from kubert.kubelet import labels
 from kubert.kubelet.actions import LIVENESS_PROBE, STARTUP_PROBE
 from kubert.kubelet.context import ContainerKill, Progress, StepResult
+from kubert.kubelet.lifecycle import run_hook
 from kubert.kubelet.observe import ContainerRuntimeStatus, PodRuntimeStatus
 from kubert.kubelet.pod import Container, Pod
 from kubert.model import PodSandboxState
@@ -52,15 +53,22 @@ def kill_container(
     reason: str,
     message: str,
     progress: Progress,
+    grace_period: int | None = None,
 ) -> StepResult:
-    """Stop one container through ``kubert_kill_container``."""
+    """Stop one container through ``kubert_kill_container``.
+
+    :param grace_period: seconds of grace when the caller decided them (a pod's shared
+        budget); by default :func:`grace_period`.
+    """
+    if grace_period is None:
+        grace_period = manager.grace_period(pod, container, spec, reason)
     kill = ContainerKill(
         pod=pod,
         container=container,
         spec=spec,
         reason=reason,
         message=message,
-        grace_period=manager.grace_period(pod, container, spec, reason),
+        grace_period=grace_period,
         runtime=manager.runtime,
         manager=manager,
         progress=progress,
@@ -87,9 +95,23 @@ def kill_container(
 
 
 def default_kill_container(manager: RuntimeManager, kill: ContainerKill) -> None:
-    """StopContainer with the grace period; an already-gone container is fine."""
+    """The kubelet's killContainer: the preStop hook inside the grace period, then
+    StopContainer with what is left of it (at least the minimum); a gone container is fine."""
+    grace = kill.grace_period
+    hook = kill.spec.lifecycle.pre_stop if kill.spec and kill.spec.lifecycle else None
+    if hook is not None:
+        began = manager.clock.now()
+        named = [(p.name, p.container_port) for p in kill.spec.ports if p.name] if kill.spec else []
+        pod_ip = next(iter(manager.observe(kill.pod.uid).ips), "") if kill.pod else ""
+        error = run_hook(
+            manager.runtime, manager.clock, kill.container.id, hook, pod_ip, float(grace), named
+        )
+        if error:
+            kill.progress(f"PreStopHook of {kill.container.name} failed: {error}")
+        spent = max(0.0, manager.clock.now() - began)
+        grace = max(manager.config.min_grace_period, int(grace - spent))
     try:
-        manager.runtime.stop_container(kill.container.id, kill.grace_period)
+        manager.runtime.stop_container(kill.container.id, grace)
     except NotFoundError:
         return
 
@@ -100,9 +122,16 @@ def kill_pod(
     status: PodRuntimeStatus,
     reason: str,
     progress: Progress,
+    grace_period: int | None = None,
 ) -> list[StepResult]:
     """Stop every running container (regular ones in parallel, then sidecars in reverse
-    order), then every ready sandbox of the pod."""
+    order), then every ready sandbox of the pod.
+
+    :param grace_period: the deletion's grace period, overriding the pod's (at least the
+        minimum), as ``kubectl delete --grace-period``.
+    """
+    if grace_period is not None:
+        grace_period = max(manager.config.min_grace_period, grace_period)
     running = status.running_containers()
     sidecars = [c for c in running if c.kind == "sidecar"]
     if pod is not None:
@@ -113,15 +142,22 @@ def kill_pod(
         reason, f"the pod is killed ({reason})"
     )
 
-    def kill(container: ContainerRuntimeStatus) -> StepResult:
+    began = manager.clock.now()
+
+    def kill(container: ContainerRuntimeStatus, budget: int | None = None) -> StepResult:
         spec = pod.find_container(container.name) if pod is not None else None
-        return manager.kill_container(pod, container, spec, reason, message, progress)
+        return manager.kill_container(pod, container, spec, reason, message, progress, budget)
 
     steps: list[StepResult] = []
     if others:
         with ThreadPoolExecutor(max_workers=min(8, len(others))) as pool:
-            steps += list(pool.map(kill, others))
-    steps += [kill(c) for c in sidecars]
+            steps += list(pool.map(lambda c: kill(c, grace_period), others))
+    # Sidecars after the main containers, in reverse order, within the pod's one grace budget
+    # (what the main containers left of it, at least the minimum), as the kubelet does.
+    for sidecar in sidecars:
+        total = grace_period or manager.grace_period(pod, sidecar, None, reason)
+        left = int(total - max(0.0, manager.clock.now() - began))
+        steps.append(kill(sidecar, max(manager.config.min_grace_period, left)))
     for sandbox in status.sandboxes:
         if sandbox.state != PodSandboxState.SANDBOX_READY:
             continue

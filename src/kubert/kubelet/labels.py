@@ -18,6 +18,10 @@ CONTAINER_HASH = "io.kubernetes.container.hash"
 RESTART_COUNT = "io.kubernetes.container.restartCount"
 TERMINATION_GRACE = "io.kubernetes.pod.terminationGracePeriod"
 CONTAINER_PORTS = "io.kubernetes.container.ports"
+TERMINATION_MESSAGE_PATH = "io.kubernetes.container.terminationMessagePath"
+TERMINATION_MESSAGE_POLICY = "io.kubernetes.container.terminationMessagePolicy"
+#: The host file mounted at the container's terminationMessagePath (read by kubelet.lifecycle).
+TERMINATION_LOG = "kubert.io/termination-log"
 
 #: Which list the container came from: init, sidecar, regular or ephemeral.
 CONTAINER_TYPE = "kubert.io/container-type"
@@ -27,6 +31,8 @@ FIELD_REFS = "kubert.io/field-refs"
 RESOURCES = "kubert.io/resources"
 #: Hash of the pod-level spec the sandbox was built from; a change recreates the sandbox.
 POD_SPEC_HASH = "kubert.io/pod-spec-hash"
+#: JSON of that part of the spec (kubert.kubelet.edits.pod_shape): names what changed.
+POD_SPEC = "kubert.io/pod-spec"
 #: Where the pod came from: "apply" or "file:<path>" (static pod).
 CONFIG_SOURCE = "kubert.io/config-source"
 

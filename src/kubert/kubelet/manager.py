@@ -33,6 +33,7 @@ from kubert.kubelet.context import (
 from kubert.kubelet.images import ImagePuller
 from kubert.kubelet.observe import ContainerRuntimeStatus, PodRuntimeStatus, observe_pod
 from kubert.kubelet.pod import Container, Pod
+from kubert.kubelet.podlock import pod_lock
 from kubert.kubelet.probes import ProbeManager
 from kubert.kubelet.runtime import RuntimeClient
 from kubert.kubelet.settings import KubeletConfig
@@ -60,6 +61,8 @@ class RuntimeManager:
     exit_seen: dict[str, float] = field(init=False, factory=dict)
     #: Waiting reason and message per (pod uid, container name) from the last failed start.
     waiting: dict[tuple[str, str], tuple[str, str]] = field(init=False, factory=dict)
+    #: The last sync's resize outcome per pod uid: (condition type, reason, message) or None.
+    resize_status: dict[str, tuple[str, str, str] | None] = field(init=False, factory=dict)
     #: Whether sandboxes without an IP are re-made (see KubeletConfig.expect_pod_ip).
     expect_pod_ip: bool = field(init=False, default=True)
 
@@ -82,10 +85,12 @@ class RuntimeManager:
         """One sync of ``pod``: observe, probe, compute actions, carry them out.
 
         The pod's ConfigMap / Secret / downward API volumes are brought up to date first, so
-        an edited object reaches running containers (the kubelet's periodic remount).
+        an edited object reaches running containers (the kubelet's periodic remount). Syncs
+        and deletes of one pod run one at a time, across processes (the pod's lock).
         """
-        volumes.refresh_pod(self.config, pod)
-        return podsync.sync_pod(self, pod, source, progress)
+        with pod_lock(self.config.root_dir, pod.uid):
+            volumes.refresh_pod(self.config, pod)
+            return podsync.sync_pod(self, pod, source, progress)
 
     def default_sync_pod(self, context: PodSyncContext, actions: PodActions) -> SyncResult:
         """The kubelet's SyncPod steps after compute (the layer's own ``kubert_sync_pod``)."""
@@ -138,9 +143,13 @@ class RuntimeManager:
         reason: str,
         message: str,
         progress: Progress = quiet,
+        grace_period: int | None = None,
     ) -> StepResult:
-        """Stop one container through ``kubert_kill_container``."""
-        return killing.kill_container(self, pod, container, spec, reason, message, progress)
+        """Stop one container through ``kubert_kill_container`` (with ``grace_period`` seconds
+        when given, else :meth:`grace_period`'s)."""
+        return killing.kill_container(
+            self, pod, container, spec, reason, message, progress, grace_period
+        )
 
     def default_kill_container(self, kill: ContainerKill) -> None:
         """StopContainer with the grace period; an already-gone container is fine."""
@@ -152,20 +161,29 @@ class RuntimeManager:
         status: PodRuntimeStatus,
         reason: str,
         progress: Progress = quiet,
+        grace_period: int | None = None,
     ) -> list[StepResult]:
         """Stop every running container (regular ones in parallel, then sidecars in reverse
-        order), then every ready sandbox of the pod."""
-        return killing.kill_pod(self, pod, status, reason, progress)
+        order) within one grace budget (``grace_period`` overrides the pod's), then every
+        ready sandbox of the pod."""
+        return killing.kill_pod(self, pod, status, reason, progress, grace_period)
 
     # ---- garbage (kubert.kubelet.garbage) -------------------------------------------------
 
     def delete_pod(
-        self, uid: str, pod: Pod | None = None, progress: Progress = quiet
+        self,
+        uid: str,
+        pod: Pod | None = None,
+        progress: Progress = quiet,
+        grace_period: int | None = None,
     ) -> list[StepResult]:
-        """Kill the pod, remove its containers and sandboxes, and its directory."""
-        status = self.observe(uid)
-        steps = self.kill_pod(pod, status, "Deleted", progress)
-        garbage.remove_pod(self, uid, pod, status, progress)
+        """Kill the pod (``grace_period``: the deletion's, overriding the pod's), remove its
+        containers and sandboxes, and its directory."""
+        with pod_lock(self.config.root_dir, uid):
+            status = self.observe(uid)
+            steps = self.kill_pod(pod, status, "Deleted", progress, grace_period)
+            garbage.remove_pod(self, uid, pod, status, progress)
+            self.probes.forget_pod(uid)
         return steps
 
     def collect_garbage(self, pod: Pod, status: PodRuntimeStatus) -> None:

@@ -22,7 +22,9 @@ import yaml
 
 from kubert.errors import InvalidArgumentError
 from kubert.kubelet import ignored
+from kubert.kubelet.lifecycle import validate_lifecycle, validate_termination
 from kubert.kubelet.pod import Container, DownwardAPIVolumeFile, Pod, Volume
+from kubert.kubelet.probespec import PROBE_FIELDS, probes_of, validate_probe
 from kubert.kubelet.quantity import QuantityError, parse_cpu, parse_memory
 
 T = TypeVar("T")
@@ -46,9 +48,6 @@ _DOWNWARD_REF = re.compile(
 _EXTRA_RESOURCE = re.compile(r"^(ephemeral-storage|hugepages-[0-9]+[KMG]i)$")
 
 _HINTS = {
-    "httpGet": "kubert runs exec probes only",
-    "tcpSocket": "kubert runs exec probes only",
-    "grpc": "kubert runs exec probes only",
     "medium": "only the default (disk) medium is supported",
     "sizeLimit": "kubert does not evict, so it cannot enforce an emptyDir size limit",
 }
@@ -101,9 +100,7 @@ class _Loader:
         for key, raw in data.items():
             sub = f"{path}.{key}" if path else str(key)
             attribute = fields.get(str(key))
-            reason = ignored.ignored_reason(cls, str(key)) if attribute is None else (
-                ignored.unsupported_probe(cls, str(key), raw, _model_fields(attribute.type))
-            )
+            reason = ignored.ignored_reason(cls, str(key)) if attribute is None else ""
             if reason:
                 self.notice(cls, str(key), sub, reason)
                 continue
@@ -181,15 +178,6 @@ class _Loader:
 
 
 _BAD = object()
-
-
-def _model_fields(tp: Any) -> list[str]:
-    """The manifest field names of the model ``tp`` (or of the model in ``X | None``)."""
-    for candidate in (tp, *typing.get_args(tp)):
-        if isinstance(candidate, type) and attrs.has(candidate):
-            attrs.resolve_types(candidate)
-            return [_yaml_name(a) for a in attrs.fields(candidate)]
-    return []
 
 
 def _kind(value: Any) -> str:
@@ -301,13 +289,14 @@ def _container(
         for name, value in (
             ("ports", c.ports),
             ("livenessProbe", c.liveness_probe),
+            ("readinessProbe", c.readiness_probe),
             ("startupProbe", c.startup_probe),
             ("resources", c.resources.limits or c.resources.requests),
         ):
             if value:
                 yield f"{path}.{name}", "not allowed on ephemeral containers"
     if kind == "init" and not c.is_sidecar:
-        for name, value in (("livenessProbe", c.liveness_probe), ("startupProbe", c.startup_probe)):
+        for name, value in zip(PROBE_FIELDS, probes_of(c), strict=True):
             if value:
                 yield f"{path}.{name}", "only restartable init containers (sidecars) may have it"
     seen_env: set[str] = set()
@@ -368,16 +357,13 @@ def _container(
             yield f"{mpath}.mountPath", f"must be an absolute path (got {mount.mount_path!r})"
         if mount.sub_path and (mount.sub_path.startswith("/") or ".." in mount.sub_path.split("/")):
             yield f"{mpath}.subPath", "must be a relative path without '..'"
-    for name, probe in (("livenessProbe", c.liveness_probe), ("startupProbe", c.startup_probe)):
-        if probe is None:
-            continue
-        if not probe.exec.command:
-            yield f"{path}.{name}.exec.command", "required"
-        for knob in ("period_seconds", "timeout_seconds", "success_threshold", "failure_threshold"):
-            if getattr(probe, knob) < 1:
-                yield f"{path}.{name}.{camel(knob)}", "must be at least 1"
-        if probe.success_threshold != 1:
-            yield f"{path}.{name}.successThreshold", "must be 1 for liveness and startup probes"
+    named = [(p.name, p.container_port) for p in c.ports if p.name]
+    if c.lifecycle is not None:
+        yield from validate_lifecycle(f"{path}.lifecycle", c.lifecycle, named)
+    yield from validate_termination(path, c.termination_message_path, c.termination_message_policy)
+    for name, probe in zip(PROBE_FIELDS, probes_of(c), strict=True):
+        if probe is not None:
+            yield from validate_probe(f"{path}.{name}", name, probe, named)
 
 
 def _volume_parts(path: str, volume: Volume) -> Iterable[tuple[str, Any, int | None]]:

@@ -11,6 +11,10 @@ from typing import Any
 
 from attrs import field, frozen
 
+from kubert.kubelet.lifecycle import DEFAULT_MESSAGE_PATH, MESSAGE_POLICIES, Lifecycle
+from kubert.kubelet.probespec import Probe
+from kubert.kubelet.resize import ContainerResizePolicy
+
 
 def _alias(name: str) -> dict[str, Any]:
     return {"alias": name}
@@ -54,24 +58,6 @@ class ObjectMeta:
     uid: str = ""
     labels: dict[str, str] = _map_field()
     annotations: dict[str, str] = _map_field()
-
-
-@frozen(kw_only=True)
-class ExecAction:
-    command: tuple[str, ...] = _tuple_field()
-
-
-@frozen(kw_only=True)
-class Probe:
-    """A liveness or startup probe. Only ``exec`` is honoured (run through ExecSync)."""
-
-    exec: ExecAction
-    initial_delay_seconds: int = 0
-    period_seconds: int = 10
-    timeout_seconds: int = 1
-    success_threshold: int = 1
-    failure_threshold: int = 3
-    termination_grace_period_seconds: int | None = None
 
 
 @frozen(kw_only=True)
@@ -211,8 +197,13 @@ class Container:
     image_pull_policy: str = field(default="", metadata={"choices": ("", *PULL_POLICIES)})
     security_context: SecurityContext | None = None
     liveness_probe: Probe | None = None
+    readiness_probe: Probe | None = None
     startup_probe: Probe | None = None
     restart_policy: str = field(default="", metadata={"choices": ("", "Always")})
+    lifecycle: Lifecycle | None = None
+    resize_policy: tuple[ContainerResizePolicy, ...] = _tuple_field()
+    termination_message_path: str = DEFAULT_MESSAGE_PATH
+    termination_message_policy: str = field(default="File", metadata={"choices": MESSAGE_POLICIES})
     target_container_name: str = ""
     tty: bool = False
     stdin: bool = False

@@ -11,9 +11,13 @@ from typing import Any
 
 from attrs import field, frozen
 
+from kubert.kubelet import podconditions
 from kubert.kubelet.actions import should_restart
+from kubert.kubelet.lifecycle import termination_message
+from kubert.kubelet.nodeinfo import node_ips
 from kubert.kubelet.observe import ContainerRuntimeStatus, PodRuntimeStatus
 from kubert.kubelet.pod import Container, Pod
+from kubert.kubelet.podconditions import ConditionRecord, PodCondition
 from kubert.model import ContainerState, PodSandboxState
 
 PENDING = "Pending"
@@ -71,6 +75,7 @@ class PodView:
     init_containers: tuple[ContainerView, ...] = field(default=(), converter=_as_tuple)
     containers: tuple[ContainerView, ...] = field(default=(), converter=_as_tuple)
     ephemeral_containers: tuple[ContainerView, ...] = field(default=(), converter=_as_tuple)
+    conditions: tuple[PodCondition, ...] = field(default=(), converter=_as_tuple)
 
     @property
     def all_containers(self) -> tuple[ContainerView, ...]:
@@ -92,6 +97,7 @@ def _view(
     waiting: Mapping[str, tuple[str, str]],
     sandbox_ready: bool,
     default_waiting: str,
+    readiness: Mapping[str, bool],
 ) -> ContainerView:
     image = spec.image if spec is not None else ""
     last = _terminated_text(previous) if previous is not None else ""
@@ -112,7 +118,11 @@ def _view(
     }
     state = current.state
     if state == ContainerState.CONTAINER_RUNNING:
-        return ContainerView(state="running", ready=sandbox_ready, last_state=last, **common)
+        # Ready as the prober said; unknown: ready unless a readiness or startup probe must
+        # pass first.
+        probed = spec is not None and (spec.readiness_probe or spec.startup_probe) is not None
+        ready = sandbox_ready and readiness.get(current.id, not probed)
+        return ContainerView(state="running", ready=ready, last_state=last, **common)
     if state == ContainerState.CONTAINER_EXITED:
         restarting = (
             pod is not None
@@ -133,7 +143,10 @@ def _view(
         return ContainerView(
             state="terminated",
             reason=current.status.reason or ("Completed" if current.exit_code == 0 else "Error"),
-            message=current.status.message,
+            message=termination_message(
+                current.status.annotations, current.exit_code, current.status.log_path,
+                current.status.message,
+            ),
             exit_code=current.exit_code,
             finished_at=current.status.finished_at,
             last_state=last,
@@ -147,12 +160,19 @@ def pod_view(
     pod: Pod | None,
     status: PodRuntimeStatus,
     waiting: Mapping[str, tuple[str, str]] | None = None,
+    readiness: Mapping[str, bool] | None = None,
+    previous: ConditionRecord | None = None,
+    now: float = 0.0,
 ) -> PodView:
     """The status of ``pod`` (or of whatever the runtime holds, when the manifest is unknown).
 
     :param waiting: the last sync's waiting reason and message per container name.
+    :param readiness: the prober's readiness by container ID (see ProbeManager.ready).
+    :param previous: the conditions recorded last, whose transition times are kept.
+    :param now: the time a changed condition transitioned.
     """
     waiting = waiting or {}
+    readiness = readiness or (previous.ready if previous is not None else {})
     sandbox = status.sandbox
     sandbox_ready = sandbox is not None and sandbox.state == PodSandboxState.SANDBOX_READY
     scope = status.in_sandbox(sandbox.id) if sandbox is not None else status
@@ -164,9 +184,12 @@ def pod_view(
         for name, kind, spec in specs:
             instances = scope.all_named(name) or status.all_named(name)[:1]
             current = instances[0] if instances else None
-            previous = instances[1] if len(instances) > 1 else None
+            before = instances[1] if len(instances) > 1 else None
             out.append(
-                _view(pod, spec, name, kind, current, previous, waiting, sandbox_ready, default)
+                _view(
+                    pod, spec, name, kind, current, before, waiting, sandbox_ready, default,
+                    readiness,
+                )
             )
         return out
 
@@ -196,6 +219,20 @@ def pod_view(
     phase = _phase(init_views, regular_views, restart_policy, sandbox is not None)
     counted = regular_views + [v for v in init_views if v.kind == "sidecar"]
     created = min((s.created_at for s in status.sandboxes), default=0)
+    host_network = pod is not None and pod.spec.host_network
+    judged = podconditions.judge(
+        sandbox_ready=sandbox_ready,
+        init_pending=[
+            v.name for v in init_views
+            if not (v.state == "terminated" and v.exit_code == 0)
+            and not (v.kind == "sidecar" and v.state == "running")
+        ],
+        unready=[v.name for v in counted if not v.ready],
+        completed=phase in (SUCCEEDED, FAILED),
+    )
+    conditions = podconditions.stamp(
+        judged, previous.by_type() if previous is not None else {}, now
+    )
     return PodView(
         uid=status.uid,
         name=pod.name if pod is not None else status.name,
@@ -205,14 +242,16 @@ def pod_view(
         ready=sum(1 for v in counted if v.ready),
         total=len(counted),
         restarts=sum(v.restart_count for v in counted),
-        ips=status.ips,
+        ips=node_ips() if host_network and sandbox_ready else status.ips,
         sandbox_id=sandbox.id if sandbox is not None else "",
         sandbox_ready=sandbox_ready,
         created_at=created,
         init_containers=init_views,
         containers=regular_views,
         ephemeral_containers=ephemeral_views,
+        conditions=conditions,
     )
+
 
 
 def _phase(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from attrs import define
 
 from kubert.errors import KubertError, UnimplementedError
+from kubert.kubelet import podconditions
 from kubert.kubelet.actions import (
     POD_DONE,
     SANDBOX_CHANGED,
@@ -33,8 +34,16 @@ from kubert.kubelet.context import (
 from kubert.kubelet.criconfigs import container_kind, pod_log_dir, sandbox_config
 from kubert.kubelet.images import ImagePullError
 from kubert.kubelet.logfiles import restart_count_from_logs
+from kubert.kubelet.nodeinfo import node_ips
 from kubert.kubelet.observe import PodRuntimeStatus
 from kubert.kubelet.pod import Pod
+from kubert.kubelet.podstatus import pod_view
+from kubert.kubelet.resize import (
+    RESIZE_IN_PROGRESS,
+    RESIZE_PENDING,
+    is_decrease,
+    memory_below_usage,
+)
 from kubert.kubelet.starting import CRASH_LOOP_BACK_OFF, CREATE_CONFIG_ERROR, RUN_ERROR, StartError
 from kubert.model import PodSandboxConfig
 
@@ -45,7 +54,9 @@ if TYPE_CHECKING:
 def sync_pod(manager: RuntimeManager, pod: Pod, source: str, progress: Progress) -> SyncResult:
     """One sync of ``pod``: observe, probe, compute actions, carry them out, collect garbage."""
     status = manager.observe(pod.uid)
-    verdicts = manager.probes.run(pod, status)
+    # Probes run on their own (kubert.kubelet.probes); a sync only reads their results.
+    manager.probes.track(pod, status)
+    verdicts = manager.probes.verdicts(status)
     context = PodSyncContext(
         pod=pod,
         status=status,
@@ -60,8 +71,32 @@ def sync_pod(manager: RuntimeManager, pod: Pod, source: str, progress: Progress)
     if replaced is not None:
         actions = replaced
     result: SyncResult = manager.pm.hook.kubert_sync_pod(context=context, actions=actions)
-    manager.collect_garbage(pod, manager.observe(pod.uid) if result.steps else status)
+    after = manager.observe(pod.uid) if result.steps else status
+    manager.probes.track(pod, after)  # containers this sync started are probed from now on
+    manager.collect_garbage(pod, after)
+    record_conditions(manager, pod, after)
     return result
+
+
+def record_conditions(manager: RuntimeManager, pod: Pod, status: PodRuntimeStatus) -> None:
+    """Write the pod's conditions and its containers' readiness for other processes to read."""
+    directory = manager.config.pod_dir(pod.uid)
+    previous = podconditions.load(directory)
+    readiness = {c.id: manager.probes.ready(c.id) for c in status.running_containers()}
+    waiting = {n: v for (u, n), v in manager.waiting.items() if u == pod.uid}
+    now = manager.clock.now()
+    view = pod_view(pod, status, waiting, readiness, previous, now)
+    # the syncing process decides the resize conditions afresh
+    conditions = [c for c in view.conditions if c.type in podconditions.CONDITION_TYPES]
+    resize = manager.resize_status.get(pod.uid)
+    if resize is not None:
+        kind, reason, message = resize
+        conditions += podconditions.stamp(
+            [podconditions.Judged(type=kind, ok=True, reason=reason, message=message)],
+            previous.by_type(),
+            now,
+        )
+    podconditions.save(directory, podconditions.ConditionRecord(tuple(conditions), readiness))
 
 
 def default_sync_pod(
@@ -93,9 +128,14 @@ def default_sync_pod(
     if actions.kill_pod and not actions.create_sandbox:
         return SyncResult(steps=steps)
     # Step 4: create the sandbox and read its IPs.
-    sandbox_cfg = sandbox_config(config, pod, actions.attempt, context.source)
+    try:
+        sandbox_cfg = sandbox_config(config, pod, actions.attempt, context.source)
+    except KubertError as exc:
+        progress(f"Failed to make the sandbox config: {exc}")
+        return SyncResult(steps=[*steps, _sandbox_failed(pod, "CreatePodSandboxConfigError", exc)])
     sandbox_id = actions.sandbox_id
-    pod_ips = status.ips
+    # hostNetwork pods have the node's IPs (status.podIP, fieldRefs), as in the kubelet
+    pod_ips = node_ips() if pod.spec.host_network else status.ips
     if actions.create_sandbox:
         pod_log_dir(config, pod).mkdir(parents=True, exist_ok=True)
         progress(f"Creating sandbox for pod {pod.full_name} (attempt {actions.attempt})")
@@ -103,16 +143,8 @@ def default_sync_pod(
             sandbox_id = runtime.run_pod_sandbox(sandbox_cfg, config.runtime_handler)
             created = runtime.pod_sandbox_status(sandbox_id)
         except KubertError as exc:
-            steps.append(
-                StepResult(
-                    action="CreatePodSandbox",
-                    target=pod.name,
-                    error="CreatePodSandboxError",
-                    message=str(exc),
-                )
-            )
             progress(f"Failed to create sandbox: {exc}")
-            return SyncResult(steps=steps)
+            return SyncResult(steps=[*steps, _sandbox_failed(pod, "CreatePodSandboxError", exc)])
         steps.append(StepResult(action="CreatePodSandbox", target=sandbox_id))
         network = created.network
         pod_ips = (
@@ -120,6 +152,8 @@ def default_sync_pod(
             if network and network.ip
             else ()
         )
+        if pod.spec.host_network:
+            pod_ips = node_ips()
         if not pod.spec.host_network and config.expect_pod_ip is None:
             # A fresh sandbox without an IP means the runtime's network hands out none
             # (noop): re-making sandboxes for it would loop. One with an IP: expect them.
@@ -139,16 +173,65 @@ def default_sync_pod(
         spec = pod.find_container(name)
         if not step.ok and not (spec is not None and spec.is_sidecar):
             return SyncResult(steps=steps, sandbox_id=sandbox_id, pod_ips=pod_ips)
-    # Step 7: resize running containers in place.
-    for resize in actions.containers_to_resize:
-        steps.append(_resize(manager, resize, progress))
+    # Step 7: resize running containers in place: decreases first (KEP-1287); static pods
+    # are not resized.
+    resize_steps = []
+    if actions.containers_to_resize and context.source.startswith("file:"):
+        names = ", ".join(r.container.name for r in actions.containers_to_resize)
+        resize_steps.append(
+            StepResult(
+                action="ResizeContainer",
+                target=names,
+                error="Infeasible",
+                message="static pods cannot be resized; edit the file to re-create the pod",
+            )
+        )
+    else:
+        ordered = sorted(
+            actions.containers_to_resize,
+            key=lambda r: not is_decrease(r.container.resources, r.resources),
+        )
+        resize_steps = [_resize(manager, resize, progress) for resize in ordered]
+    steps += resize_steps
+    manager.resize_status[pod.uid] = _resize_condition(resize_steps)
     # Step 8: regular containers.
     for name in actions.containers_to_start:
         steps.append(scope.start(name, "container"))
     return SyncResult(steps=steps, sandbox_id=sandbox_id, pod_ips=pod_ips)
 
 
+def _sandbox_failed(pod: Pod, error: str, exc: KubertError) -> StepResult:
+    return StepResult(action="CreatePodSandbox", target=pod.name, error=error, message=str(exc))
+
+
+def _resize_condition(steps: list[StepResult]) -> tuple[str, str, str] | None:
+    """PodResizePending (Infeasible) or PodResizeInProgress (an error) from this sync's resize
+    steps, as ``(type, reason, message)``; None when every resize (if any) was applied."""
+    failed = [s for s in steps if not s.ok]
+    if not failed:
+        return None
+    first = failed[0]
+    if first.error == "Infeasible":
+        return RESIZE_PENDING, "Infeasible", first.message
+    return RESIZE_IN_PROGRESS, "Error", f"{first.target}: {first.message}"
+
+
 def _resize(manager: RuntimeManager, resize: ContainerResize, progress: Progress) -> StepResult:
+    current = resize.container.resources
+    if current is not None and 0 < resize.resources.memory_limit_in_bytes < (
+        current.memory_limit_in_bytes or 2**63
+    ):
+        usage = _memory_usage(manager, resize.container.id)
+        if memory_below_usage(resize.resources, usage):
+            return StepResult(
+                action="ResizeContainer",
+                target=resize.container.name,
+                error="ResizeMemoryBelowUsage",
+                message=(
+                    f"memory limit {resize.resources.memory_limit_in_bytes} is below the "
+                    f"container's usage {usage}; kept until usage drops"
+                ),
+            )
     try:
         manager.runtime.update_container_resources(resize.container.id, resize.resources)
     except KubertError as exc:
@@ -160,6 +243,18 @@ def _resize(manager: RuntimeManager, resize: ContainerResize, progress: Progress
         )
     progress(f"Resized container {resize.container.name}")
     return StepResult(action="ResizeContainer", target=resize.container.name)
+
+
+def _memory_usage(manager: RuntimeManager, container_id: str) -> int | None:
+    """The container's memory working set, when the runtime reports stats."""
+    stats = getattr(manager.runtime, "container_stats", None)
+    if stats is None:
+        return None
+    try:
+        memory = stats(container_id).memory
+    except KubertError:
+        return None
+    return memory.working_set_bytes if memory is not None else None
 
 
 @define

@@ -1,111 +1,249 @@
-"""Liveness and startup probes with exec, run through ExecSync, driven by the sync loop.
+"""Liveness, readiness and startup probes, run apart from the syncs (the kubelet's prober).
 
-Each running container with probes has a state per probe; ``run`` executes the probes that are
-due (initial delay and period count from when kubert first saw the container running) and
-returns the verdicts :func:`~kubert.kubelet.actions.compute_pod_actions` reads. Liveness is
-not probed until the startup probe (if any) has succeeded, as in the kubelet.
+A sync hands the manager the pod's running containers (:meth:`ProbeManager.track`) and reads
+the results (:meth:`ProbeManager.verdicts`, :meth:`ProbeManager.ready`); it never waits for a
+probe. Probes run in :meth:`ProbeManager.run_due`: each on its own period and timeout, the
+initial delay counted from the container's StartedAt. With the real clock a background thread
+calls it (started when the first probe is tracked, gone when none is left); with a FakeClock the
+caller does, so tests decide when probes run.
+
+Results follow the kubelet: liveness starts as success and fails after ``failureThreshold``
+consecutive failures; readiness starts as failure (not ready) and needs ``successThreshold``
+consecutive successes; startup is unknown until one success (then it stops) or
+``failureThreshold`` failures. Liveness and readiness wait until startup succeeded.
 """
 
 from __future__ import annotations
 
-import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from attrs import define, field
 
-from kubert.errors import KubertError
 from kubert.kubelet.actions import ProbeVerdicts
 from kubert.kubelet.clock import Clock, SystemClock
 from kubert.kubelet.observe import PodRuntimeStatus
-from kubert.kubelet.pod import Pod, Probe
+from kubert.kubelet.pod import Pod
+from kubert.kubelet.probers import run_probe
+from kubert.kubelet.probespec import Probe
 from kubert.kubelet.runtime import RuntimeClient
 
-log = logging.getLogger(__name__)
+LIVENESS, READINESS, STARTUP = "liveness", "readiness", "startup"
+SUCCESS, FAILURE, UNKNOWN = "Success", "Failure", "Unknown"
+#: How often the background thread looks for due probes (seconds).
+TICK = 0.1
+
+Prober = Callable[[RuntimeClient, str, Probe, str, tuple[tuple[str, int], ...]], tuple[bool, str]]
 
 
 @define
-class _ProbeState:
-    first_seen: float
-    last_run: float | None = None
+class ProbeWorker:
+    """One probe of one container and what it said so far."""
+
+    container_id: str
+    name: str
+    pod_uid: str
+    kind: str
+    probe: Probe
+    started_at: float
+    pod_ip: str
+    named_ports: tuple[tuple[str, int], ...]
+    result: str = UNKNOWN
+    successes: int = 0
     failures: int = 0
-    succeeded: bool = False
-    failed: bool = False
+    last_run: float | None = None
+    runs: int = 0
+    message: str = ""
+    in_flight: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        self.result = {LIVENESS: SUCCESS, READINESS: FAILURE}.get(self.kind, UNKNOWN)
+
+    def due(self, now: float) -> bool:
+        if self.in_flight or (self.kind == STARTUP and self.result != UNKNOWN):
+            return False
+        # a runtime clock ahead of ours counts as just started
+        if max(0.0, now - self.started_at) < self.probe.initial_delay_seconds:
+            return False
+        return self.last_run is None or now >= self.last_run + self.probe.period_seconds
+
+    def record(self, ok: bool, message: str) -> None:
+        self.runs += 1
+        self.message = message
+        if ok:
+            self.failures = 0
+            self.successes += 1
+            if self.successes >= self.probe.success_threshold:
+                self.result = SUCCESS
+        else:
+            self.successes = 0
+            self.failures += 1
+            if self.failures >= self.probe.failure_threshold:
+                self.result = FAILURE
 
 
 @define
 class ProbeManager:
-    """Probe states of every container of every pod this kubelet runs."""
+    """Probe workers of every running container with probes this kubelet runs."""
 
     runtime: RuntimeClient
     clock: Clock = field(factory=SystemClock)
-    _states: dict[tuple[str, str], _ProbeState] = field(init=False, factory=dict)
+    prober: Prober = field(default=run_probe)
+    #: Start a background thread that runs due probes (default: only with the real clock).
+    background: bool | None = None
+    _workers: dict[tuple[str, str], ProbeWorker] = field(init=False, factory=dict)
+    _lock: threading.Lock = field(init=False, factory=threading.Lock)
+    _thread: threading.Thread | None = field(init=False, default=None)
+    _pool: ThreadPoolExecutor | None = field(init=False, default=None)
 
-    def run(self, pod: Pod, status: PodRuntimeStatus) -> ProbeVerdicts:
-        """Run the due probes of ``pod``'s running containers; return every verdict."""
-        liveness_failed: set[str] = set()
-        startup_failed: set[str] = set()
-        not_started: set[str] = set()
-        live_ids = set()
-        now = self.clock.now()
+    def track(self, pod: Pod, status: PodRuntimeStatus) -> None:
+        """Make workers for ``pod``'s running containers' probes; drop those of gone ones."""
+        ip = status.ips[0] if status.ips else ""
+        running = set()
+        with self._lock:
+            for current in status.running_containers():
+                spec = pod.find_container(current.name)
+                if spec is None or current.hash == "":
+                    continue
+                running.add(current.id)
+                named = tuple((p.name, p.container_port) for p in spec.ports if p.name)
+                started = current.status.started_at / 1e9 or self.clock.now()
+                for kind, probe in (
+                    (STARTUP, spec.startup_probe),
+                    (LIVENESS, spec.liveness_probe),
+                    (READINESS, spec.readiness_probe),
+                ):
+                    key = (current.id, kind)
+                    if probe is None or key in self._workers:
+                        continue
+                    self._workers[key] = ProbeWorker(
+                        container_id=current.id, name=current.name, pod_uid=pod.uid, kind=kind,
+                        probe=probe, started_at=started, pod_ip=ip, named_ports=named,
+                    )
+            for key in [k for k, w in self._workers.items() if w.pod_uid == pod.uid]:
+                if key[0] not in running:
+                    del self._workers[key]
+            wanted = bool(self._workers)
+        if wanted and self._background():
+            self._ensure_thread()
+
+    def forget_pod(self, uid: str) -> None:
+        with self._lock:
+            for key in [k for k, w in self._workers.items() if w.pod_uid == uid]:
+                del self._workers[key]
+
+    def forget(self, container_id: str) -> None:
+        with self._lock:
+            for kind in (STARTUP, LIVENESS, READINESS):
+                self._workers.pop((container_id, kind), None)
+
+    def result(self, container_id: str, kind: str) -> str | None:
+        """The current result of one probe; None when the container has no such probe."""
+        with self._lock:
+            worker = self._workers.get((container_id, kind))
+            return None if worker is None else worker.result
+
+    def worker(self, container_id: str, kind: str) -> ProbeWorker | None:
+        with self._lock:
+            return self._workers.get((container_id, kind))
+
+    def started(self, container_id: str) -> bool | None:
+        """Whether the startup probe of ``container_id`` succeeded; None when it has none."""
+        result = self.result(container_id, STARTUP)
+        return None if result is None else result == SUCCESS
+
+    def ready(self, container_id: str) -> bool:
+        """The kubelet's readiness of a running container: started, and readiness passed."""
+        if self.started(container_id) is False:
+            return False
+        return self.result(container_id, READINESS) in (None, SUCCESS)
+
+    def verdicts(self, status: PodRuntimeStatus) -> ProbeVerdicts:
+        """What the probes said about ``status``'s running containers, for computePodActions."""
+        liveness_failed, startup_failed, not_started = set(), set(), set()
         for current in status.running_containers():
-            spec = pod.find_container(current.name)
-            if spec is None or current.hash == "":
-                continue
-            live_ids.add(current.id)
-            if spec.startup_probe is not None:
-                state = self._state(current.id, "startup", now)
-                if not state.succeeded and not state.failed:
-                    self._maybe_probe(current.id, spec.startup_probe, state, now)
-                if state.failed:
-                    startup_failed.add(current.id)
-                    continue
-                if not state.succeeded:
-                    not_started.add(current.id)
-                    continue
-            if spec.liveness_probe is not None:
-                state = self._state(current.id, "liveness", now)
-                if not state.failed:
-                    self._maybe_probe(current.id, spec.liveness_probe, state, now)
-                if state.failed:
-                    liveness_failed.add(current.id)
-        uid_ids = {c.id for c in status.containers}
-        for key in [k for k in self._states if k[0] in uid_ids and k[0] not in live_ids]:
-            del self._states[key]
+            started = self.result(current.id, STARTUP)
+            if started == FAILURE:
+                startup_failed.add(current.id)
+            elif started == UNKNOWN:
+                not_started.add(current.id)
+            elif self.result(current.id, LIVENESS) == FAILURE:
+                liveness_failed.add(current.id)
         return ProbeVerdicts(
             liveness_failed=liveness_failed, startup_failed=startup_failed, not_started=not_started
         )
 
-    def started(self, container_id: str) -> bool | None:
-        """Whether the startup probe of ``container_id`` succeeded; None when it has none."""
-        state = self._states.get((container_id, "startup"))
-        return None if state is None else state.succeeded
+    def run_due(self, wait: bool = True) -> int:
+        """Start every due probe, each in its own thread; :returns: how many were started.
 
-    def forget(self, container_id: str) -> None:
-        for kind in ("startup", "liveness"):
-            self._states.pop((container_id, kind), None)
+        :param wait: return when they finished (tests with a FakeClock); the background thread
+            does not wait, so a slow probe delays no other.
+        """
+        now = self.clock.now()
+        with self._lock:
+            due = []
+            for worker in self._workers.values():
+                if worker.kind != STARTUP and self._waiting_for_startup(worker):
+                    continue
+                if worker.due(now):
+                    worker.in_flight = True
+                    worker.last_run = now
+                    due.append(worker)
+        if not due:
+            return 0
+        pool = self._executor()
+        futures: list[Future[None]] = [pool.submit(self._probe, w) for w in due]
+        if wait:
+            for future in futures:
+                future.result()
+        return len(due)
 
-    def _state(self, container_id: str, kind: str, now: float) -> _ProbeState:
-        return self._states.setdefault((container_id, kind), _ProbeState(first_seen=now))
+    def _waiting_for_startup(self, worker: ProbeWorker) -> bool:
+        startup = self._workers.get((worker.container_id, STARTUP))
+        return startup is not None and startup.result != SUCCESS
 
-    def _maybe_probe(self, container_id: str, probe: Probe, state: _ProbeState, now: float) -> None:
-        if now < state.first_seen + probe.initial_delay_seconds:
-            return
-        if state.last_run is not None and now < state.last_run + probe.period_seconds:
-            return
-        state.last_run = now
-        if self._exec(container_id, probe):
-            state.failures = 0
-            state.succeeded = True
-            return
-        state.failures += 1
-        if state.failures >= probe.failure_threshold:
-            state.failed = True
-
-    def _exec(self, container_id: str, probe: Probe) -> bool:
+    def _probe(self, worker: ProbeWorker) -> None:
         try:
-            result = self.runtime.exec_sync(
-                container_id, list(probe.exec.command), probe.timeout_seconds
+            ok, message = self.prober(
+                self.runtime, worker.container_id, worker.probe, worker.pod_ip, worker.named_ports
             )
-        except KubertError as exc:
-            log.info("probe of %s failed: %s", container_id[:12], exc)
-            return False
-        return result.exit_code == 0
+        except Exception as exc:  # a prober bug must not stop the probe loop
+            ok, message = False, f"probe error: {exc}"
+        with self._lock:
+            worker.in_flight = False
+            worker.record(ok, message)
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="kubert-probe")
+            return self._pool
+
+    def _background(self) -> bool:
+        if self.background is not None:
+            return self.background
+        return isinstance(self.clock, SystemClock)
+
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._thread = threading.Thread(
+                target=self._loop, name="kubert-prober", daemon=True
+            )
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                if not self._workers:
+                    self._thread = None
+                    return
+            try:
+                self.run_due(wait=False)
+            except RuntimeError:  # the interpreter is shutting down: no new probe threads
+                with self._lock:
+                    self._thread = None
+                return
+            self.clock.sleep(TICK)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from attrs import field, frozen
 from attrs.converters import optional
+from attrs.validators import in_
 
 
 @frozen(kw_only=True)
@@ -30,6 +31,13 @@ class KubeletConfig:
         (the kubelet's containerLogMaxSize, 10Mi).
     :ivar container_log_max_files: at most this many log files per container, the current one
         included (containerLogMaxFiles).
+    :ivar cgroups_per_qos: put each pod under a cgroup parent of its QoS class (the
+        kubelet's ``--cgroups-per-qos``, default on); ``cgroup_root`` is where ``kubepods``
+        goes, ``cgroup_driver`` (cgroupfs or systemd) how the parent is spelled; it must match
+        the runtime's driver.
+    :ivar seccomp_root_dir: where Localhost seccomp profiles resolve (default
+        ``<root_dir>/seccomp``).
+    :ivar memory_capacity: the node's memory in bytes for oom_score_adj (0: /proc/meminfo).
     :ivar expect_pod_ip: whether a sandbox without an IP is broken and re-made (the kubelet's
         rule). None: yes, until a sandbox this process made comes back without one, which
         means the runtime's network gives none (``--network-plugin noop``).
@@ -50,6 +58,16 @@ class KubeletConfig:
     container_log_dir: Path | None = field(default=None, converter=optional(Path))
     container_log_max_size: int = 10 * 1024 * 1024
     container_log_max_files: int = 5
+    cgroups_per_qos: bool = True
+    cgroup_root: str = "/"
+    cgroup_driver: str = field(default="cgroupfs", validator=in_(("cgroupfs", "systemd")))
+    memory_capacity: int = 0
+    seccomp_root_dir: Path | None = field(default=None)
+
+    @property
+    def seccomp_root(self) -> Path:
+        """Where Localhost seccomp profiles are (the kubelet's ``<root-dir>/seccomp``)."""
+        return Path(self.seccomp_root_dir) if self.seccomp_root_dir else self.root_dir / "seccomp"
 
     def pod_dir(self, uid: str) -> Path:
         return self.root_dir / "pods" / uid

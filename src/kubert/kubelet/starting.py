@@ -8,7 +8,10 @@ times, image puller) they use; the manager's methods of the same names call them
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
+
+import attrs
 
 from kubert.errors import KubertError
 from kubert.kubelet import labels
@@ -21,10 +24,11 @@ from kubert.kubelet.criconfigs import (
     write_etc_hosts,
 )
 from kubert.kubelet.hashing import container_hash
+from kubert.kubelet.lifecycle import run_hook
 from kubert.kubelet.logfiles import link_container_log
 from kubert.kubelet.observe import ContainerRuntimeStatus
 from kubert.kubelet.pod import Container, Pod
-from kubert.model import ContainerConfig, ContainerFilter, ContainerState
+from kubert.model import ContainerConfig, ContainerFilter, ContainerState, Mount
 
 if TYPE_CHECKING:
     from kubert.kubelet.manager import RuntimeManager
@@ -33,6 +37,7 @@ CRASH_LOOP_BACK_OFF = "CrashLoopBackOff"
 CREATE_CONFIG_ERROR = "CreateContainerConfigError"
 CREATE_ERROR = "CreateContainerError"
 RUN_ERROR = "RunContainerError"
+POST_START_HOOK_ERROR = "PostStartHookError"
 
 
 class StartError(KubertError):
@@ -86,7 +91,7 @@ def build_container_config(manager: RuntimeManager, start: ContainerStart) -> Co
         target_id = _running_container_id(
             manager, pod, start.spec.target_container_name, start.sandbox_id
         )
-    return container_config(
+    built = container_config(
         config,
         pod,
         start.spec,
@@ -96,6 +101,32 @@ def build_container_config(manager: RuntimeManager, start: ContainerStart) -> Co
         etc_hosts=etc_hosts,
         target_id=target_id,
     )
+    return _with_termination_log(manager, start, built)
+
+
+def _with_termination_log(
+    manager: RuntimeManager, start: ContainerStart, config: ContainerConfig
+) -> ContainerConfig:
+    """Mount a fresh host file at terminationMessagePath, as the kubelet does, and note both
+    paths on the container so its status can read the message after it exits."""
+    spec = start.spec
+    annotations = {
+        **config.annotations,
+        labels.TERMINATION_MESSAGE_POLICY: spec.termination_message_policy,
+    }
+    if not spec.termination_message_path or any(
+        m.container_path == spec.termination_message_path for m in config.mounts
+    ):
+        return attrs.evolve(config, annotations=annotations)
+    directory = manager.config.pod_dir(start.pod.uid) / "containers" / spec.name
+    directory.mkdir(parents=True, exist_ok=True)
+    host = directory / f"{start.restart_count}-termination-log"
+    host.write_bytes(b"")
+    host.chmod(0o666)  # the container's user, whoever it is, may write its message
+    annotations[labels.TERMINATION_MESSAGE_PATH] = spec.termination_message_path
+    annotations[labels.TERMINATION_LOG] = str(host)
+    mount = Mount(container_path=spec.termination_message_path, host_path=str(host))
+    return attrs.evolve(config, mounts=(*config.mounts, mount), annotations=annotations)
 
 
 def _running_container_id(manager: RuntimeManager, pod: Pod, name: str, sandbox_id: str) -> str:
@@ -133,7 +164,29 @@ def default_start_container(manager: RuntimeManager, start: ContainerStart) -> s
         runtime.start_container(container_id)
     except KubertError as exc:
         raise StartError(RUN_ERROR, str(exc)) from exc
+    _post_start(manager, start, container_id)
     return container_id
+
+
+def _post_start(manager: RuntimeManager, start: ContainerStart, container_id: str) -> None:
+    """The kubelet's postStart: run the hook; when it fails, kill the container and fail the
+    start with PostStartHookError (the restart policy decides what happens next)."""
+    hook = start.spec.lifecycle.post_start if start.spec.lifecycle else None
+    if hook is None:
+        return
+    named = [(p.name, p.container_port) for p in start.spec.ports if p.name]
+    grace = max(manager.config.min_grace_period, start.pod.spec.termination_grace_period_seconds)
+    pod_ip = start.pod_ips[0] if start.pod_ips else ""
+    error = run_hook(
+        manager.runtime, manager.clock, container_id, hook, pod_ip, float(grace), named
+    )
+    if not error:
+        return
+    start.progress(f"PostStartHook of {start.spec.name} failed: {error}; killing it")
+    # reported as failed either way; the next sync sees what runs
+    with contextlib.suppress(KubertError):
+        manager.runtime.stop_container(container_id, grace)
+    raise StartError(POST_START_HOOK_ERROR, f"PostStartHook failed: {error}")
 
 
 def _verify_run_as_non_root(

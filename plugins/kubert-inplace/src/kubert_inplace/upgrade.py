@@ -259,6 +259,7 @@ class Upgrader:
             self.context.runtime, new_id, target.spec,
             run_seconds=self.settings.verify_seconds,
             timeout_seconds=self.settings.timeout_seconds,
+            pod_ip=(self.context.status.ips or ("",))[0],
         )
         if why:
             return self._failed(target, new_id, why)
@@ -310,6 +311,7 @@ class Upgrader:
             self.context.runtime, old_id, old_spec,
             run_seconds=min(self.settings.verify_seconds, 1.0),
             timeout_seconds=self.settings.timeout_seconds,
+            pod_ip=(self.context.status.ips or ("",))[0],
         )
         if again:
             self._update(target.name, phase=FAILED, new_id=old_id,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
-from kubert import ContainerState, KubertError, NotFoundError
-from kubert.kubelet import Container, RuntimeClient
+from kubert import ContainerState, NotFoundError
+from kubert.kubelet import Container, RuntimeClient, run_probe
 
 POLL_SECONDS = 0.2
 
@@ -18,8 +18,10 @@ def verify_started(
     *,
     run_seconds: float,
     timeout_seconds: float,
+    pod_ip: str = "",
 ) -> str:
-    """Wait until ``container_id`` has run ``run_seconds`` and passed its startup probe.
+    """Wait until ``container_id`` has run ``run_seconds`` and passed its startup probe (of
+    any kind, run by the kubelet side's prober; network probes go to ``pod_ip``).
 
     :returns: "" when it is up, else why not (it exited, the probe failed, the deadline passed).
     """
@@ -41,7 +43,8 @@ def verify_started(
             return f"the new container is {status.state.name}, not running"
         now = time.monotonic()
         if probe is not None and not probe_ok and now >= next_probe:
-            if _probe(runtime, container_id, list(probe.exec.command), probe.timeout_seconds):
+            named = [(p.name, p.container_port) for p in spec.ports if p.name]
+            if run_probe(runtime, container_id, probe, pod_ip, named)[0]:
                 probe_ok = True
             else:
                 probe_failures += 1
@@ -57,9 +60,3 @@ def verify_started(
             )
         time.sleep(POLL_SECONDS)
 
-
-def _probe(runtime: RuntimeClient, container_id: str, command: list[str], timeout: int) -> bool:
-    try:
-        return runtime.exec_sync(container_id, command, timeout).exit_code == 0
-    except KubertError:
-        return False

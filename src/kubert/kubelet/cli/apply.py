@@ -17,6 +17,7 @@ from kubert.errors import InvalidArgumentError
 from kubert.kubelet import volumes
 from kubert.kubelet.cli.podctl import Session, runtime_options, session
 from kubert.kubelet.documents import load_document_file
+from kubert.kubelet.edits import classify_edit
 from kubert.kubelet.objects import KubeObject
 from kubert.kubelet.objectstore import ObjectStore
 from kubert.kubelet.pod import Pod
@@ -55,8 +56,9 @@ def make_command(pm: pluggy.PluginManager) -> click.Command:
                 verb = "created" if stored is None else (
                     "unchanged" if stored.pod == pod else "configured"
                 )
+                how = classify_edit(stored.pod, pod).summary() if stored is not None else ""
                 s.store.save(pod, "apply")
-                click.echo(f"pod/{pod.name} {verb}")
+                click.echo(f"pod/{pod.name} {verb}" + (f": {how}" if how else ""))
             ok = follow(s, pods, timeout if wait else 0.0)
         if not ok:
             raise SystemExit(1)
@@ -87,8 +89,11 @@ def _done(view: PodView) -> str:
     for container in view.all_containers:
         if container.state == "waiting" and container.reason in FATAL_REASONS:
             return container.reason
-    running = all(c.state == "running" for c in view.containers)
-    sidecars = all(c.state == "running" for c in view.init_containers if c.kind == "sidecar")
+    # running and ready: a readiness (or startup) probe must have passed
+    running = all(c.state == "running" and c.ready for c in view.containers)
+    sidecars = all(
+        c.state == "running" and c.ready for c in view.init_containers if c.kind == "sidecar"
+    )
     if view.phase == RUNNING and running and sidecars:
         return RUNNING
     return ""

@@ -32,10 +32,13 @@ def make_command(pm: pluggy.PluginManager) -> click.Command:
     @click.option("-f", "--filename", "filename", type=click.Path(path_type=Path, exists=True,
                   dir_okay=False), help="Delete the pods of this manifest.")
     @click.option("-n", "--namespace", default="default", show_default=True)
+    @click.option("--grace-period", type=int, default=None,
+                  help="Seconds of grace for every container (at least 2), instead of the "
+                  "pod's terminationGracePeriodSeconds.")
     @runtime_options
     def delete(
         kind: str | None, names: tuple[str, ...], filename: Path | None, namespace: str,
-        **options: Any,
+        grace_period: int | None, **options: Any,
     ) -> None:
         """Stop pods (containers get their grace period) and remove them."""
         if filename is None and (kind not in (*POD_NAMES, *KIND_NAMES) or not names):
@@ -61,7 +64,9 @@ def make_command(pm: pluggy.PluginManager) -> click.Command:
                 if not status.sandboxes and s.store.load(uid) is None:
                     click.echo(f'pod "{name}" not found', err=True)
                     continue
-                steps = s.manager.delete_pod(uid, pod, progress=_printer(name))
+                steps = s.manager.delete_pod(
+                    uid, pod, progress=_printer(name), grace_period=grace_period
+                )
                 s.store.forget(uid)
                 for step in steps:
                     if not step.ok:

@@ -79,6 +79,14 @@ def make_command(pm: pluggy.PluginManager) -> click.Command:
         lines.append(f"Sandbox:        {view.sandbox_id or '<none>'} "
                      f"({'ready' if view.sandbox_ready else 'not ready'})")
         lines.append(f"Sandboxes:      {len(status.sandboxes)}")
+        if view.conditions:
+            lines.append("Conditions:")
+            lines.append(f"  {'Type':<27}{'Status':<8}{'LastTransitionTime':<22}Reason")
+            for c in view.conditions:
+                lines.append(
+                    f"  {c.type:<27}{c.status:<8}{_time(int(c.last_transition_time * 1e9)):<22}"
+                    f"{c.reason}".rstrip()
+                )
         for key, value in extras.items():  # from plugins (kubert_pod_status_extra)
             first, *rest = value.splitlines() or [""]
             lines.append(f"{key + ':':<16}{first}")

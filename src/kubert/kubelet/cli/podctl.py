@@ -19,6 +19,7 @@ from attrs import frozen
 from kubert.config import DEFAULT_ENDPOINT
 from kubert.cri.client import CriClient
 from kubert.errors import KubertError
+from kubert.kubelet import podconditions
 from kubert.kubelet.manager import RuntimeManager
 from kubert.kubelet.observe import list_pod_uids
 from kubert.kubelet.pod import Pod
@@ -71,7 +72,12 @@ class Session:
     def view(self, uid: str, pod: Pod | None) -> PodView:
         status = self.manager.observe(uid)
         waiting = {n: v for (u, n), v in self.manager.waiting.items() if u == uid}
-        return pod_view(pod, status, waiting or self.store.load_waiting(uid))
+        # readiness and conditions as the last sync (of any process) recorded them
+        record = podconditions.load(self.manager.config.pod_dir(uid))
+        return pod_view(
+            pod, status, waiting or self.store.load_waiting(uid), None, record,
+            self.manager.clock.now(),
+        )
 
     def all_pods(self) -> dict[str, Pod | None]:
         """Every pod uid known to the store or running on the runtime, with its manifest."""
