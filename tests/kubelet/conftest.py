@@ -6,18 +6,25 @@ import itertools
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import click
 import pytest
+from click.testing import CliRunner, Result
 
+from kubert.cli import build_cli
 from kubert.cri.client import CriClient
 from kubert.kubelet import FakeClock, KubeletConfig, RuntimeManager
+from kubert.plugins import PluginHost
 from tests.cni.helpers import PrivateNet, bridge_net
 from tests.fixtures.server import RunningServer, start_server
 
 _names = itertools.count()
+
+#: Runs ``kubert ARGS...`` in-process and returns click's result.
+Invoke = Callable[..., Result]
 
 
 @pytest.fixture(scope="module")
@@ -55,3 +62,24 @@ def private_cni(tmp_path: Path, bridge: str, subnet_prefix: str) -> Iterator[Pri
     plugins = ("bridge", "host-local", "loopback", "portmap")
     with bridge_net(tmp_path, bridge, subnet_prefix, plugins, f"10-{bridge}.conflist") as net:
         yield net
+
+
+@pytest.fixture(scope="module")
+def cli() -> click.Group:
+    """kubert's command line as the entry point builds it (autoload off: kubert's own layers)."""
+    return build_cli(PluginHost(autoload=False).load())
+
+
+@pytest.fixture
+def run(cli: click.Group, memory_server: RunningServer, tmp_path: Path) -> Invoke:
+    """``kubert`` against the module's in-memory CRI server, with a private kubelet root."""
+    env = {
+        "CONTAINER_RUNTIME_ENDPOINT": memory_server.address,
+        "KUBERT_KUBELET_ROOT": str(tmp_path / "kubelet"),
+        "KUBERT_LOG_ROOT": str(tmp_path / "logs"),
+    }
+
+    def invoke(*args: str) -> Result:
+        return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+    return invoke

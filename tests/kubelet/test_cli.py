@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import click
-import pytest
-from click.testing import CliRunner, Result
-
-from kubert.cli import build_cli
 from kubert.cri.client import CriClient
 from kubert.kubelet import KubeletConfig, RuntimeManager, derive_uid
 from kubert.kubelet.static import CONFIG_HASH, CONFIG_SEEN, CONFIG_SOURCE, StaticPodLoop
 from kubert.kubelet.store import PodStore
-from kubert.plugins import PluginHost
-from tests.fixtures.server import RunningServer
 
-from .conftest import unique_name
+from .conftest import Invoke, unique_name
 
 MANIFEST = """
 apiVersion: v1
@@ -34,26 +26,8 @@ spec:
 """
 
 
-Invoke = Callable[..., Result]
 
 
-@pytest.fixture(scope="module")
-def cli() -> click.Group:
-    return build_cli(PluginHost(autoload=False).load())
-
-
-@pytest.fixture
-def run(cli: click.Group, memory_server: RunningServer, tmp_path: Path) -> Iterator[Invoke]:
-    env = {
-        "CONTAINER_RUNTIME_ENDPOINT": memory_server.address,
-        "KUBERT_KUBELET_ROOT": str(tmp_path / "kubelet"),
-        "KUBERT_LOG_ROOT": str(tmp_path / "logs"),
-    }
-
-    def invoke(*args: str) -> Result:
-        return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
-
-    yield invoke
 
 
 def write(tmp_path: Path, name: str, image: str = "busybox:1.36") -> Path:

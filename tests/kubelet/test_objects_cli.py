@@ -4,20 +4,9 @@ stops the container with CreateContainerConfigError, an edited ConfigMap reaches
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
-import click
-import pytest
-from click.testing import CliRunner, Result
-
-from kubert.cli import build_cli
-from kubert.plugins import PluginHost
-from tests.fixtures.server import RunningServer
-
-from .conftest import unique_name
-
-Invoke = Callable[..., Result]
+from .conftest import Invoke, unique_name
 
 OBJECTS = """
 apiVersion: v1
@@ -50,23 +39,6 @@ spec:
 """
 
 
-@pytest.fixture(scope="module")
-def cli() -> click.Group:
-    return build_cli(PluginHost(autoload=False).load())
-
-
-@pytest.fixture
-def run(cli: click.Group, memory_server: RunningServer, tmp_path: Path) -> Invoke:
-    env = {
-        "CONTAINER_RUNTIME_ENDPOINT": memory_server.address,
-        "KUBERT_KUBELET_ROOT": str(tmp_path / "kubelet"),
-        "KUBERT_LOG_ROOT": str(tmp_path / "logs"),
-    }
-
-    def invoke(*args: str) -> Result:
-        return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
-
-    return invoke
 
 
 def test_objects_apply_get_describe_edit_delete(run: Invoke, tmp_path: Path) -> None:
