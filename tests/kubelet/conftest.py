@@ -70,11 +70,11 @@ def cli() -> click.Group:
     return build_cli(PluginHost(autoload=False).load())
 
 
-@pytest.fixture
-def run(cli: click.Group, memory_server: RunningServer, tmp_path: Path) -> Invoke:
-    """``kubert`` against the module's in-memory CRI server, with a private kubelet root."""
+def invoker(cli: click.Group, endpoint: str, tmp_path: Path) -> Invoke:
+    """``kubert`` against the CRI server at ``endpoint``, with the kubelet root
+    ``tmp_path/kubelet`` and the log root ``tmp_path/logs``."""
     env = {
-        "CONTAINER_RUNTIME_ENDPOINT": memory_server.address,
+        "CONTAINER_RUNTIME_ENDPOINT": endpoint,
         "KUBERT_KUBELET_ROOT": str(tmp_path / "kubelet"),
         "KUBERT_LOG_ROOT": str(tmp_path / "logs"),
     }
@@ -83,3 +83,9 @@ def run(cli: click.Group, memory_server: RunningServer, tmp_path: Path) -> Invok
         return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
 
     return invoke
+
+
+@pytest.fixture
+def run(cli: click.Group, memory_server: RunningServer, tmp_path: Path) -> Invoke:
+    """``kubert`` against the module's in-memory CRI server, with a private kubelet root."""
+    return invoker(cli, memory_server.address, tmp_path)

@@ -18,14 +18,13 @@ from typing import Any
 
 import click
 import pytest
-from click.testing import CliRunner, Result
 
-from kubert.cli import build_cli
 from kubert.cri.client import CriClient
 from kubert.model import ContainerFilter, ContainerState
-from kubert.plugins import PluginHost
 from tests.cni.helpers import PrivateNet, bridge_net
 from tests.fixtures.polling import eventually
+
+from .conftest import invoker
 
 pytestmark = [pytest.mark.docker, pytest.mark.cni]
 
@@ -37,6 +36,7 @@ HTTPD = f'CMD ["sh", "-c", "{SERVE}"]'
 NAMED_IMAGES = {
     "nginx:1.25.3": HTTPD, "registry.k8s.io/nginx-slim:0.8": HTTPD, "busybox:1.36": "",
 }
+
 
 
 @pytest.fixture
@@ -63,18 +63,13 @@ def golden_net(tmp_path: Path) -> Iterator[PrivateNet]:
 def test_golden_manifests_run_unchanged_and_clean_up(
     golden_images: None,
     clean_engine: Any,
-    cri_server_factory: Callable[..., Any],
+    cri_server_factory: Callable[..., Any], cli: click.Group,
     golden_net: PrivateNet,
     tmp_path: Path,
 ) -> None:
     server = cri_server_factory(**golden_net.docker_server_args(clean_engine))
-    cli: click.Group = build_cli(PluginHost(autoload=False).load())
     root = tmp_path / "kubelet"
-    env = {"CONTAINER_RUNTIME_ENDPOINT": server.address, "KUBERT_KUBELET_ROOT": str(root),
-           "KUBERT_LOG_ROOT": str(tmp_path / "logs")}
-
-    def run(*args: str) -> Result:
-        return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+    run = invoker(cli, server.address, tmp_path)
 
     cri: CriClient = server.client()
 

@@ -14,13 +14,13 @@ from typing import Any
 
 import click
 import pytest
-from click.testing import CliRunner, Result
 
-from kubert.cli import build_cli
 from kubert.model import ContainerFilter
-from kubert.plugins import PluginHost
+
+from .conftest import invoker
 
 pytestmark = [pytest.mark.docker]
+
 
 
 def dockerconfig(host: str, *users: tuple[str, str]) -> str:
@@ -33,7 +33,7 @@ def dockerconfig(host: str, *users: tuple[str, str]) -> str:
 
 def test_private_registry_pulls_with_pod_secret_then_node_config(
     docker_auth_registry: Any, clean_engine: Any, docker_client: Any,
-    cri_server_factory: Callable[..., Any], tmp_path: Path,
+    cri_server_factory: Callable[..., Any], cli: click.Group, tmp_path: Path,
 ) -> None:
     from kubert_docker import plugin as docker_plugin
 
@@ -41,13 +41,8 @@ def test_private_registry_pulls_with_pod_secret_then_node_config(
         runtime="docker", network="noop", plugins=(docker_plugin,),
         pod_infra_image=clean_engine.pause, options={"docker": clean_engine.backend_options()},
     )
-    cli: click.Group = build_cli(PluginHost(autoload=False).load())
     root = tmp_path / "kubelet"
-    env = {"CONTAINER_RUNTIME_ENDPOINT": server.address, "KUBERT_KUBELET_ROOT": str(root),
-           "KUBERT_LOG_ROOT": str(tmp_path / "logs")}
-
-    def run(*args: str) -> Result:
-        return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+    run = invoker(cli, server.address, tmp_path)
 
     registry = docker_auth_registry
     image = registry.busybox
