@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-import kubert as k
+import kubert
 from kubert_docker.images import DockerImages
 from kubert_docker.runtime import DockerRuntime
 from tests.fixtures.docker_helpers import PodMaker, make_runtime
@@ -27,7 +27,7 @@ def runtime(
 @pytest.fixture(scope="module")
 def images(docker_engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerImages]:
     backend = DockerImages(
-        k.BackendContext(root_dir=tmp_path_factory.mktemp("docker-images"),
+        kubert.BackendContext(root_dir=tmp_path_factory.mktemp("docker-images"),
                          options=docker_engine.backend_options())
     )
     yield backend

@@ -10,17 +10,17 @@ from typing import Any
 
 import pytest
 
-import kubert as k
+import kubert
 from tests.fixtures.docker_helpers import make_runtime
 from tests.fixtures.polling import eventually
 
 pytestmark = pytest.mark.docker
 
 
-def _exited(pods: Any, cid: str) -> k.ContainerStatus:
+def _exited(pods: Any, cid: str) -> kubert.ContainerStatus:
     status = eventually(
         lambda: (s := pods.runtime.container_status(cid)).state
-        == k.ContainerState.CONTAINER_EXITED and s, timeout=10, interval=0.02
+        == kubert.ContainerState.CONTAINER_EXITED and s, timeout=10, interval=0.02
     )
     assert status, pods.runtime.container_status(cid)
     return status
@@ -36,21 +36,21 @@ def test_command_and_args_map_to_entrypoint_and_cmd(pods: Any, docker_engine: An
     only_args = pods.container(sandbox_id, name="a", args=("echo", "from-args"))
     command = pods.container(sandbox_id, "echo", name="b", args=("x", "y"))
     # The pause image has an ENTRYPOINT: args alone are appended to it, not run.
-    pause = k.ImageSpec(image=docker_engine.pause)
+    pause = kubert.ImageSpec(image=docker_engine.pause)
     with_entrypoint = pods.container(sandbox_id, name="c", image=pause, args=("ignored",))
     for cid in (only_args, command):
         _exited(pods, cid)
     assert _log_lines(pods.runtime.container_status(only_args).log_path) == ["from-args"]
     assert _log_lines(pods.runtime.container_status(command).log_path) == ["x y"]
     assert pods.runtime.container_status(with_entrypoint).state == (
-        k.ContainerState.CONTAINER_RUNNING
+        kubert.ContainerState.CONTAINER_RUNNING
     )
 
 
 def test_env_working_dir_and_tty(pods: Any) -> None:
     cid = pods.run(
         "sleep", "60",
-        envs=(k.KeyValue(key="GREETING", value="hello world"), k.KeyValue(key="EMPTY")),
+        envs=(kubert.KeyValue(key="GREETING", value="hello world"), kubert.KeyValue(key="EMPTY")),
         working_dir="/tmp", tty=True, stdin=True,
     )
     assert pods.exec(cid, 'echo "$GREETING|${EMPTY-unset}|$(pwd)"').strip() == (
@@ -80,8 +80,8 @@ def test_mounts_readonly_and_missing_host_path(pods: Any, tmp_path: Path) -> Non
     (shared / "file").write_text("from host")
     missing = tmp_path / "created" / "by" / "runtime"
     mounts = (
-        k.Mount(container_path="/ro", host_path=str(shared), readonly=True),
-        k.Mount(container_path="/new", host_path=str(missing)),
+        kubert.Mount(container_path="/ro", host_path=str(shared), readonly=True),
+        kubert.Mount(container_path="/new", host_path=str(missing)),
     )
     cid = pods.run("sleep", "60", mounts=mounts)
     assert pods.exec(cid, "cat /ro/file") == "from host"
@@ -100,10 +100,10 @@ def test_mount_propagation_host_to_container_and_bidirectional(
     slave.mkdir()
     both.mkdir()
     mounts = (
-        k.Mount(container_path="/slave", host_path=str(slave),
-                propagation=k.MountPropagation.PROPAGATION_HOST_TO_CONTAINER),
-        k.Mount(container_path="/both", host_path=str(both),
-                propagation=k.MountPropagation.PROPAGATION_BIDIRECTIONAL),
+        kubert.Mount(container_path="/slave", host_path=str(slave),
+                propagation=kubert.MountPropagation.PROPAGATION_HOST_TO_CONTAINER),
+        kubert.Mount(container_path="/both", host_path=str(both),
+                propagation=kubert.MountPropagation.PROPAGATION_BIDIRECTIONAL),
     )
     cid = pods.run("sleep", "60", mounts=mounts)
     # The pod's own resolv.conf and hosts (kubert_docker.podfiles) are binds too.
@@ -124,14 +124,16 @@ def test_mount_propagation_host_to_container_and_bidirectional(
 def test_bind_path_with_a_colon_is_refused_by_field(pods: Any) -> None:
     sandbox_id = pods.sandbox()
     config = pods.container_config(
-        "true", mounts=(k.Mount(container_path="/x", host_path="/tmp/a:b"),)
+        "true", mounts=(kubert.Mount(container_path="/x", host_path="/tmp/a:b"),)
     )
-    with pytest.raises(k.InvalidArgumentError, match=r"mounts\[0\]\.host_path"):
+    with pytest.raises(kubert.InvalidArgumentError, match=r"mounts\[0\]\.host_path"):
         pods.runtime.create_container(sandbox_id, config, pods.configs[sandbox_id])
 
 
 def test_devices(pods: Any) -> None:
-    device = k.Device(container_path="/dev/kubert-null", host_path="/dev/null", permissions="rw")
+    device = kubert.Device(
+        container_path="/dev/kubert-null", host_path="/dev/null", permissions="rw"
+    )
     cid = pods.run("sleep", "60", devices=(device,))
     assert pods.exec(cid, "ls -l /dev/kubert-null").startswith("c")
     pods.exec(cid, "echo discard > /dev/kubert-null")
@@ -142,11 +144,14 @@ def _cgroup(pods: Any, cid: str, path: str) -> str:
 
 
 def test_resources_at_create_and_update(pods: Any) -> None:
-    resources = k.LinuxContainerResources(
-        cpu_shares=512, cpu_quota=50000, cpu_period=100000, cpuset_cpus="0",
+    resources = kubert.LinuxContainerResources(
+        cpu_shares=512,
+        cpu_quota=50000,
+        cpu_period=100000,
+        cpuset_cpus="0",
         memory_limit_in_bytes=64 * 1024 * 1024,
     )
-    cid = pods.run("sleep", "60", linux=k.LinuxContainerConfig(resources=resources))
+    cid = pods.run("sleep", "60", linux=kubert.LinuxContainerConfig(resources=resources))
     assert _cgroup(pods, cid, "cpu/cpu.shares") == "512"
     assert _cgroup(pods, cid, "cpu/cpu.cfs_quota_us") == "50000"
     assert _cgroup(pods, cid, "cpuset/cpuset.cpus") == "0"
@@ -154,7 +159,7 @@ def test_resources_at_create_and_update(pods: Any) -> None:
     swap = Path("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")
     if swap.exists():  # swap accounting on: no swap beyond the memory limit
         assert _cgroup(pods, cid, "memory/memory.memsw.limit_in_bytes") == str(64 * 1024 * 1024)
-    updated = k.LinuxContainerResources(cpu_shares=256, memory_limit_in_bytes=96 * 1024 * 1024)
+    updated = kubert.LinuxContainerResources(cpu_shares=256, memory_limit_in_bytes=96 * 1024 * 1024)
     pods.runtime.update_container_resources(cid, updated)
     assert _cgroup(pods, cid, "cpu/cpu.shares") == "256"
     assert _cgroup(pods, cid, "memory/memory.limit_in_bytes") == str(96 * 1024 * 1024)
@@ -164,10 +169,24 @@ def test_resources_at_create_and_update(pods: Any) -> None:
 
 def test_oom_score_adj_clamped_and_positive_kept(pods: Any, docker_engine: Any) -> None:
     sandbox_id = pods.sandbox()
-    low = pods.container(sandbox_id, "sleep", "60", name="low", linux=k.LinuxContainerConfig(
-        resources=k.LinuxContainerResources(oom_score_adj=-500)))
-    high = pods.container(sandbox_id, "sleep", "60", name="high", linux=k.LinuxContainerConfig(
-        resources=k.LinuxContainerResources(oom_score_adj=700)))
+    low = pods.container(
+        sandbox_id,
+        "sleep",
+        "60",
+        name="low",
+        linux=kubert.LinuxContainerConfig(
+            resources=kubert.LinuxContainerResources(oom_score_adj=-500)
+        ),
+    )
+    high = pods.container(
+        sandbox_id,
+        "sleep",
+        "60",
+        name="high",
+        linux=kubert.LinuxContainerConfig(
+            resources=kubert.LinuxContainerResources(oom_score_adj=700)
+        ),
+    )
     assert pods.exec(high, "cat /proc/self/oom_score_adj").strip() == "700"
     low_value = int(pods.exec(low, "cat /proc/1/oom_score_adj"))
     if pods.runtime.oom_floor is None:
@@ -181,9 +200,13 @@ def test_exit_reasons_completed_error_and_oomkilled(pods: Any) -> None:
     ok = pods.container(sandbox_id, "sh", "-c", "exit 0", name="ok")
     bad = pods.container(sandbox_id, "sh", "-c", "exit 7", name="bad")
     oom = pods.container(
-        sandbox_id, "sh", "-c", "head -c 200m /dev/zero | tail", name="oom",
-        linux=k.LinuxContainerConfig(
-            resources=k.LinuxContainerResources(memory_limit_in_bytes=16 * 1024 * 1024)
+        sandbox_id,
+        "sh",
+        "-c",
+        "head -c 200m /dev/zero | tail",
+        name="oom",
+        linux=kubert.LinuxContainerConfig(
+            resources=kubert.LinuxContainerResources(memory_limit_in_bytes=16 * 1024 * 1024)
         ),
     )
     completed, error, killed = (_exited(pods, c) for c in (ok, bad, oom))
@@ -199,21 +222,21 @@ def test_exit_reasons_completed_error_and_oomkilled(pods: Any) -> None:
 def test_start_failure_is_reported_as_container_cannot_run(pods: Any) -> None:
     sandbox_id = pods.sandbox()
     cid = pods.container(sandbox_id, "/no/such/binary", start=False)
-    with pytest.raises(k.KubertError):
+    with pytest.raises(kubert.KubertError):
         pods.runtime.start_container(cid)
     status = pods.runtime.container_status(cid)
-    assert status.state == k.ContainerState.CONTAINER_EXITED
+    assert status.state == kubert.ContainerState.CONTAINER_EXITED
     assert status.reason == "ContainerCannotRun" and "no/such/binary" in status.message
 
 
 def test_container_needs_a_ready_sandbox_and_a_created_state(pods: Any) -> None:
     sandbox_id = pods.sandbox()
     cid = pods.container(sandbox_id, "sleep", "60")
-    with pytest.raises(k.FailedPreconditionError):
+    with pytest.raises(kubert.FailedPreconditionError):
         pods.runtime.start_container(cid)
     pods.runtime.stop_sandbox(sandbox_id)
-    assert pods.runtime.container_status(cid).state == k.ContainerState.CONTAINER_EXITED
-    with pytest.raises(k.FailedPreconditionError):
+    assert pods.runtime.container_status(cid).state == kubert.ContainerState.CONTAINER_EXITED
+    with pytest.raises(kubert.FailedPreconditionError):
         pods.runtime.create_container(
             sandbox_id, pods.container_config("true", name="late"), pods.configs[sandbox_id]
         )
@@ -227,14 +250,15 @@ def test_name_left_by_a_crash_is_recovered(
     config = pods.sandbox_config()
     md = config.metadata
     leftover = docker_client.api.create_container(
-        docker_engine.pause, name=f"k8s_POD_{md.name}_{md.namespace}_{md.uid}_0",
+        docker_engine.pause,
+        name=f"k8s_POD_{md.name}_{md.namespace}_{md.uid}_0",
         labels={"io.kubernetes.docker.type": "podsandbox"},
         host_config=docker_client.api.create_host_config(network_mode="none"),
     )["Id"]
     sandbox_id = pods.sandbox(config)
     assert sandbox_id != leftover
     assert not docker_client.api.containers(all=True, filters={"id": leftover})
-    with pytest.raises(k.AlreadyExistsError):
+    with pytest.raises(kubert.AlreadyExistsError):
         pods.runtime.create_sandbox(config, "")
 
 
@@ -261,10 +285,10 @@ def test_cgroup_driver_mismatch_is_a_clear_error(docker_engine: Any, tmp_path: P
         condition = runtime.status()
         assert not condition.status and condition.reason == "CgroupDriverMismatch"
         assert "cgroupfs" in condition.message and "systemd" in condition.message
-        config = k.PodSandboxConfig(
-            metadata=k.PodSandboxMetadata(name="drv", uid="drv", namespace="t")
+        config = kubert.PodSandboxConfig(
+            metadata=kubert.PodSandboxMetadata(name="drv", uid="drv", namespace="t")
         )
-        with pytest.raises(k.FailedPreconditionError, match="cgroup-driver"):
+        with pytest.raises(kubert.FailedPreconditionError, match="cgroup-driver"):
             runtime.create_sandbox(config, "")
     finally:
         runtime.close()
@@ -276,17 +300,26 @@ def test_container_made_by_cri_dockerd_is_listed_with_its_labels(
     """Objects without kubert's record label read the way dockershim wrote them."""
     sandbox_id = pods.sandbox()
     cid = docker_client.api.create_container(
-        docker_engine.busybox, command=["true"], name="k8s_legacy_pod_ns_uid-legacy_3",
-        labels={"io.kubernetes.docker.type": "container", "io.kubernetes.sandbox.id": sandbox_id,
-                "team": "a", "annotation.note": "b"},
+        docker_engine.busybox,
+        command=["true"],
+        name="k8s_legacy_pod_ns_uid-legacy_3",
+        labels={
+            "io.kubernetes.docker.type": "container",
+            "io.kubernetes.sandbox.id": sandbox_id,
+            "team": "a",
+            "annotation.note": "b",
+        },
         host_config=docker_client.api.create_host_config(network_mode="none"),
     )["Id"]
     try:
-        status = eventually(lambda: cid in pods.runtime.state.records
-                            and pods.runtime.container_status(cid), timeout=10, interval=0.02)
-        assert status.metadata == k.ContainerMetadata(name="legacy", attempt=3)
+        status = eventually(
+            lambda: cid in pods.runtime.state.records and pods.runtime.container_status(cid),
+            timeout=10,
+            interval=0.02,
+        )
+        assert status.metadata == kubert.ContainerMetadata(name="legacy", attempt=3)
         assert status.labels == {"team": "a"} and status.annotations == {"note": "b"}
-        [entry] = pods.runtime.list_containers(k.ContainerFilter(pod_sandbox_id=sandbox_id))
+        [entry] = pods.runtime.list_containers(kubert.ContainerFilter(pod_sandbox_id=sandbox_id))
         assert entry.id == cid
     finally:
         docker_client.api.remove_container(cid, force=True)
@@ -295,9 +328,9 @@ def test_container_made_by_cri_dockerd_is_listed_with_its_labels(
 def test_missing_host_device_path_is_not_found_or_invalid(pods: Any) -> None:
     sandbox_id = pods.sandbox()
     config = pods.container_config(
-        "true", devices=(k.Device(container_path="/dev/x", host_path="/dev/kubert-missing"),)
+        "true", devices=(kubert.Device(container_path="/dev/x", host_path="/dev/kubert-missing"),)
     )
-    with pytest.raises(k.KubertError):
+    with pytest.raises(kubert.KubertError):
         cid = pods.runtime.create_container(sandbox_id, config, pods.configs[sandbox_id])
         pods.runtime.start_container(cid)
     assert not os.path.exists("/dev/kubert-missing")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import kubert as k
+import kubert
 from kubert_docker.settings import DockerConfig
 
 
@@ -27,7 +27,7 @@ def test_sizes_and_counts_are_taken_as_the_config_file_or_python_spells_them() -
     ("log-max-files", 1), ("log-max-files", "two"),
 ])
 def test_bad_values_name_the_field_and_the_value(key: str, value: object) -> None:
-    with pytest.raises(k.InvalidArgumentError) as caught:
+    with pytest.raises(kubert.InvalidArgumentError) as caught:
         DockerConfig.from_options({key: value})
     assert caught.value.field == f"docker.{key}"
     assert caught.value.value == value

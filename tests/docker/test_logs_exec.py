@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-import kubert as k
+import kubert
 from tests.fixtures.docker_helpers import PodMaker, make_runtime
 from tests.fixtures.polling import eventually
 
@@ -33,7 +33,7 @@ def test_log_file_is_cri_format_with_streams_and_partial_lines(pods: Any) -> Non
     )
     cid = pods.run("sh", "-c", script)
     status = eventually(lambda: (s := pods.runtime.container_status(cid)).state
-                        == k.ContainerState.CONTAINER_EXITED and s, timeout=10, interval=0.02)
+                        == kubert.ContainerState.CONTAINER_EXITED and s, timeout=10, interval=0.02)
     # The copier has drained by the time the exit is reported.
     lines = _parse(status.log_path)
     # The two streams are separate pipes: their relative order is not defined.
@@ -52,7 +52,7 @@ def test_a_last_line_without_newline_is_a_full_line(pods: Any) -> None:
     it), else a reader that joins P parts up to their F, like ``kubert logs``, never shows it."""
     cid = pods.run("sh", "-c", "printf 'one\\ntwo'; printf 'oops' >&2")
     status = eventually(lambda: (s := pods.runtime.container_status(cid)).state
-                        == k.ContainerState.CONTAINER_EXITED and s, timeout=10, interval=0.02)
+                        == kubert.ContainerState.CONTAINER_EXITED and s, timeout=10, interval=0.02)
     lines = _parse(status.log_path)
     assert [line for line in lines if line[0] == b"stdout"] == [
         (b"stdout", b"F", b"one"), (b"stdout", b"F", b"two")
@@ -64,7 +64,7 @@ def test_a_second_container_on_the_same_log_path_appends(pods: Any) -> None:
     """A client that reuses a log path (crictl users do; containerd appends) gets both
     containers' lines; the second one's are not taken for an earlier copy of its own."""
     sandbox_id = pods.sandbox()
-    exited = k.ContainerState.CONTAINER_EXITED
+    exited = kubert.ContainerState.CONTAINER_EXITED
     lines = []
     for n, word in enumerate(("first-container-line", "second-container-line-that-is-longer")):
         cid = pods.container(
@@ -89,7 +89,7 @@ def test_reopen_after_rotation_loses_no_lines(pods: Any) -> None:
     Path(log_path).rename(rotated)
     pods.runtime.reopen_container_log(cid)
     eventually(lambda: pods.runtime.container_status(cid).state
-               == k.ContainerState.CONTAINER_EXITED, timeout=20, interval=0.02)
+               == kubert.ContainerState.CONTAINER_EXITED, timeout=20, interval=0.02)
     texts = [t for _, _, t in _parse(rotated) + _parse(log_path)]
     assert texts == [f"line-{i}".encode() for i in range(400)]
     assert _parse(log_path), "nothing was written after the reopen"
@@ -98,8 +98,8 @@ def test_reopen_after_rotation_loses_no_lines(pods: Any) -> None:
 def test_reopen_of_an_exited_container_is_failed_precondition(pods: Any) -> None:
     cid = pods.run("true")
     eventually(lambda: pods.runtime.container_status(cid).state
-               == k.ContainerState.CONTAINER_EXITED, timeout=10, interval=0.02)
-    with pytest.raises(k.FailedPreconditionError):
+               == kubert.ContainerState.CONTAINER_EXITED, timeout=10, interval=0.02)
+    with pytest.raises(kubert.FailedPreconditionError):
         pods.runtime.reopen_container_log(cid)
 
 
@@ -127,13 +127,13 @@ def test_a_new_runtime_resumes_copying_without_repeating(
 def test_exec_sync_output_and_exact_exit_code(pods: Any) -> None:
     cid = pods.run("sleep", "60")
     result = pods.runtime.exec_sync(cid, ["sh", "-c", "echo out; echo err >&2; exit 42"], 10)
-    assert result == k.ExecSyncResult(stdout=b"out\n", stderr=b"err\n", exit_code=42)
+    assert result == kubert.ExecSyncResult(stdout=b"out\n", stderr=b"err\n", exit_code=42)
 
 
 def test_exec_sync_deadline_kills_the_process(pods: Any) -> None:
     cid = pods.run("sleep", "60")
     started = time.monotonic()
-    with pytest.raises(k.DeadlineExceededError):
+    with pytest.raises(kubert.DeadlineExceededError):
         pods.runtime.exec_sync(cid, ["sh", "-c", "echo $$ > /tmp/exec.pid; exec sleep 300"], 1)
     assert time.monotonic() - started < 30
     pid = pods.exec(cid, "cat /tmp/exec.pid").strip()
@@ -157,6 +157,6 @@ def test_exec_sync_output_is_capped(docker_engine: Any, tmp_path: Path) -> None:
 def test_exec_in_exited_container_is_failed_precondition(pods: Any) -> None:
     cid = pods.run("true")
     eventually(lambda: pods.runtime.container_status(cid).state
-               == k.ContainerState.CONTAINER_EXITED, timeout=10, interval=0.02)
-    with pytest.raises(k.FailedPreconditionError):
+               == kubert.ContainerState.CONTAINER_EXITED, timeout=10, interval=0.02)
+    with pytest.raises(kubert.FailedPreconditionError):
         pods.runtime.exec_sync(cid, ["true"], 5)

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-import kubert as k
+import kubert
 from kubert.cri.client import CriClient
 from kubert_docker.runtime import DockerRuntime
 from kubert_docker.testing.engine import build_images, start_dockerd, stop_pid
@@ -37,7 +37,7 @@ from tests.fixtures.polling import eventually
 pytestmark = pytest.mark.docker
 
 _LINE = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z (stdout|stderr) (P|F) (.*)$")
-EXITED = k.ContainerState.CONTAINER_EXITED
+EXITED = kubert.ContainerState.CONTAINER_EXITED
 
 
 def cri_lines(*paths: str | Path) -> list[tuple[bytes, bytes, bytes]]:
@@ -98,7 +98,7 @@ def bursts(total: int, burst: int, pause: float) -> str:
     )
 
 
-def wait_exited(status: Callable[[], k.ContainerStatus], seconds: float = 120) -> Any:
+def wait_exited(status: Callable[[], kubert.ContainerStatus], seconds: float = 120) -> Any:
     found = eventually(
         lambda: (s := status()).state == EXITED and s, timeout=seconds, interval=0.02
     )
@@ -187,7 +187,7 @@ def test_reopen_while_writing_hard(
         name = f"{log_path}.{len(rotated)}"
         Path(log_path).rename(name)
         rotated.append(name)
-        with contextlib.suppress(k.FailedPreconditionError):  # it exited meanwhile
+        with contextlib.suppress(kubert.FailedPreconditionError):  # it exited meanwhile
             pods.runtime.reopen_container_log(cid)
         time.sleep(0.05)
     assert len(rotated) >= 5, "the writer ended before the test could reopen while it wrote"
@@ -285,7 +285,7 @@ class KubertServe:
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.log.read_text()[-3000:]
             if self.socket.exists():
-                with contextlib.suppress(k.KubertError), self.client() as client:
+                with contextlib.suppress(kubert.KubertError), self.client() as client:
                     client.status()
                     return
             time.sleep(0.1)
@@ -376,7 +376,7 @@ def test_engine_restart_mid_stream(tmp_path: Path) -> None:
 
         def status() -> Any:
             # Until the backend has reconnected, it answers UNAVAILABLE.
-            with contextlib.suppress(k.UnavailableError):
+            with contextlib.suppress(kubert.UnavailableError):
                 return back.container_status(cid)
             return None
 
@@ -510,7 +510,7 @@ def test_a_log_directory_that_cannot_be_made_does_not_fail_the_start(
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
     cid = pods.run("sh", "-c", "echo hi; sleep 60", sandbox={"log_directory": str(blocker / "pod")})
-    assert pods.runtime.container_status(cid).state == k.ContainerState.CONTAINER_RUNNING
+    assert pods.runtime.container_status(cid).state == kubert.ContainerState.CONTAINER_RUNNING
     assert "cannot copy the log of container" in caplog.text
 
 

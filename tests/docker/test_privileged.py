@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-import kubert as k
+import kubert
 from kubert_docker.privileged import CAPABILITIES, Privileged, detect, host_config
 from tests.fixtures.polling import eventually
 
@@ -38,14 +38,16 @@ def _field(pods: Any, cid: str, name: str) -> str:
 
 def _privileged_pod(pods: Any) -> str:
     return pods.sandbox(
-        linux=k.LinuxPodSandboxConfig(
-            security_context=k.LinuxSandboxSecurityContext(privileged=True)
+        linux=kubert.LinuxPodSandboxConfig(
+            security_context=kubert.LinuxSandboxSecurityContext(privileged=True)
         )
     )
 
 
-def _linux(**security: Any) -> k.LinuxContainerConfig:
-    return k.LinuxContainerConfig(security_context=k.LinuxContainerSecurityContext(**security))
+def _linux(**security: Any) -> kubert.LinuxContainerConfig:
+    return kubert.LinuxContainerConfig(
+        security_context=kubert.LinuxContainerSecurityContext(**security)
+    )
 
 
 # ---- detection ----------------------------------------------------------------------------
@@ -87,7 +89,7 @@ def test_privileged_mode_is_a_validated_setting() -> None:
 
     assert "--privileged-mode" in {o.flag for o in serve_options()}
     assert DockerConfig.from_options({"privileged-mode": "engine"}).privileged_mode == "engine"
-    with pytest.raises(k.InvalidArgumentError, match="privileged-mode"):
+    with pytest.raises(kubert.InvalidArgumentError, match="privileged-mode"):
         DockerConfig.from_options({"privileged-mode": "maybe"})
 
 
@@ -162,10 +164,14 @@ def test_seccomp_profile_is_ignored_when_privileged(pods: Any, tmp_path: Path) -
     sandbox_id = _privileged_pod(pods)
     for index, seccomp in enumerate(
         (
-            k.SecurityProfile(profile_type=k.ProfileType.Localhost, localhost_ref=str(profile)),
-            k.SecurityProfile(profile_type=k.ProfileType.RuntimeDefault),
+            kubert.SecurityProfile(
+                profile_type=kubert.ProfileType.Localhost, localhost_ref=str(profile)
+            ),
+            kubert.SecurityProfile(profile_type=kubert.ProfileType.RuntimeDefault),
             # Not even read: a privileged container's profile is ignored.
-            k.SecurityProfile(profile_type=k.ProfileType.Localhost, localhost_ref="/no/such.json"),
+            kubert.SecurityProfile(
+                profile_type=kubert.ProfileType.Localhost, localhost_ref="/no/such.json"
+            ),
         )
     ):
         cid = pods.container(
@@ -181,7 +187,7 @@ def test_seccomp_profile_is_ignored_when_privileged(pods: Any, tmp_path: Path) -
 
 def test_adding_all_capabilities(pods: Any) -> None:
     cid = pods.run(
-        "sleep", "60", linux=_linux(capabilities=k.Capability(add_capabilities=("ALL",)))
+        "sleep", "60", linux=_linux(capabilities=kubert.Capability(add_capabilities=("ALL",)))
     )
     effective = int(_field(pods, cid, "CapEff"), 16)
     bounding = _host_bounding_set()
@@ -192,7 +198,9 @@ def test_adding_all_capabilities(pods: Any) -> None:
         "sleep",
         "60",
         linux=_linux(
-            capabilities=k.Capability(add_capabilities=("ALL",), drop_capabilities=("SYS_ADMIN",))
+            capabilities=kubert.Capability(
+                add_capabilities=("ALL",), drop_capabilities=("SYS_ADMIN",)
+            )
         ),
     )
     assert not int(_field(pods, dropped, "CapEff"), 16) >> CAP_SYS_ADMIN & 1
@@ -221,17 +229,19 @@ def shared_dir(tmp_path: Path) -> Iterator[Path]:
         yield root
 
 
-def _mount(host: Path, target: str, propagation: k.MountPropagation, **kw: Any) -> k.Mount:
-    return k.Mount(container_path=target, host_path=str(host), propagation=propagation, **kw)
+def _mount(
+    host: Path, target: str, propagation: kubert.MountPropagation, **kw: Any
+) -> kubert.Mount:
+    return kubert.Mount(container_path=target, host_path=str(host), propagation=propagation, **kw)
 
 
 def test_mount_propagation_private_rslave_rshared(pods: Any, shared_dir: Path) -> None:
     sandbox_id = _privileged_pod(pods)
-    made: dict[k.MountPropagation, str] = {}
+    made: dict[kubert.MountPropagation, str] = {}
     for propagation in (
-        k.MountPropagation.PROPAGATION_PRIVATE,
-        k.MountPropagation.PROPAGATION_HOST_TO_CONTAINER,
-        k.MountPropagation.PROPAGATION_BIDIRECTIONAL,
+        kubert.MountPropagation.PROPAGATION_PRIVATE,
+        kubert.MountPropagation.PROPAGATION_HOST_TO_CONTAINER,
+        kubert.MountPropagation.PROPAGATION_BIDIRECTIONAL,
     ):
         made[propagation] = pods.container(
             sandbox_id,
@@ -266,7 +276,7 @@ def test_readonly_mount_is_not_recursive(pods: Any, tmp_path: Path) -> None:
         cid = pods.run(
             "sleep",
             "60",
-            mounts=(k.Mount(container_path="/m", host_path=str(source), readonly=True),),
+            mounts=(kubert.Mount(container_path="/m", host_path=str(source), readonly=True),),
         )
         denied = pods.runtime.exec_sync(cid, ["touch", "/m/top"], 10)
         assert denied.exit_code and b"Read-only" in denied.stderr
@@ -281,7 +291,7 @@ def test_recursive_read_only_is_refused_clearly_and_not_advertised(pods: Any) ->
     cases = {
         "must also be readonly": dict(readonly=False),
         "PROPAGATION_PRIVATE": dict(
-            readonly=True, propagation=k.MountPropagation.PROPAGATION_HOST_TO_CONTAINER
+            readonly=True, propagation=kubert.MountPropagation.PROPAGATION_HOST_TO_CONTAINER
         ),
         "recursive read-only": dict(readonly=True),
     }
@@ -290,11 +300,13 @@ def test_recursive_read_only_is_refused_clearly_and_not_advertised(pods: Any) ->
             "true",
             name="rro",
             mounts=(
-                k.Mount(container_path="/m", host_path="/tmp", recursive_read_only=True, **fields),
+                kubert.Mount(
+                    container_path="/m", host_path="/tmp", recursive_read_only=True, **fields
+                ),
             ),
         )
         with pytest.raises(
-            k.InvalidArgumentError, match=r"mounts\[0\]\.recursive_read_only"
+            kubert.InvalidArgumentError, match=r"mounts\[0\]\.recursive_read_only"
         ) as raised:
             pods.runtime.create_container(sandbox_id, config, pods.configs[sandbox_id])
         assert message in str(raised.value)
@@ -309,12 +321,15 @@ def test_recursive_read_only_is_refused_clearly_and_not_advertised(pods: Any) ->
 
 
 def test_container_over_its_memory_limit_is_oom_killed(pods: Any) -> None:
-    resources = k.LinuxContainerResources(memory_limit_in_bytes=32 * 1024 * 1024)
+    resources = kubert.LinuxContainerResources(memory_limit_in_bytes=32 * 1024 * 1024)
     # tail keeps the whole newline-free stream in memory until the limit stops it.
-    cid = pods.run("sh", "-c", "tail /dev/zero", linux=k.LinuxContainerConfig(resources=resources))
+    cid = pods.run(
+        "sh", "-c", "tail /dev/zero", linux=kubert.LinuxContainerConfig(resources=resources)
+    )
     status = eventually(
         lambda: (
-            (s := pods.runtime.container_status(cid)).state == k.ContainerState.CONTAINER_EXITED
+            (s := pods.runtime.container_status(cid)).state
+            == kubert.ContainerState.CONTAINER_EXITED
             and s
         ),
         timeout=60,
@@ -334,7 +349,7 @@ def test_privileged_pod_through_crictl(
     """As an operator would: crictl runp/create/start/exec on kubert's socket."""
     from tests.fixtures.crictl import crictl
 
-    kubert = docker_server
+    server = docker_server
     pod_json = tmp_path / "pod.json"
     pod_json.write_text(
         json.dumps(
@@ -357,7 +372,7 @@ def test_privileged_pod_through_crictl(
             }
         )
     )
-    address = kubert.address
+    address = server.address
     # crictl info shows the form privileged takes here (this host: the bounding set's).
     shown = json.loads(crictl(address, "info").stdout)["info"]["privileged"]
     expected = detect("auto")
@@ -385,23 +400,27 @@ def test_privileged_body_overrides_what_privileged_means(tmp_path: Path) -> None
     from kubert_docker.settings import DockerConfig
 
     facts = spec.HostFacts(privileged=Privileged(missing=("CAP_SYS_RESOURCE",)), apparmor=True)
-    sc = k.LinuxContainerSecurityContext(
+    sc = kubert.LinuxContainerSecurityContext(
         privileged=True,
         no_new_privs=True,
         masked_paths=("/proc/kcore",),
-        capabilities=k.Capability(drop_capabilities=("NET_RAW",)),
-        seccomp=k.SecurityProfile(profile_type=k.ProfileType.RuntimeDefault),
+        capabilities=kubert.Capability(drop_capabilities=("NET_RAW",)),
+        seccomp=kubert.SecurityProfile(profile_type=kubert.ProfileType.RuntimeDefault),
     )
-    config = k.ContainerConfig(
-        metadata=k.ContainerMetadata(name="c"),
-        image=k.ImageSpec(image="busybox"),
-        mounts=(k.Mount(container_path="/sys", host_path=str(tmp_path)),),
-        devices=(k.Device(container_path="/dev/mine", host_path="/dev/null", permissions="r"),),
-        linux=k.LinuxContainerConfig(security_context=sc),
+    config = kubert.ContainerConfig(
+        metadata=kubert.ContainerMetadata(name="c"),
+        image=kubert.ImageSpec(image="busybox"),
+        mounts=(kubert.Mount(container_path="/sys", host_path=str(tmp_path)),),
+        devices=(
+            kubert.Device(container_path="/dev/mine", host_path="/dev/null", permissions="r"),
+        ),
+        linux=kubert.LinuxContainerConfig(security_context=sc),
     )
-    sandbox = k.PodSandboxConfig(metadata=k.PodSandboxMetadata(name="p", uid="u", namespace="n"))
+    sandbox = kubert.PodSandboxConfig(
+        metadata=kubert.PodSandboxMetadata(name="p", uid="u", namespace="n")
+    )
     _, body, _ = spec.container_body(
-        "sb", k.NamespaceOption(), config, sandbox, DockerConfig(), facts, "", ""
+        "sb", kubert.NamespaceOption(), config, sandbox, DockerConfig(), facts, "", ""
     )
     host = body["HostConfig"]
     assert (host["Privileged"], host["CapAdd"], host["CapDrop"]) == (
@@ -421,7 +440,7 @@ def test_privileged_body_overrides_what_privileged_means(tmp_path: Path) -> None
     assert {d["PathOnHost"] for d in host["Devices"][1:]} >= {"/dev/null", "/dev/zero"}
     native = spec.HostFacts(privileged=Privileged())
     _, body, _ = spec.container_body(
-        "sb", k.NamespaceOption(), config, sandbox, DockerConfig(), native, "", ""
+        "sb", kubert.NamespaceOption(), config, sandbox, DockerConfig(), native, "", ""
     )
     assert body["HostConfig"]["Privileged"] is True
     assert "CapDrop" not in body["HostConfig"]

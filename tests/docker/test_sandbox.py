@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-import kubert as k
+import kubert
 from kubert_docker import naming
 
 pytestmark = pytest.mark.docker
 
 
 def test_dockershim_name_and_labels_on_the_pause_container(pods: Any, docker_client: Any) -> None:
-    metadata = k.PodSandboxMetadata(name="web", uid="uid-names", namespace="shop", attempt=2)
+    metadata = kubert.PodSandboxMetadata(name="web", uid="uid-names", namespace="shop", attempt=2)
     labels = {"app": "web", naming.TYPE_LABEL: "user-value", "annotation.x": "looks-internal"}
     annotations = {"a.io/note": "hi", naming.META_LABEL: "user"}
     sandbox_id = pods.sandbox(
@@ -31,7 +31,7 @@ def test_dockershim_name_and_labels_on_the_pause_container(pods: Any, docker_cli
     status = pods.runtime.sandbox_status(sandbox_id)
     assert status.labels == labels and status.annotations == annotations
     assert status.metadata == metadata
-    [entry] = pods.runtime.list_sandboxes(k.PodSandboxFilter(id=sandbox_id))
+    [entry] = pods.runtime.list_sandboxes(kubert.PodSandboxFilter(id=sandbox_id))
     assert entry.labels == labels and entry.annotations == annotations
 
 
@@ -43,15 +43,15 @@ def test_sandbox_without_image_config_runs_pause_with_network_none(
     assert inspect["HostConfig"]["NetworkMode"] == "none"
     assert inspect["HostConfig"]["IpcMode"] == "shareable"
     assert inspect["State"]["Running"]
-    assert pods.runtime.sandbox_status(sandbox_id).state == k.PodSandboxState.SANDBOX_READY
+    assert pods.runtime.sandbox_status(sandbox_id).state == kubert.PodSandboxState.SANDBOX_READY
 
 
 def test_hostname_dns_and_sysctls_seen_from_a_container(pods: Any) -> None:
     config = pods.sandbox_config(
         hostname="pod-host",
-        dns_config=k.DNSConfig(servers=("10.96.0.10",), searches=("ns.svc.cluster.local",),
+        dns_config=kubert.DNSConfig(servers=("10.96.0.10",), searches=("ns.svc.cluster.local",),
                                options=("ndots:5",)),
-        linux=k.LinuxPodSandboxConfig(sysctls={"net.ipv4.ip_unprivileged_port_start": "80"}),
+        linux=kubert.LinuxPodSandboxConfig(sysctls={"net.ipv4.ip_unprivileged_port_start": "80"}),
     )
     sandbox_id = pods.sandbox(config)
     cid = pods.container(sandbox_id, "sleep", "60")
@@ -86,11 +86,11 @@ def test_containers_share_the_sandbox_network_ipc_and_pid_namespaces(pods: Any) 
 
 def test_pid_namespace_container_keeps_processes_apart(pods: Any) -> None:
     sandbox_id = pods.sandbox()
-    sc = k.LinuxContainerSecurityContext(
-        namespace_options=k.NamespaceOption(pid=k.NamespaceMode.CONTAINER)
+    sc = kubert.LinuxContainerSecurityContext(
+        namespace_options=kubert.NamespaceOption(pid=kubert.NamespaceMode.CONTAINER)
     )
     own = pods.container(sandbox_id, "sleep", "61", name="own",
-                         linux=k.LinuxContainerConfig(security_context=sc))
+                         linux=kubert.LinuxContainerConfig(security_context=sc))
     shared = pods.container(sandbox_id, "sleep", "62", name="shared")
     assert _ns(pods, own, "pid") != _ns(pods, shared, "pid")
     assert "sleep 62" not in pods.exec(own, "ps -o args")
@@ -98,10 +98,10 @@ def test_pid_namespace_container_keeps_processes_apart(pods: Any) -> None:
 
 
 def test_host_network_sandbox_uses_the_node_netns(pods: Any) -> None:
-    ns = k.NamespaceOption(network=k.NamespaceMode.NODE)
+    ns = kubert.NamespaceOption(network=kubert.NamespaceMode.NODE)
     config = pods.sandbox_config(
-        linux=k.LinuxPodSandboxConfig(
-            security_context=k.LinuxSandboxSecurityContext(namespace_options=ns)
+        linux=kubert.LinuxPodSandboxConfig(
+            security_context=kubert.LinuxSandboxSecurityContext(namespace_options=ns)
         )
     )
     sandbox_id = pods.sandbox(config)
@@ -109,7 +109,7 @@ def test_host_network_sandbox_uses_the_node_netns(pods: Any) -> None:
     assert _ns(pods, cid, "net") == os.readlink("/proc/self/ns/net")
     assert pods.runtime.sandbox_netns_path(sandbox_id) == ""
     assert pods.runtime.sandbox_status(sandbox_id).linux.namespaces.options.network == (
-        k.NamespaceMode.NODE
+        kubert.NamespaceMode.NODE
     )
 
 
@@ -144,10 +144,10 @@ def test_sandbox_oom_score_adj_is_clamped_to_what_the_host_allows(
 
 
 def test_port_mappings_and_cgroup_parent_are_recorded(pods: Any, docker_client: Any) -> None:
-    ports = (k.PortMapping(container_port=80, host_port=8080),
-             k.PortMapping(protocol=k.Protocol.UDP, container_port=53, host_port=5353))
+    ports = (kubert.PortMapping(container_port=80, host_port=8080),
+             kubert.PortMapping(protocol=kubert.Protocol.UDP, container_port=53, host_port=5353))
     config = pods.sandbox_config(
-        port_mappings=ports, linux=k.LinuxPodSandboxConfig(cgroup_parent="/kubert-test-pods")
+        port_mappings=ports, linux=kubert.LinuxPodSandboxConfig(cgroup_parent="/kubert-test-pods")
     )
     sandbox_id = pods.sandbox(config)
     record = pods.runtime._sandbox(sandbox_id)
@@ -159,22 +159,22 @@ def test_port_mappings_and_cgroup_parent_are_recorded(pods: Any, docker_client: 
 
 
 def test_unknown_runtime_handler_is_refused_by_name(pods: Any) -> None:
-    with pytest.raises(k.InvalidArgumentError, match="runtime_handler"):
+    with pytest.raises(kubert.InvalidArgumentError, match="runtime_handler"):
         pods.runtime.create_sandbox(pods.sandbox_config(), "no-such-runtime")
 
 
 def test_duplicate_sandbox_metadata_is_already_exists(pods: Any) -> None:
     config = pods.sandbox_config()
     pods.sandbox(config)
-    with pytest.raises(k.AlreadyExistsError):
+    with pytest.raises(kubert.AlreadyExistsError):
         pods.runtime.create_sandbox(config, "")
 
 
 def test_stopped_sandbox_is_never_started_again(pods: Any) -> None:
     sandbox_id = pods.sandbox()
     pods.runtime.stop_sandbox(sandbox_id)
-    assert pods.runtime.sandbox_status(sandbox_id).state == k.PodSandboxState.SANDBOX_NOTREADY
-    with pytest.raises(k.FailedPreconditionError):
+    assert pods.runtime.sandbox_status(sandbox_id).state == kubert.PodSandboxState.SANDBOX_NOTREADY
+    with pytest.raises(kubert.FailedPreconditionError):
         pods.runtime.start_sandbox(sandbox_id)
 
 
@@ -222,7 +222,7 @@ def test_pod_files_without_the_engine_network_sandbox(
     managed.write_text("10.1.2.3\tmanaged\n")
     own = pods.container(
         sandbox_id, "sleep", "60", name="own",
-        mounts=(k.Mount(container_path="/etc/hosts", host_path=str(managed)),),
+        mounts=(kubert.Mount(container_path="/etc/hosts", host_path=str(managed)),),
     )
     assert pods.exec(own, "cat /etc/hosts") == "10.1.2.3\tmanaged\n"
     files = pods.runtime.pod_files.directory(sandbox_id)

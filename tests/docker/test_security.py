@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-import kubert as k
+import kubert
 
 pytestmark = pytest.mark.docker
 
@@ -17,10 +17,10 @@ CAP_NET_ADMIN = 12
 
 
 def _run(pods: Any, image: str | None = None, **security: Any) -> str:
-    sc = k.LinuxContainerSecurityContext(**security)
-    kwargs: dict[str, Any] = {"linux": k.LinuxContainerConfig(security_context=sc)}
+    sc = kubert.LinuxContainerSecurityContext(**security)
+    kwargs: dict[str, Any] = {"linux": kubert.LinuxContainerConfig(security_context=sc)}
     if image:
-        kwargs["image"] = k.ImageSpec(image=image)
+        kwargs["image"] = kubert.ImageSpec(image=image)
     return pods.run("sleep", "60", **kwargs)
 
 
@@ -42,8 +42,8 @@ def test_run_as_username_and_group_without_user(pods: Any, docker_engine: Any) -
     with_group = _run(pods, run_as_username="kubert", run_as_group=4321)
     assert pods.exec(with_group, "id -u; id -g").split() == ["1234", "4321"]
     # A group alone is refused (the CRI's rule), before anything is created.
-    with pytest.raises(k.InvalidArgumentError, match=r"run_as_group"):
-        k.LinuxContainerSecurityContext(run_as_group=4321)
+    with pytest.raises(kubert.InvalidArgumentError, match=r"run_as_group"):
+        kubert.LinuxContainerSecurityContext(run_as_group=4321)
 
 
 def test_readonly_rootfs(pods: Any) -> None:
@@ -53,7 +53,7 @@ def test_readonly_rootfs(pods: Any) -> None:
 
 
 def test_capabilities_add_and_drop(pods: Any) -> None:
-    cid = _run(pods, capabilities=k.Capability(add_capabilities=("NET_ADMIN",),
+    cid = _run(pods, capabilities=kubert.Capability(add_capabilities=("NET_ADMIN",),
                                                 drop_capabilities=("NET_RAW",)))
     effective = int(_status_field(pods, cid, "CapEff"), 16)
     assert effective >> CAP_NET_ADMIN & 1
@@ -75,19 +75,31 @@ def test_masked_and_readonly_paths(pods: Any) -> None:
 
 
 def test_seccomp_unconfined_runtime_default_and_localhost(pods: Any, tmp_path: Path) -> None:
-    unconfined = _run(pods, seccomp=k.SecurityProfile(profile_type=k.ProfileType.Unconfined))
+    unconfined = _run(
+        pods, seccomp=kubert.SecurityProfile(profile_type=kubert.ProfileType.Unconfined)
+    )
     assert _status_field(pods, unconfined, "Seccomp") == "0"
     # No profile at all is unconfined too (the CRI's rule; the kubelet sends RuntimeDefault).
     assert _status_field(pods, _run(pods), "Seccomp") == "0"
-    default = _run(pods, seccomp=k.SecurityProfile(profile_type=k.ProfileType.RuntimeDefault))
+    default = _run(
+        pods, seccomp=kubert.SecurityProfile(profile_type=kubert.ProfileType.RuntimeDefault)
+    )
     assert _status_field(pods, default, "Seccomp") == "2"
     profile = tmp_path / "deny-mkdir.json"
-    profile.write_text(json.dumps({
-        "defaultAction": "SCMP_ACT_ALLOW",
-        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}],
-    }))
-    local = _run(pods, seccomp=k.SecurityProfile(profile_type=k.ProfileType.Localhost,
-                                                   localhost_ref=str(profile)))
+    profile.write_text(
+        json.dumps(
+            {
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}],
+            }
+        )
+    )
+    local = _run(
+        pods,
+        seccomp=kubert.SecurityProfile(
+            profile_type=kubert.ProfileType.Localhost, localhost_ref=str(profile)
+        ),
+    )
     result = pods.runtime.exec_sync(local, ["mkdir", "/tmp/denied"], 10)
     assert result.exit_code != 0
     pods.exec(local, "touch /tmp/allowed")
@@ -95,10 +107,13 @@ def test_seccomp_unconfined_runtime_default_and_localhost(pods: Any, tmp_path: P
 
 def test_missing_localhost_seccomp_profile_names_the_field(pods: Any) -> None:
     sandbox_id = pods.sandbox()
-    sc = k.LinuxContainerSecurityContext(seccomp=k.SecurityProfile(
-        profile_type=k.ProfileType.Localhost, localhost_ref="/no/such/profile.json"))
-    config = pods.container_config("true", linux=k.LinuxContainerConfig(security_context=sc))
-    with pytest.raises(k.InvalidArgumentError, match=r"seccomp\.localhost_ref"):
+    sc = kubert.LinuxContainerSecurityContext(
+        seccomp=kubert.SecurityProfile(
+            profile_type=kubert.ProfileType.Localhost, localhost_ref="/no/such/profile.json"
+        )
+    )
+    config = pods.container_config("true", linux=kubert.LinuxContainerConfig(security_context=sc))
+    with pytest.raises(kubert.InvalidArgumentError, match=r"seccomp\.localhost_ref"):
         pods.runtime.create_container(sandbox_id, config, pods.configs[sandbox_id])
 
 
@@ -106,10 +121,13 @@ def test_apparmor_profile_without_apparmor_is_refused(pods: Any) -> None:
     if pods.runtime.facts.apparmor:
         pytest.skip("AppArmor is enabled on this host")
     sandbox_id = pods.sandbox()
-    sc = k.LinuxContainerSecurityContext(apparmor=k.SecurityProfile(
-        profile_type=k.ProfileType.Localhost, localhost_ref="localhost/some-profile"))
-    config = pods.container_config("true", linux=k.LinuxContainerConfig(security_context=sc))
-    with pytest.raises(k.InvalidArgumentError, match="AppArmor"):
+    sc = kubert.LinuxContainerSecurityContext(
+        apparmor=kubert.SecurityProfile(
+            profile_type=kubert.ProfileType.Localhost, localhost_ref="localhost/some-profile"
+        )
+    )
+    config = pods.container_config("true", linux=kubert.LinuxContainerConfig(security_context=sc))
+    with pytest.raises(kubert.InvalidArgumentError, match="AppArmor"):
         pods.runtime.create_container(sandbox_id, config, pods.configs[sandbox_id])
 
 

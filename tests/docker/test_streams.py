@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-import kubert as k
+import kubert
 from tests.fixtures.polling import eventually
 
 pytestmark = pytest.mark.docker
 
 
 def _drain(stream: Any, limit: float = 10) -> dict[int, bytes]:
-    out: dict[int, bytes] = {k.STDOUT: b"", k.STDERR: b""}
+    out: dict[int, bytes] = {kubert.STDOUT: b"", kubert.STDERR: b""}
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         chunk = stream.read()
@@ -26,14 +26,14 @@ def _drain(stream: Any, limit: float = 10) -> dict[int, bytes]:
 
 def test_exec_stream_with_stdin_and_exit_code(pods: Any) -> None:
     cid = pods.run("sleep", "60")
-    stream = pods.runtime.exec_stream(k.ExecRequest(
+    stream = pods.runtime.exec_stream(kubert.ExecRequest(
         container_id=cid, cmd=("sh", "-c", "read line; echo got:$line; echo e >&2; exit 5"),
         stdin=True, stdout=True, stderr=True))
     try:
         stream.write_stdin(b"hello\n")
         stream.close_stdin()
         out = _drain(stream)
-        assert out == {k.STDOUT: b"got:hello\n", k.STDERR: b"e\n"}
+        assert out == {kubert.STDOUT: b"got:hello\n", kubert.STDERR: b"e\n"}
         assert stream.wait() == 5
     finally:
         stream.close()
@@ -41,12 +41,12 @@ def test_exec_stream_with_stdin_and_exit_code(pods: Any) -> None:
 
 def test_exec_stream_with_tty(pods: Any) -> None:
     cid = pods.run("sleep", "60")
-    stream = pods.runtime.exec_stream(k.ExecRequest(
+    stream = pods.runtime.exec_stream(kubert.ExecRequest(
         container_id=cid, cmd=("sh", "-c", "[ -t 1 ] && echo is-a-tty"), tty=True,
         stdout=True))
     try:
         stream.resize(100, 30)
-        assert b"is-a-tty" in _drain(stream)[k.STDOUT]
+        assert b"is-a-tty" in _drain(stream)[kubert.STDOUT]
         assert stream.wait() == 0
     finally:
         stream.close()
@@ -54,7 +54,7 @@ def test_exec_stream_with_tty(pods: Any) -> None:
 
 def test_attach_stream_sees_the_main_process_output(pods: Any) -> None:
     cid = pods.run("sh", "-c", "read line; echo attached:$line; sleep 60", stdin=True)
-    stream = pods.runtime.attach_stream(k.AttachRequest(
+    stream = pods.runtime.attach_stream(kubert.AttachRequest(
         container_id=cid, stdin=True, stdout=True, stderr=True))
     try:
         stream.write_stdin(b"hi\n")
@@ -75,7 +75,7 @@ def test_port_forward_reaches_the_pod_loopback(pods: Any) -> None:
     sandbox_id = pods.sandbox()
     pods.container(sandbox_id, "sh", "-c", "mkdir -p /www && echo forwarded > /www/index.html "
                    "&& exec httpd -f -p 127.0.0.1:8080 -h /www")
-    request = k.PortForwardRequest(pod_sandbox_id=sandbox_id, port=(8080,))
+    request = kubert.PortForwardRequest(pod_sandbox_id=sandbox_id, port=(8080,))
 
     def fetch() -> bytes:
         try:
@@ -95,6 +95,6 @@ def test_port_forward_reaches_the_pod_loopback(pods: Any) -> None:
 def test_streams_need_a_running_container(pods: Any) -> None:
     cid = pods.run("true")
     eventually(lambda: pods.runtime.container_status(cid).state
-               == k.ContainerState.CONTAINER_EXITED, timeout=10, interval=0.02)
-    with pytest.raises(k.FailedPreconditionError):
-        pods.runtime.exec_stream(k.ExecRequest(container_id=cid, cmd=("true",), stdout=True))
+               == kubert.ContainerState.CONTAINER_EXITED, timeout=10, interval=0.02)
+    with pytest.raises(kubert.FailedPreconditionError):
+        pods.runtime.exec_stream(kubert.ExecRequest(container_id=cid, cmd=("true",), stdout=True))

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-import kubert as k
+import kubert
 from kubert import InvalidArgumentError
 from kubert_docker.spec import host_sysctls
 
@@ -26,11 +26,11 @@ def test_a_sysctl_the_kernel_lacks_is_refused_by_name() -> None:
 def test_a_value_the_kernel_refuses_fails_at_start_not_create(pods: Any) -> None:
     """The crash harness relies on this: such a sandbox is created, then cannot start."""
     config = pods.sandbox_config(
-        linux=k.LinuxPodSandboxConfig(
+        linux=kubert.LinuxPodSandboxConfig(
             sysctls={"net.ipv4.ip_unprivileged_port_start": "not-a-number"}
         )
     )
     created = pods.runtime.create_sandbox(config, "")
     pods.sandboxes.append(created.id)
-    with pytest.raises(k.KubertError, match="ip_unprivileged_port_start"):
+    with pytest.raises(kubert.KubertError, match="ip_unprivileged_port_start"):
         pods.runtime.start_sandbox(created.id)

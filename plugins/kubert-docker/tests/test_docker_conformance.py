@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-import kubert as k
+import kubert
 from kubert.testing.suite import BackendSuite
 from kubert_docker.images import DockerImages
 from kubert_docker.runtime import DockerRuntime
@@ -20,7 +20,7 @@ class TestDockerConformance(BackendSuite):
     @pytest.fixture
     def backend(self, docker_engine: Any, tmp_path: Path) -> Iterator[DockerRuntime]:
         runtime = DockerRuntime(
-            k.BackendContext(
+            kubert.BackendContext(
                 root_dir=tmp_path, options=docker_engine.backend_options(),
                 pod_infra_container_image=docker_engine.pause,
             )
@@ -35,7 +35,7 @@ class TestDockerConformance(BackendSuite):
         # The suite pulls Docker Hub names; the test registry serves them as a mirror.
         options = {**docker_engine.backend_options(),
                    "registry_mirrors": [f"docker.io={docker_registry.host}"]}
-        images = DockerImages(k.BackendContext(root_dir=tmp_path, options=options))
+        images = DockerImages(kubert.BackendContext(root_dir=tmp_path, options=options))
         yield images
         images.close()
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-import kubert as k
+import kubert
 from kubert_docker import naming, references
 from kubert_docker.logs import format_time, last_timestamp
 from kubert_docker.oom import clamp, detect_floor
@@ -69,7 +69,7 @@ def test_mirror_rewrites_only_configured_registries() -> None:
     ({"runtime-handlers": ["kata"]}, "docker.runtime-handlers"),
 ])
 def test_bad_options_name_the_key(options: dict[str, object], field: str) -> None:
-    with pytest.raises(k.InvalidArgumentError) as error:
+    with pytest.raises(kubert.InvalidArgumentError) as error:
         DockerConfig.from_options(options)
     assert error.value.field == field
 
@@ -78,9 +78,9 @@ def test_engine_states_map_to_cri_states_and_reasons() -> None:
     zero = "0001-01-01T00:00:00Z"
     done = "2026-01-01T00:00:01.5Z"
     assert container_state({"Status": "created", "FinishedAt": zero})[0] == (
-        k.ContainerState.CONTAINER_CREATED)
+        kubert.ContainerState.CONTAINER_CREATED)
     assert container_state({"Status": "running", "Running": True})[0] == (
-        k.ContainerState.CONTAINER_RUNNING)
+        kubert.ContainerState.CONTAINER_RUNNING)
     assert container_state({"Status": "exited", "ExitCode": 0, "StartedAt": done,
                             "FinishedAt": done})[1] == "Completed"
     assert container_state({"Status": "exited", "ExitCode": 2, "StartedAt": done,
@@ -89,7 +89,7 @@ def test_engine_states_map_to_cri_states_and_reasons() -> None:
                             "StartedAt": done, "FinishedAt": done})[1] == "OOMKilled"
     failed = container_state({"Status": "created", "Error": "exec: nope", "ExitCode": 127,
                               "StartedAt": zero, "FinishedAt": zero})
-    assert failed == (k.ContainerState.CONTAINER_EXITED, "ContainerCannotRun", "exec: nope")
+    assert failed == (kubert.ContainerState.CONTAINER_EXITED, "ContainerCannotRun", "exec: nope")
 
 
 def test_times_parse_and_format_to_the_nanosecond(tmp_path: Path) -> None:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import kubert as k
+import kubert
 from kubert_docker import podfiles
 from kubert_docker.dns import dns_dict, pod_resolv_conf
 from kubert_docker.podfiles import PodFiles, host_resolv_conf
 
 
 def test_pod_dns_config_in_the_engines_order() -> None:
-    dns = dns_dict(k.DNSConfig(servers=("10.96.0.10",), searches=("a.svc", "svc"),
+    dns = dns_dict(kubert.DNSConfig(servers=("10.96.0.10",), searches=("a.svc", "svc"),
                                         options=("ndots:5",)))
     assert dns is not None
     assert pod_resolv_conf(dns) == "search a.svc svc\nnameserver 10.96.0.10\noptions ndots:5\n"
@@ -44,7 +44,7 @@ def test_searches_without_servers_keep_the_hosts_nameservers(tmp_path: Path) -> 
 
 def test_binds_leave_a_mounted_file_to_its_mount_and_follow_readonly(tmp_path: Path) -> None:
     files = PodFiles(tmp_path)
-    mounts = (k.Mount(container_path="/etc/hosts/", host_path="/x"),)
+    mounts = (kubert.Mount(container_path="/etc/hosts/", host_path="/x"),)
     assert files.binds("s1", mounts, readonly=True) == [
         f"{tmp_path}/s1/resolv.conf:/etc/resolv.conf:ro"
     ]
