@@ -62,7 +62,7 @@ class _PassingBytes:
         )
 
 
-class _GenericPassingBytes(grpc.GenericRpcHandler):
+class _GenericPassingBytes(grpc.GenericRpcHandler):  # type: ignore[misc]
     """A generic handler answering with :func:`_passing_bytes` handlers (built once each)."""
 
     def __init__(self, inner: Any) -> None:
