@@ -79,7 +79,9 @@ def main() -> None:
     # the failed plugin is the one selected; other commands stay quiet about them.
     logging.getLogger("kubert.plugins").setLevel(logging.ERROR)
     try:
-        host = PluginHost().load()
+        # Serving needs no kubelet-side plugin: their imports stay out of the server's RSS.
+        argv = sys.argv[1:]
+        host = PluginHost(serving=bool(argv) and argv[0] == "serve").load()
     except (TypeError, ValueError) as error:  # e.g. two plugins register one backend name
         raise SystemExit(f"kubert: cannot load plugins: {error}") from None
-    build_cli(host, sys.argv[1:])()
+    build_cli(host, argv)()
