@@ -49,7 +49,7 @@ def _wanted_modules(argv: list[str]) -> tuple[str, ...]:
 def build_cli(host: PluginHost, argv: list[str] | None = None) -> click.Group:
     """Add the built-in commands (those ``argv`` needs, all when it is None) and the plugins'
     commands to :data:`cli`; the plugins' only when ``argv`` does not name a built-in command
-    (``kubert serve`` then imports none of the kubelet layer's commands: 16 MB of RSS)."""
+    (``kubert serve`` then imports none of the plugins' command modules)."""
     modules = COMMAND_MODULES if argv is None else _wanted_modules(argv)
     for module_name in modules:
         module = importlib.import_module(module_name)
