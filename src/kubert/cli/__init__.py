@@ -48,7 +48,8 @@ def _wanted_modules(argv: list[str]) -> tuple[str, ...]:
 
 def build_cli(host: PluginHost, argv: list[str] | None = None) -> click.Group:
     """Add the built-in commands (those ``argv`` needs, all when it is None) and the plugins'
-    commands to :data:`cli`."""
+    commands to :data:`cli`; the plugins' only when ``argv`` does not name a built-in command
+    (``kubert serve`` then imports none of the plugins' command modules)."""
     modules = COMMAND_MODULES if argv is None else _wanted_modules(argv)
     for module_name in modules:
         module = importlib.import_module(module_name)
@@ -56,6 +57,8 @@ def build_cli(host: PluginHost, argv: list[str] | None = None) -> click.Group:
             cli.add_command(module.make_command(host))
         else:
             cli.add_command(module.command)
+    if modules != COMMAND_MODULES:
+        return cli  # a built-in command is invoked: no plugin's command can be
     arguments = {"cli": cli, "pm": host.pm}
     # Each implementation on its own (in registration order), so that one broken plugin is
     # reported by name and the others still add theirs; each gets the arguments it names.
@@ -76,7 +79,9 @@ def main() -> None:
     # the failed plugin is the one selected; other commands stay quiet about them.
     logging.getLogger("kubert.plugins").setLevel(logging.ERROR)
     try:
-        host = PluginHost().load()
+        # Serving needs no kubelet-side plugin: their imports stay out of the server's RSS.
+        argv = sys.argv[1:]
+        host = PluginHost(serving=bool(argv) and argv[0] == "serve").load()
     except (TypeError, ValueError) as error:  # e.g. two plugins register one backend name
         raise SystemExit(f"kubert: cannot load plugins: {error}") from None
-    build_cli(host, sys.argv[1:])()
+    build_cli(host, argv)()

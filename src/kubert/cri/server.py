@@ -179,9 +179,9 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         request: Message,
         model: type[Any],
         perform: Callable[..., Any],
-        reply: Callable[[Any], Message],
+        reply: Callable[[Any], Message | bytes],
         args: Callable[[Any], dict[str, Any]] | None = None,
-    ) -> Message:
+    ) -> Message | bytes:
         """Convert ``request`` to ``model`` (its validators refuse bad fields), hand the
         service's keyword arguments (``args`` of the model; by default its fields) through
         the hook to ``perform``, and convert the answer with ``reply``."""
@@ -283,7 +283,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         return self._serve(
             "ListPodSandbox", context, request, models.ListPodSandboxRequest,
             self.service.list_pod_sandbox,
-            lists.pod_sandbox_list,
+            lists.pod_sandbox_list_bytes,  # serialized already: sent as they are
         )
 
     # ---- RuntimeService: containers ----------------------------------------------------
@@ -327,7 +327,7 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         return self._serve(
             "ListContainers", context, request, models.ListContainersRequest,
             self.service.list_containers,
-            lists.container_list,
+            lists.container_list_bytes,  # serialized already: sent as they are
         )
 
     def ContainerStatus(
