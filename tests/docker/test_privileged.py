@@ -420,7 +420,7 @@ def test_privileged_body_overrides_what_privileged_means(tmp_path: Path) -> None
         metadata=kubert.PodSandboxMetadata(name="p", uid="u", namespace="n")
     )
     _, body, _ = spec.container_body(
-        "sb", kubert.NamespaceOption(), config, sandbox, DockerConfig(), facts, "", ""
+        "sb", kubert.NamespaceOption(), config, sandbox, DockerConfig(), facts, ""
     )
     host = body["HostConfig"]
     assert (host["Privileged"], host["CapAdd"], host["CapDrop"]) == (
@@ -440,7 +440,7 @@ def test_privileged_body_overrides_what_privileged_means(tmp_path: Path) -> None
     assert {d["PathOnHost"] for d in host["Devices"][1:]} >= {"/dev/null", "/dev/zero"}
     native = spec.HostFacts(privileged=Privileged())
     _, body, _ = spec.container_body(
-        "sb", kubert.NamespaceOption(), config, sandbox, DockerConfig(), native, "", ""
+        "sb", kubert.NamespaceOption(), config, sandbox, DockerConfig(), native, ""
     )
     assert body["HostConfig"]["Privileged"] is True
     assert "CapDrop" not in body["HostConfig"]

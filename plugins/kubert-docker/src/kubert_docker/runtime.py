@@ -414,13 +414,6 @@ class DockerRuntime(RuntimeBackend):
                 "sandboxes only"
             )
         sc = config.linux.security_context
-        image_user = ""
-        if sc.run_as_group is not None and sc.run_as_user is None and not sc.run_as_username:
-            with translate("image", config.image.image):
-                image_user = str(
-                    (self.engine.api().inspect_image(config.image.image).get("Config") or {})
-                    .get("User") or ""
-                )
         runtime = spec.runtime_for(
             str(sandbox.meta.extra.get("runtime_handler", "")), self.config, self.facts
         )
@@ -431,7 +424,6 @@ class DockerRuntime(RuntimeBackend):
             sandbox_config,
             self.config,
             self.facts,
-            image_user,
             runtime,
             self._pod_sysfs(sandbox, config),
             self.pod_files.binds(sandbox.id, config.mounts, sc.readonly_rootfs)

@@ -326,7 +326,6 @@ def container_body(
     sandbox_config: PodSandboxConfig,
     cfg: DockerConfig,
     facts: HostFacts,
-    image_user: str,
     runtime: str,
     sysfs: str = "",
     pod_binds: Sequence[str] = (),
@@ -410,7 +409,9 @@ def container_body(
         body["Cmd"] = list(config.args)
     if config.working_dir:
         body["WorkingDir"] = config.working_dir
-    user = security.user_string(sc.run_as_user, sc.run_as_group, sc.run_as_username, image_user)
+    # A group without a user never reaches here: the model refuses it (the CRI's rule), so
+    # the image's own user need not be looked up.
+    user = security.user_string(sc.run_as_user, sc.run_as_group, sc.run_as_username, "")
     if user:
         body["User"] = user
     name = naming.container_name(md.name, pod.name, pod.namespace, pod.uid, md.attempt)

@@ -132,7 +132,8 @@ class BackendFixtures:
     @pytest.fixture
     def pullable_images(self) -> Sequence[str]:
         """Images the suite may pull and remove: each a different image (its own ID), used by
-        nothing else, and never the infra image or one of ``container_images``."""
+        nothing else, and never the infra image or one of ``container_images``. Containers
+        are made from them too, so each must run ``run_command``."""
         return ("busybox:1.36", "alpine:3.20")
 
     @pytest.fixture

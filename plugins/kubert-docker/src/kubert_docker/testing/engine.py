@@ -205,6 +205,10 @@ def start_dockerd(root: Path, *, outlive_caller: bool = False) -> DockerEngine:
     raise EngineFailed(f"dockerd did not answer within 30s:\n{engine.log_tail()}")
 
 
+#: The image config line that gives the test images a PATH.
+PATH_ENV = "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
 def busybox_rootfs(user: str | None = None) -> bytes:
     """A tarball of a rootfs: /bin/busybox, its applet links, /etc/passwd and /etc/group."""
     busybox = shutil.which("busybox") or "/bin/busybox"
@@ -267,7 +271,7 @@ def import_rootfs(client: Any, rootfs: bytes, ref: str, changes: list[str]) -> N
 def build_images(engine: DockerEngine) -> None:
     client = engine.client()
     try:
-        path_env = "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        path_env = PATH_ENV
         busybox = busybox_rootfs()
         import_rootfs(client, busybox, BUSYBOX, [path_env, 'CMD ["/bin/sh"]'])
         import_rootfs(client, busybox, BUSYBOX_USER, [path_env, "USER 1234", 'CMD ["/bin/sh"]'])

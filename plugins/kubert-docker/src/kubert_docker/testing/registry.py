@@ -17,10 +17,12 @@ from pathlib import Path
 
 from kubert_docker.testing.engine import (
     BUSYBOX,
+    PATH_ENV,
     PAUSE,
     DockerEngine,
     EngineFailed,
     EngineUnavailable,
+    busybox_rootfs,
     die_with_parent,
     free_port,
     import_rootfs,
@@ -122,8 +124,13 @@ def _htpasswd_line(user: str, password: str) -> str:
 
 
 def _tiny_rootfs(text: str) -> bytes:
+    """busybox plus a file of its own: an image with an ID of its own that still runs what
+    the conformance suite runs in the images it pulls (``sleep``)."""
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
+    with tarfile.open(fileobj=io.BytesIO(busybox_rootfs())) as base, \
+            tarfile.open(fileobj=buf, mode="w") as tar:
+        for member in base.getmembers():
+            tar.addfile(member, base.extractfile(member) if member.isfile() else None)
         data = text.encode()
         info = tarfile.TarInfo("tiny.txt")
         info.size = len(data)
@@ -138,7 +145,7 @@ def _push(engine: DockerEngine, registry: Registry) -> None:
         pairs = [(BUSYBOX, registry.busybox), (PAUSE, registry.pause)]
         for remote, hub in zip(registry.tiny, registry.mirrored.values(), strict=True):
             local = "kubert-test/tiny:" + remote.rsplit(":", 1)[1]
-            import_rootfs(client, _tiny_rootfs(f"tiny image {local}\n"), local, [])
+            import_rootfs(client, _tiny_rootfs(f"tiny image {local}\n"), local, [PATH_ENV])
             pairs += [(local, remote), (local, hub)]
         for local, remote in pairs:
             repository, tag = remote.rsplit(":", 1)
