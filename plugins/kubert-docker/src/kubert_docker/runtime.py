@@ -157,11 +157,10 @@ class DockerRuntime(RuntimeBackend):
         if self._driver_error:
             log.error("%s", self._driver_error)
         self.sysfs.sweep({r.id for r in self.state.all(naming.TYPE_SANDBOX) if r.running})
-        for record in self.state.all(naming.TYPE_SANDBOX):
-            if not record.running:
-                self.netns.unlink(record.id)
-            elif not netns.host_network(record):
-                self.netns.link(record)
+        self.netns.sweep(lambda: [
+            r for r in self.state.all(naming.TYPE_SANDBOX)
+            if r.running and not netns.host_network(r)
+        ])
         self.logs.resume_all(self.state.all(naming.TYPE_CONTAINER))
         sandboxes = self.state.all(naming.TYPE_SANDBOX)
         self.pod_files.sweep(r.id for r in sandboxes)
