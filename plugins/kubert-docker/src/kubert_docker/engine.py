@@ -1,14 +1,19 @@
-"""The engine connection: a lazily built, version-negotiated docker API client and error mapping.
+"""The engine connection: a lazily built, version-negotiated API client and error mapping.
 
-The docker SDK is imported here, on first use, never at plugin import. Every engine call goes
-through :func:`translate`, which turns the SDK's exceptions into kubert's typed errors: an
-unreachable engine is :class:`~kubert.UnavailableError`, a missing object NotFound, and so on.
+The calls of a pod's life go through kubert's own small client
+(:class:`~kubert_docker.engineapi.EngineAPI`, :meth:`Engine.api`); the docker SDK serves the
+rest (exec and attach streams, logs, pulls, updates: :meth:`Engine.sdk`,
+:meth:`Engine.new_client`) and is imported on its first use, never at plugin import or at an
+idle server's start. Every engine call goes through :func:`translate`, which turns either
+client's exceptions into kubert's typed errors: an unreachable engine is
+:class:`~kubert.UnavailableError`, a missing object NotFound, and so on.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -21,12 +26,15 @@ from kubert import (
     NotFoundError,
     UnavailableError,
 )
+from kubert_docker.engineapi import EngineAPI, EngineHTTPError, EngineUnreachable
 
 log = logging.getLogger(__name__)
 
 BACKEND = "docker"
 #: The oldest engine API kubert speaks (Docker 20.10).
 MIN_API_VERSION = "1.41"
+#: The newest: that of the docker SDK 7, whose request and answer shapes kubert's calls follow.
+MAX_API_VERSION = "1.44"
 DEFAULT_ENDPOINT = "unix:///var/run/docker.sock"
 
 
@@ -95,7 +103,8 @@ def endpoint_facts(endpoint: str) -> EndpointFacts:
 
 
 class Engine:
-    """One engine endpoint and a client negotiated against it, rebuilt when the engine returns.
+    """One engine endpoint and the clients negotiated against it, rebuilt when the engine
+    returns.
 
     :param endpoint: ``unix:///…``, ``tcp://…`` (``DOCKER_HOST`` syntax).
     :param timeout: seconds an ordinary API call may take.
@@ -104,13 +113,14 @@ class Engine:
     def __init__(self, endpoint: str, timeout: float = 120) -> None:
         self.endpoint = endpoint or DEFAULT_ENDPOINT
         self.timeout = timeout
-        self._client: Any = None
+        self._client: EngineAPI | None = None
+        self._sdk: Any = None
         self._lock = threading.Lock()
         self.facts = endpoint_facts(self.endpoint)
         self.api_version = ""
 
-    def api(self) -> Any:
-        """The low-level ``docker.APIClient``; negotiates the API version on first use."""
+    def api(self) -> EngineAPI:
+        """kubert's client for the lifecycle's calls; negotiates the API version on first use."""
         client = self._client
         if client is not None:
             return client
@@ -119,8 +129,18 @@ class Engine:
                 self._client = self._connect(self.timeout)
             return self._client
 
+    def sdk(self) -> Any:
+        """The docker SDK's ``APIClient`` at the negotiated version, for the calls
+        :meth:`api` does not make; imports the SDK on first use."""
+        self.api()
+        with self._lock:
+            if self._sdk is None:
+                self._sdk = self.new_client(self.timeout)
+            return self._sdk
+
     def new_client(self, timeout: float | None = None) -> Any:
-        """A separate client (for long streams such as events and logs) at the same version."""
+        """A separate SDK client (for long streams such as exec, logs, pulls) at the same
+        version."""
         self.api()
         import docker
 
@@ -150,37 +170,30 @@ class Engine:
         with self.facts.lock:
             self.facts.version = None
 
-    def _connect(self, timeout: float) -> Any:
-        import docker
-
+    def _connect(self, timeout: float) -> EngineAPI:
         server = self._known_version()
         server_api = str(server.get("ApiVersion", MIN_API_VERSION))
-        # Speak the engine's own version up to what the SDK knows, so newer fields work.
-        sdk_max = docker.constants.DEFAULT_DOCKER_API_VERSION
-        chosen = min(server_api, sdk_max, key=_version_tuple)
+        # Speak the engine's own version up to kubert's newest, so newer fields work.
+        chosen = min(server_api, MAX_API_VERSION, key=_version_tuple)
         self.api_version = chosen
-        # Many pods are created concurrently; the default pool of 10 would churn connections.
-        return docker.APIClient(
-            base_url=self.endpoint, version=chosen, timeout=timeout, max_pool_size=64
-        )
+        # Many pods are created concurrently: keep up to 64 connections for reuse.
+        return EngineAPI(self.endpoint, chosen, timeout=timeout, pool_size=64)
 
     def _probe(self) -> dict[str, Any]:
-        """GET /version with the oldest API: the one request that tells which API to speak
-        (made once per endpoint and process, shared by the runtime and image backends)."""
-        import requests
-
-        import docker
-
+        """GET /version without a version prefix: the one request that tells which API to
+        speak (made once per endpoint and process, shared by the runtime and image backends)."""
         try:
-            probe = docker.APIClient(base_url=self.endpoint, version=MIN_API_VERSION, timeout=5)
-            try:
-                server = probe.version(api_version=False)
-            finally:
-                probe.close()
-        except (requests.exceptions.RequestException, docker.errors.DockerException) as exc:
+            probe = EngineAPI(self.endpoint, "", timeout=5, pool_size=0)
+        except ValueError as exc:
+            raise UnavailableError(BACKEND, str(exc)) from None
+        try:
+            server = probe.version()
+        except (OSError, EngineHTTPError) as exc:
             raise UnavailableError(
                 BACKEND, f"cannot reach the engine at {self.endpoint}: {exc}"
             ) from None
+        finally:
+            probe.close()
         server_api = str(server.get("ApiVersion", MIN_API_VERSION))
         if _version_tuple(server_api) < _version_tuple(MIN_API_VERSION):
             raise UnavailableError(
@@ -194,9 +207,12 @@ class Engine:
 
     def close(self) -> None:
         with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+            client, self._client = self._client, None
+            sdk, self._sdk = self._sdk, None
+        if client is not None:
+            client.close()
+        if sdk is not None:
+            sdk.close()
 
 
 def _status_code(exc: Any) -> int:
@@ -208,32 +224,67 @@ def _explanation(exc: Any) -> str:
     return str(getattr(exc, "explanation", None) or exc)
 
 
+#: What the engine's 500 answers say when it lost its own containerd (it is shutting down or
+#: containerd restarts): the call may succeed later, so it is UNAVAILABLE, not an error.
+_ENGINE_BACKEND_GONE = (
+    "connection is closing",
+    "transport is closing",
+    "error reading from server: EOF",
+    "containerd.sock: connect: connection refused",
+)
+
+
+def _refusal(kind: str, ident: str, code: int, text: str) -> KubertError:
+    """kubert's error for the engine's answer ``code`` with message ``text``."""
+    if code == 503 or (code == 500 and any(m in text for m in _ENGINE_BACKEND_GONE)):
+        return UnavailableError(BACKEND, f"the engine cannot serve {kind} {ident!r} now: {text}")
+    if code == 404:
+        return NotFoundError(kind, ident, text)
+    if code == 409:
+        if "already in use" in text:
+            return AlreadyExistsError(kind, ident, text)
+        return FailedPreconditionError(f"{kind} {ident!r}: {text}")
+    if code == 400:
+        return InvalidArgumentError(kind, ident, f"the engine refused it: {text}")
+    return KubertError(f"docker engine error on {kind} {ident!r}: {text}")
+
+
 @contextlib.contextmanager
 def translate(kind: str, ident: str) -> Iterator[None]:
-    """Map the SDK's exceptions raised inside the block to kubert's errors about ``kind ident``."""
-    import requests
-
-    import docker
-
+    """Map the engine clients' exceptions raised inside the block to kubert's errors about
+    ``kind ident``."""
     try:
         yield
     except KubertError:
         raise
-    except docker.errors.NotFound as exc:
-        raise NotFoundError(kind, ident, _explanation(exc)) from None
-    except docker.errors.APIError as exc:
-        code = _status_code(exc)
-        text = _explanation(exc)
-        if code == 409:
-            if "already in use" in text:
-                raise AlreadyExistsError(kind, ident, text) from None
-            raise FailedPreconditionError(f"{kind} {ident!r}: {text}") from None
-        if code == 400:
-            raise InvalidArgumentError(kind, ident, f"the engine refused it: {text}") from None
-        raise KubertError(f"docker engine error on {kind} {ident!r}: {text}") from None
-    except (requests.exceptions.ConnectionError, ConnectionError) as exc:
-        raise UnavailableError(BACKEND, f"lost the engine: {exc}") from None
-    except requests.exceptions.Timeout as exc:
+    except EngineHTTPError as exc:
+        raise _refusal(kind, ident, exc.status, exc.explanation) from None
+    except TimeoutError as exc:
         raise UnavailableError(BACKEND, f"the engine did not answer in time: {exc}") from None
-    except docker.errors.DockerException as exc:
+    except EngineUnreachable as exc:
+        raise UnavailableError(BACKEND, str(exc)) from None
+    except ConnectionError as exc:
+        raise UnavailableError(BACKEND, f"lost the engine: {exc}") from None
+    except Exception as exc:
+        # The SDK's errors can only come from the SDK, and only once something imported it.
+        if "docker" not in sys.modules:
+            raise
+        _translate_sdk(kind, ident, exc)
+        raise
+
+
+def _translate_sdk(kind: str, ident: str, exc: Exception) -> None:
+    """Raise kubert's error for the SDK's exception ``exc``; return for anything else."""
+    import requests
+
+    import docker
+
+    if isinstance(exc, docker.errors.APIError):
+        code = 404 if isinstance(exc, docker.errors.NotFound) else _status_code(exc)
+        raise _refusal(kind, ident, code, _explanation(exc)) from None
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        raise UnavailableError(BACKEND, f"lost the engine: {exc}") from None
+    if isinstance(exc, requests.exceptions.Timeout):
+        raise UnavailableError(BACKEND, f"the engine did not answer in time: {exc}") from None
+    if isinstance(exc, docker.errors.DockerException):
         raise UnavailableError(BACKEND, str(exc)) from None

@@ -43,9 +43,8 @@ def exec_sync(
         raise InvalidArgumentError("cmd", list(cmd), "must not be empty")
     if timeout < 0:
         raise InvalidArgumentError("timeout", timeout, "must not be negative")
-    api = engine.api()
     with translate("container", container_id):
-        exec_id = api.exec_create(container_id, list(cmd), stdout=True, stderr=True)["Id"]
+        exec_id = engine.sdk().exec_create(container_id, list(cmd), stdout=True, stderr=True)["Id"]
     stdout, stderr = _Capped(limit), _Capped(limit)
     failure: list[BaseException] = []
     client = engine.new_client(timeout=None)

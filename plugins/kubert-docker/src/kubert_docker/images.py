@@ -114,8 +114,6 @@ class DockerImages(ImageBackend):
         Served from the endpoint's shared cache while the runtime's event stream keeps it
         current (RunPodSandbox asks about the same sandbox image every time); otherwise
         needed: only the engine knows what a reference names now."""
-        import docker
-
         api = self.engine.api()
         facts = self.engine.facts
         candidates = [ref]
@@ -137,8 +135,6 @@ class DockerImages(ImageBackend):
             except InvalidArgumentError:
                 # The engine refuses malformed references with 400: absent, not an error.
                 return None
-            except docker.errors.DockerException:
-                raise
         return None
 
     def image_status(self, image: ImageSpec) -> Image | None:
@@ -221,7 +217,7 @@ class DockerImages(ImageBackend):
             repository, tag = ref, "latest"
         try:
             with translate("image", mirrored):
-                self.engine.api().tag(mirrored, repository, tag)
+                self.engine.sdk().tag(mirrored, repository, tag)
         finally:
             self.engine.facts.images_changed()
 

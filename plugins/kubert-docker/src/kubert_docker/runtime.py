@@ -523,7 +523,7 @@ class DockerRuntime(RuntimeBackend):
         }
         with self.state.writing(record.id):
             with translate("container", container_id):
-                self.engine.api().update_container(
+                self.engine.sdk().update_container(
                     record.id, **{k: v for k, v in kwargs.items() if v is not None}
                 )
             # Needed: the resources as the engine applied them (it normalises some).

@@ -329,11 +329,11 @@ class StateView:
                     # The engine may have been replaced (upgraded) while it was away.
                     self.engine.forget_version()
                 connections += 1
-                client = self.engine.new_client(timeout=None)
+                stream = None
                 try:
                     with translate("events", "*"):
-                        self._stream = client.events(
-                            decode=True, filters={"type": ["container", "image"]}
+                        stream = self._stream = self.engine.api().events(
+                            filters={"type": ["container", "image"]}
                         )
                         self.full_sync()
                     self.healthy = True
@@ -341,17 +341,19 @@ class StateView:
                     self._set_following(True)
                     self.on_synced()
                     self._synced.set()
-                    for event in self._stream:
+                    for event in stream:
                         if self._closed.is_set():
                             break
                         self._handle(event)
                 finally:
-                    client.close()
+                    if stream is not None:
+                        stream.close()
                 if not self._closed.is_set():
                     self.mark_down("the engine closed its event stream")
             except Exception as exc:  # any failure means: reconnect and re-read everything
                 if not self._closed.is_set():
-                    self.mark_down(str(exc))
+                    # check() says "docker is unavailable: <reason>"; the reason once.
+                    self.mark_down(exc.detail if isinstance(exc, UnavailableError) else str(exc))
                     log.debug("event stream failed", exc_info=True)
             self._synced.set()
             self._closed.wait(_RECONNECT_DELAY)

@@ -84,9 +84,9 @@ class EngineStream(ProcessStream):
             return
         with contextlib.suppress(Exception):
             if self.exec_id:
-                self.engine.api().exec_resize(self.exec_id, height=height, width=width)
+                self.engine.sdk().exec_resize(self.exec_id, height=height, width=width)
             else:
-                self.engine.api().resize(self.container_id, height=height, width=width)
+                self.engine.sdk().resize(self.container_id, height=height, width=width)
 
     def wait(self) -> int | None:
         if not self.exec_id:

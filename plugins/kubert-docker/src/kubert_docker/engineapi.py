@@ -1,0 +1,349 @@
+"""The engine's HTTP API for the calls of a pod's life: a small keep-alive client on the
+standard library's ``http.client``, over the engine's unix socket (or plain TCP).
+
+Why not the docker SDK here: every SDK call goes through requests and urllib3 (sessions,
+adapters, header parsing through the email package, retries), which cost kubert about as much
+CPU per pod as all of cri-dockerd; and importing them adds about 8 MB to an idle server. This
+client speaks only what the hot path needs, with the SDK's method names and answers (the
+engine's JSON, decoded), and raises :class:`EngineHTTPError` for an answer of 400 or more, with
+the engine's own message, and :class:`EngineUnreachable` (a :class:`ConnectionError`) or
+:class:`EngineTimeout` (a :class:`TimeoutError`) when there is no answer;
+:func:`kubert_docker.engine.translate` maps all three to kubert's errors. Streams whose bytes
+are multiplexed (exec, attach, logs) and image pulls still go through the SDK
+(:meth:`kubert_docker.engine.Engine.sdk`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import select
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+__all__ = ["EngineAPI", "EngineHTTPError", "EngineTimeout", "EngineUnreachable", "EventStream"]
+
+
+class EngineHTTPError(Exception):
+    """The engine answered with ``status`` >= 400; ``explanation`` is its own message."""
+
+    def __init__(self, status: int, explanation: str) -> None:
+        super().__init__(f"{status}: {explanation}")
+        self.status = status
+        self.explanation = explanation
+
+
+class EngineUnreachable(ConnectionError):
+    """No connection to the engine, or it closed one without answering."""
+
+
+class EngineTimeout(TimeoutError):
+    """The engine did not answer within the call's timeout."""
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    """An HTTP/1.1 connection over a unix socket (``host`` is only the Host header's)."""
+
+    def __init__(self, path: str, timeout: float | None) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self.path)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+def _connection_factory(endpoint: str) -> Any:
+    """A function of a timeout that opens a new connection to ``endpoint``.
+
+    :param endpoint: ``unix:///path``, ``tcp://host:port`` or ``http://host:port``.
+    :raises ValueError: another scheme (TLS and SSH endpoints are not spoken here).
+    """
+    parts = urlsplit(endpoint)
+    if parts.scheme == "unix":
+        path = parts.path if parts.netloc in ("", "localhost") else parts.netloc + parts.path
+        return lambda timeout: _UnixConnection(path, timeout)
+    if parts.scheme in ("tcp", "http") and parts.hostname:
+        host, port = parts.hostname, parts.port or 2375
+        return lambda timeout: http.client.HTTPConnection(host, port, timeout=timeout)
+    raise ValueError(
+        f"engine endpoint {endpoint!r}: kubert speaks to the engine over unix:// or tcp:// "
+        "(plain HTTP) only"
+    )
+
+
+def _dropped(conn: http.client.HTTPConnection) -> bool:
+    """Whether an idle pooled connection was closed by the engine: an idle socket that is
+    readable has nothing to say but its end of file."""
+    sock = conn.sock
+    if sock is None:
+        return True
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+class EventStream:
+    """The engine's ``/events`` answer, one decoded event per iteration; :meth:`close` (from
+    any thread) ends the iteration."""
+
+    def __init__(self, conn: http.client.HTTPConnection, response: http.client.HTTPResponse):
+        self._conn = conn
+        self._response = response
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        try:
+            for line in self._lines():
+                if line.strip():
+                    yield json.loads(line)
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            raise EngineUnreachable(f"the event stream broke: {exc}") from None
+
+    def _lines(self) -> Iterator[bytes]:
+        """The answer's lines. The engine sends each event as one HTTP chunk; reading the
+        chunks off the socket here costs a third of ``HTTPResponse.readline``'s calls."""
+        fp = self._response.fp
+        if fp is None:
+            return
+        if not self._response.chunked:
+            yield from iter(fp.readline, b"")
+            return
+        pending = b""
+        while True:
+            size_line = fp.readline()
+            if not size_line:
+                return  # the connection ended (closed by close(), or by the engine)
+            size = int(size_line.split(b";", 1)[0], 16)
+            if size == 0:
+                return  # the engine ended the stream
+            data = pending + fp.read(size)
+            fp.readline()  # the CRLF after the chunk
+            *lines, pending = data.split(b"\n")
+            yield from lines
+
+    def close(self) -> None:
+        sock = self._conn.sock
+        if sock is not None:
+            # shutdown, not close: it wakes a thread blocked reading this socket.
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        self._conn.close()
+
+
+class EngineAPI:
+    """The engine's API at ``version`` (``"1.41"``) through a pool of keep-alive connections.
+
+    :param endpoint: the engine's address (see :func:`_connection_factory`).
+    :param version: the API version every path is prefixed with.
+    :param timeout: seconds one call may take (a stop adds its grace period).
+    :param pool_size: idle connections kept for reuse; concurrent calls beyond it open more.
+    """
+
+    def __init__(
+        self, endpoint: str, version: str, timeout: float | None = 120, pool_size: int = 64
+    ) -> None:
+        self.endpoint = endpoint
+        self.api_version = version
+        self.timeout = timeout
+        self._open = _connection_factory(endpoint)
+        self._pool_size = pool_size
+        self._idle: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # ---- transport ---------------------------------------------------------------------
+
+    def _path(self, path: str, query: dict[str, Any] | None = None) -> str:
+        prefix = f"/v{self.api_version}" if self.api_version else ""
+        return prefix + path + (f"?{urlencode(query)}" if query else "")
+
+    def _take(self, timeout: float | None) -> tuple[http.client.HTTPConnection, bool]:
+        """A connection to send on, and whether it was reused from the pool."""
+        with self._lock:
+            while self._idle:
+                conn = self._idle.pop()
+                if not _dropped(conn):
+                    if conn.sock is not None:
+                        conn.sock.settimeout(timeout)
+                    conn.timeout = timeout
+                    return conn, True
+                conn.close()
+        return self._open(timeout), False
+
+    def _give_back(self, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            if not self._closed and len(self._idle) < self._pool_size:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, Any] | None = None,
+        body: Any = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Send one request and return the answer's JSON (None for an empty answer).
+
+        :param path: the path after the version prefix, already quoted.
+        :param body: a JSON-serializable body, or None for none.
+        :param timeout: seconds for this call; the client's own timeout when None.
+        :raises EngineHTTPError: an answer of 400 or more.
+        :raises EngineUnreachable: no connection, or it broke before the answer.
+        :raises EngineTimeout: no answer in time.
+        """
+        target = self._path(path, query)
+        payload = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"} if payload is not None else {}
+        wait = self.timeout if timeout is None else timeout
+        # One retry, and only on a reused connection that the engine had closed while idle:
+        # the request never reached it, so even a POST is safe to send again.
+        for attempt in (0, 1):
+            conn, reused = self._take(wait)
+            try:
+                conn.request(method, target, body=payload, headers=headers)
+                response = conn.getresponse()
+                data = response.read()
+            except TimeoutError as exc:
+                conn.close()
+                raise EngineTimeout(
+                    f"{method} {path}: no answer from the engine in {wait} s"
+                ) from exc
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                stale = reused and isinstance(
+                    exc, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+                )
+                if stale and attempt == 0:
+                    continue
+                raise EngineUnreachable(
+                    f"cannot reach the engine at {self.endpoint}: {exc}"
+                ) from None
+            if response.will_close:
+                conn.close()
+            else:
+                self._give_back(conn)
+            return _answer(response.status, data)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def close(self) -> None:
+        """Close the idle connections; calls in flight finish on theirs."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+    # ---- the calls (the SDK's names and answers) ---------------------------------------
+
+    def ping(self) -> bool:
+        self.request("GET", "/_ping")
+        return True
+
+    def version(self) -> dict[str, Any]:
+        return dict(self.request("GET", "/version"))
+
+    def info(self) -> dict[str, Any]:
+        return dict(self.request("GET", "/info"))
+
+    def containers(self, all: bool = False, filters: dict[str, Any] | None = None) -> list[Any]:
+        """``GET /containers/json``: the engine's short form of each container."""
+        query: dict[str, Any] = {"all": "1" if all else "0"}
+        if filters:
+            query["filters"] = _filters(filters)
+        return list(self.request("GET", "/containers/json", query) or [])
+
+    def inspect_container(self, container: str) -> dict[str, Any]:
+        return dict(self.request("GET", f"/containers/{_ident(container)}/json"))
+
+    def create_container_from_config(self, config: dict[str, Any], name: str) -> dict[str, Any]:
+        query = {"name": name} if name else None
+        return dict(self.request("POST", "/containers/create", query, body=config))
+
+    def start(self, container: str) -> None:
+        self.request("POST", f"/containers/{_ident(container)}/start")
+
+    def stop(self, container: str, timeout: int = 10) -> None:
+        """Stop with a grace period of ``timeout`` s; the call may take that much longer."""
+        wait = None if self.timeout is None else self.timeout + max(0, timeout)
+        self.request("POST", f"/containers/{_ident(container)}/stop", {"t": str(timeout)},
+                     timeout=wait)
+
+    def remove_container(self, container: str, v: bool = False, force: bool = False) -> None:
+        query = {"v": "1" if v else "0", "force": "1" if force else "0"}
+        self.request("DELETE", f"/containers/{_ident(container)}", query)
+
+    def exec_inspect(self, exec_id: str) -> dict[str, Any]:
+        return dict(self.request("GET", f"/exec/{_ident(exec_id)}/json"))
+
+    def inspect_image(self, image: str) -> dict[str, Any]:
+        return dict(self.request("GET", f"/images/{_ident(image)}/json"))
+
+    def remove_image(self, image: str, force: bool = False, noprune: bool = False) -> None:
+        query = {"force": "1" if force else "0", "noprune": "1" if noprune else "0"}
+        self.request("DELETE", f"/images/{_ident(image)}", query)
+
+    def images(self, name: str = "") -> list[Any]:
+        """``GET /images/json``, of the images a reference ``name`` matches when given."""
+        query = {"filters": _filters({"reference": [name]})} if name else None
+        return list(self.request("GET", "/images/json", query) or [])
+
+    def events(self, filters: dict[str, Any] | None = None) -> EventStream:
+        """Follow ``/events`` on a connection of its own (never pooled, no timeout)."""
+        conn = self._open(None)
+        query = {"filters": _filters(filters)} if filters else None
+        try:
+            conn.request("GET", self._path("/events", query))
+            response = conn.getresponse()
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            raise EngineUnreachable(f"cannot reach the engine at {self.endpoint}: {exc}") from None
+        if response.status >= 400:
+            data = response.read()
+            conn.close()
+            _answer(response.status, data)
+        return EventStream(conn, response)
+
+
+def _ident(value: str) -> str:
+    """An ID or reference as a path segment (``/`` and ``:`` kept, as the engine routes
+    ``/images/{name:.*}``); an empty one is refused here, not sent as another path."""
+    if not value:
+        raise EngineHTTPError(404, "no such object: the ID is empty")
+    return quote(value, safe="/:")
+
+
+def _filters(filters: dict[str, Any]) -> str:
+    """The engine's ``filters`` parameter: each value a list of strings."""
+    return json.dumps({
+        key: [value] if isinstance(value, str) else list(value) for key, value in filters.items()
+    })
+
+
+def _answer(status: int, data: bytes) -> Any:
+    if status >= 400:
+        try:
+            message = str(json.loads(data).get("message", ""))
+        except (ValueError, AttributeError):
+            message = data.decode("utf-8", "replace").strip()
+        raise EngineHTTPError(status, message or http.client.responses.get(status, ""))
+    if not data.strip():
+        return None
+    try:
+        return json.loads(data)
+    except ValueError:
+        return data.decode("utf-8", "replace")
