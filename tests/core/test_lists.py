@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import attrs
+import pytest
 
 from kubert.cri import lists
 from kubert.cri.api import pb
@@ -91,3 +92,24 @@ def test_a_changed_entry_is_built_again_and_a_gone_one_dropped() -> None:
     for _ in range(2):
         fast = lists.container_list(CONTAINERS).SerializeToString(deterministic=True)
         assert fast == _generic(pb.ListContainersResponse(), "containers", CONTAINERS)
+
+
+def test_an_entry_handed_in_again_is_not_built_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same object, or an equal new one, is served from the cache; only a changed entry is
+    built (the backend contract's read-only entries make the cached object safe to keep)."""
+    built: list[str] = []
+    build = lists._sandbox_message
+
+    def counting(item: PodSandbox) -> pb.PodSandbox:
+        built.append(item.id)
+        return build(item)
+
+    monkeypatch.setattr(lists, "_sandbox_message", counting)
+    fresh = [attrs.evolve(s, id=s.id.replace("a", "9").replace("b", "8")) for s in SANDBOXES]
+    lists.pod_sandbox_list_bytes(fresh)
+    assert len(built) == 2
+    lists.pod_sandbox_list_bytes(fresh)
+    lists.pod_sandbox_list_bytes([attrs.evolve(s) for s in fresh])
+    assert len(built) == 2
+    lists.pod_sandbox_list_bytes([attrs.evolve(fresh[0], runtime_handler="kata"), fresh[1]])
+    assert built[2:] == [fresh[0].id]

@@ -8,6 +8,11 @@ object ID with the entry they were built from, so that a relist builds only what
 joins bytes for the rest, which the server sends without parsing them (a test compares the
 answers with ``fill_proto``'s on entries with every field set, and fails when a model gains a
 field the builders do not cover).
+
+List entries are read-only (the backend contract, :meth:`~kubert.backends.RuntimeBackend.
+list_sandboxes`): the cache keeps the entry itself, no copy, and an entry handed in again (the
+same object: backends that keep their entries hand out the same one while nothing changed) is
+known unchanged without comparing it.
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast
 
-import attrs
 from google.protobuf.message import Message
 
 from kubert.cri.api import pb
@@ -36,14 +40,14 @@ CONTAINER_FIELDS = frozenset(
 
 class _Encoded:
     """The serialized entries of the last two answers, by object ID: consecutive relists repeat
-    almost every entry, and comparing an entry with the one its bytes were built from (the
-    models' own ``==``, field by field in one go) costs a fraction of building its message or
-    a key of its fields. An entry unseen for two answers is dropped (removed objects do not
-    linger)."""
+    almost every entry. The same entry object as last time is unchanged (entries are
+    read-only); another one is compared with it (the models' own ``==``, field by field in one
+    go, a fraction of building its message or a key of its fields), for backends that build
+    their entries afresh on each list. An entry unseen for two answers is dropped (removed
+    objects do not linger)."""
 
-    def __init__(self, field_number: int, snapshot: Callable[[Any], Any]) -> None:
+    def __init__(self, field_number: int) -> None:
         self.tag = bytes([field_number << 3 | 2])  # length-delimited
-        self.snapshot = snapshot
         self.lock = threading.Lock()
         self.young: dict[str, tuple[Any, bytes]] = {}
         self.old: dict[str, tuple[Any, bytes]] = {}
@@ -57,10 +61,10 @@ class _Encoded:
         for item in items:
             ident = item.id  # type: ignore[attr-defined]
             hit = young.get(ident) or old.get(ident)
-            if hit is None or not hit[0] == item:  # noqa: SIM201 (attrs' != is one call more)
+            # ``is`` first: a shared entry costs no comparison. (attrs' != is one call more.)
+            if hit is None or not (hit[0] is item or hit[0] == item):
                 body = build(item).SerializeToString()
-                # A private copy of the maps: the caller may change the entry it handed in.
-                hit = (self.snapshot(item), self.tag + _varint(len(body)) + body)
+                hit = (item, self.tag + _varint(len(body)) + body)
             seen[ident] = hit
             parts.append(hit[1])
         with self.lock:
@@ -77,23 +81,8 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
-def _sandbox_snapshot(item: PodSandbox) -> PodSandbox:
-    return attrs.evolve(item, labels=dict(item.labels), annotations=dict(item.annotations))
-
-
-def _container_snapshot(item: Container) -> Container:
-    return attrs.evolve(
-        item, labels=dict(item.labels), annotations=dict(item.annotations),
-        image=attrs.evolve(item.image, annotations=dict(item.image.annotations)),
-    )
-
-
-_SANDBOXES = _Encoded(
-    pb.ListPodSandboxResponse.DESCRIPTOR.fields_by_name["items"].number, _sandbox_snapshot
-)
-_CONTAINERS = _Encoded(
-    pb.ListContainersResponse.DESCRIPTOR.fields_by_name["containers"].number, _container_snapshot
-)
+_SANDBOXES = _Encoded(pb.ListPodSandboxResponse.DESCRIPTOR.fields_by_name["items"].number)
+_CONTAINERS = _Encoded(pb.ListContainersResponse.DESCRIPTOR.fields_by_name["containers"].number)
 
 
 def _sandbox_message(item: PodSandbox) -> pb.PodSandbox:
