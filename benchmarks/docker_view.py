@@ -54,8 +54,9 @@ def _inspect(
 def filled_view(pods: int) -> StateView:
     """A view holding ``pods`` running sandboxes with one created container each, labelled
     as the memory relist's pods are; marked healthy, never started."""
+    # No engine: a view that is never started never asks one.
     view = StateView(
-        engine=None,  # type: ignore[arg-type]  (never asked: the view is not started)
+        engine=None,  # type: ignore[arg-type]
         image_ref=lambda image_id: f"{PAUSE}@{image_id}",
         on_event=lambda *_: None,
         before_exit=lambda _: None,

@@ -43,8 +43,10 @@ class _Encoded:
     almost every entry. The same entry object as last time is unchanged (entries are
     read-only); another one is compared with it (the models' own ``==``, field by field in one
     go, a fraction of building its message or a key of its fields), for backends that build
-    their entries afresh on each list. An entry unseen for two answers is dropped (removed
-    objects do not linger)."""
+    their entries afresh on each list. An entry unseen for two full answers is dropped
+    (removed objects do not linger); a filtered answer (the kubelet's per-pod lists, a
+    thousand between two relists) uses the cache and leaves it as it was, so that it does not
+    push the full answer's entries out."""
 
     def __init__(self, field_number: int) -> None:
         self.tag = bytes([field_number << 3 | 2])  # length-delimited
@@ -52,8 +54,9 @@ class _Encoded:
         self.young: dict[str, tuple[Any, bytes]] = {}
         self.old: dict[str, tuple[Any, bytes]] = {}
 
-    def join(self, items: Iterable[T], build: Callable[[T], Message]) -> bytes:
-        """The repeated field of ``items`` as bytes (``build`` makes a missing entry)."""
+    def join(self, items: Iterable[T], build: Callable[[T], Message], full: bool) -> bytes:
+        """The repeated field of ``items`` as bytes (``build`` makes a missing entry);
+        ``full``: the answer of an unfiltered list, which becomes the cache's young half."""
         with self.lock:
             young, old = self.young, self.old
         seen: dict[str, tuple[Any, bytes]] = {}
@@ -67,8 +70,9 @@ class _Encoded:
                 hit = (item, self.tag + _varint(len(body)) + body)
             seen[ident] = hit
             parts.append(hit[1])
-        with self.lock:
-            self.old, self.young = self.young, seen
+        if full:
+            with self.lock:
+                self.old, self.young = self.young, seen
         return b"".join(parts)
 
 
@@ -118,16 +122,23 @@ def _container_message(item: Container) -> pb.Container:
     return entry
 
 
-def pod_sandbox_list_bytes(items: Iterable[PodSandbox]) -> bytes:
+def pod_sandbox_list_bytes(items: Iterable[PodSandbox], full: bool = True) -> bytes:
     """The serialized ListPodSandbox answer holding ``items`` (the server sends these bytes
     as they are: parsing them into a message only to serialize it again costs a millisecond
-    a thousand entries)."""
-    return _SANDBOXES.join(items, _sandbox_message)
+    a thousand entries); ``full`` is False for the answer of a filtered list."""
+    return _SANDBOXES.join(items, _sandbox_message, full)
 
 
-def container_list_bytes(items: Iterable[Container]) -> bytes:
-    """The serialized ListContainers answer holding ``items`` (sent as they are)."""
-    return _CONTAINERS.join(items, _container_message)
+def container_list_bytes(items: Iterable[Container], full: bool = True) -> bytes:
+    """The serialized ListContainers answer holding ``items`` (sent as they are); ``full`` as
+    :func:`pod_sandbox_list_bytes`."""
+    return _CONTAINERS.join(items, _container_message, full)
+
+
+def unfiltered(request: pb.ListPodSandboxRequest | pb.ListContainersRequest) -> bool:
+    """Whether a list request asks for every object: no filter, or an empty one (the kubelet's
+    relist sends an empty ContainerFilter)."""
+    return not request.HasField("filter") or request.filter.ByteSize() == 0
 
 
 def pod_sandbox_list(items: Iterable[PodSandbox]) -> pb.ListPodSandboxResponse:
