@@ -208,7 +208,15 @@ class RuntimeBackend(Backend):
 
     @abstractmethod
     def list_sandboxes(self, filter: PodSandboxFilter | None) -> list[PodSandbox]:
-        """REQUIRED. Sandboxes matching ``filter`` (all when None)."""
+        """REQUIRED. Sandboxes matching ``filter`` (all when None).
+
+        The entries are read-only, their maps included: no caller changes one, so a backend
+        may keep its entries and hand out the same object on every list while its sandbox is
+        unchanged (then a relist copies nothing and the CRI server, which caches each entry's
+        serialized form, knows it unchanged by identity). A backend never changes an entry
+        it handed out: a change is a new entry. Read-only maps (``types.MappingProxyType``)
+        make a mistake fail loudly. The list itself is the caller's.
+        """
 
     def sandbox_netns_path(self, sandbox_id: str) -> str:
         """The netns path of a live sandbox, "" when it has none (stopped, host network)."""
@@ -254,7 +262,10 @@ class RuntimeBackend(Backend):
 
     @abstractmethod
     def list_containers(self, filter: ContainerFilter | None) -> list[Container]:
-        """REQUIRED. Containers matching ``filter`` (all when None)."""
+        """REQUIRED. Containers matching ``filter`` (all when None).
+
+        Read-only entries, which may be shared, as :meth:`list_sandboxes` says.
+        """
 
     def container_info(self, container_id: str) -> dict[str, str]:
         """Verbose ContainerStatusResponse.info (``crictl inspect``), as containerd fills it.

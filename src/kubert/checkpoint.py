@@ -110,7 +110,12 @@ def decode(raw: bytes) -> Checkpoint:
 
 
 class FileCheckpointStore(CheckpointStore):
-    """Checkpoints as files under ``<root_dir>/checkpoints``."""
+    """Checkpoints as files under ``<root_dir>/checkpoints``.
+
+    The store is the directory's one writer while kubert runs: it lists the directory once,
+    when it is built, and keeps the IDs present in memory from then on (every ListPodSandbox
+    asks for them, and listing a directory of a thousand files costs a millisecond).
+    """
 
     def __init__(self, context: BackendContext) -> None:
         super().__init__(context)
@@ -118,6 +123,8 @@ class FileCheckpointStore(CheckpointStore):
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock = threading.Lock()
         self._remove_stale_temp_files()
+        self._ids = self._listed()
+        self._sorted: tuple[str, ...] | None = None  # (``list`` is the method here)
 
     def _remove_stale_temp_files(self) -> None:
         """Delete temp files of writes a crash cut short: their rename never happened, so the
@@ -134,12 +141,23 @@ class FileCheckpointStore(CheckpointStore):
     def write(self, checkpoint: Checkpoint) -> None:
         atomic_write(self._path(checkpoint.sandbox_id), encode(checkpoint))
         DURABILITY.add("checkpoint_writes")
+        self._present(checkpoint.sandbox_id, True)
+
+    def _present(self, sandbox_id: str, present: bool) -> None:
+        """Record that the file of ``sandbox_id`` now exists (or no longer does)."""
+        with self._lock:
+            if present:
+                self._ids.add(sandbox_id)
+            else:
+                self._ids.discard(sandbox_id)
+            self._sorted = None
 
     def read(self, sandbox_id: str) -> Checkpoint:
         path = self._path(sandbox_id)
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
+            self._present(sandbox_id, False)  # removed by hand: list() forgets it too
             raise NotFoundError("checkpoint", sandbox_id) from None
         try:
             checkpoint = decode(raw)
@@ -162,22 +180,29 @@ class FileCheckpointStore(CheckpointStore):
                 counter += 1
                 aside = path.with_name(f"{path.name}.corrupt-{stamp}-{counter}")
             os.replace(path, aside)
-            return aside
+        self._present(path.name.removesuffix(SUFFIX), False)
+        return aside
 
     def delete(self, sandbox_id: str) -> None:
         self._path(sandbox_id).unlink(missing_ok=True)
+        self._present(sandbox_id, False)
         fsync_directory(self.directory)
         DURABILITY.add("checkpoint_deletes")
 
     def list(self) -> list[str]:
-        """IDs of the checkpoint files present (cheap: read() verifies each one)."""
-        ids = []
-        for entry in os.scandir(self.directory):
-            name = entry.name
-            if name.startswith(".") or not name.endswith(SUFFIX):
-                continue
-            ids.append(name.removesuffix(SUFFIX))
-        return sorted(ids)
+        """IDs of the checkpoint files present, sorted, from memory (cheap: read() verifies
+        each one)."""
+        with self._lock:
+            if self._sorted is None:
+                self._sorted = tuple(sorted(self._ids))
+            return [*self._sorted]
+
+    def _listed(self) -> set[str]:
+        """IDs of the checkpoint files the directory holds."""
+        return {
+            entry.name.removesuffix(SUFFIX) for entry in os.scandir(self.directory)
+            if not entry.name.startswith(".") and entry.name.endswith(SUFFIX)
+        }
 
 
 @hookimpl

@@ -77,7 +77,9 @@ def kubert_cri_call(method: str, request: Any, call: Callable[[Any], Any]) -> An
     :param method: the CRI method name, e.g. ``"RunPodSandbox"``.
     :param request: the request as kubert models (never protobuf).
     :param call: the function that performs the call.
-    :returns: the response models; the first result wins.
+    :returns: the response models; the first result wins. The entries of ListPodSandbox and
+        ListContainers are read-only and may be the backend's own (shared from one list to
+        the next): a wrapper that alters them hands back new entries (``attrs.evolve``).
     """
 
 

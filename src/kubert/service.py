@@ -673,8 +673,8 @@ def _status_from_checkpoint(checkpoint: Checkpoint) -> PodSandboxStatus:
         linux=LinuxPodSandboxStatus(
             namespaces=Namespace(options=NamespaceOption(network=network_mode))
         ),
-        labels=listed.labels,
-        annotations=listed.annotations,
+        labels=dict(listed.labels),
+        annotations=dict(listed.annotations),
         runtime_handler=listed.runtime_handler,
     )
 

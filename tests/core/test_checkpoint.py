@@ -108,3 +108,24 @@ def test_bad_keys_are_refused(store: FileCheckpointStore, key: str) -> None:
 def test_decode_rejects_missing_fields() -> None:
     with pytest.raises(ValueError, match="checksum mismatch"):
         decode(b'{"version": 1, "checksum": "sha256:00", "data": {}}')
+
+
+def test_list_is_kept_in_memory_from_the_directory_and_each_change(tmp_path: Path) -> None:
+    """Listed once when the store is built (what a previous run left), then kept current by
+    write, delete and moving a corrupt file aside; a file removed by hand is forgotten at its
+    next read."""
+    FileCheckpointStore(BackendContext(root_dir=tmp_path)).write(_checkpoint())
+    store = FileCheckpointStore(BackendContext(root_dir=tmp_path))
+    other, third = "b" * 64, "c" * 64
+    store.write(_checkpoint(other))
+    store.write(_checkpoint(third))
+    assert store.list() == [SANDBOX, other, third]
+    store.delete(other)
+    (tmp_path / "checkpoints" / f"{third}.json").write_bytes(b"")
+    with pytest.raises(NotFoundError, match="corrupt"):
+        store.read(third)
+    assert store.list() == [SANDBOX]
+    (tmp_path / "checkpoints" / f"{SANDBOX}.json").unlink()
+    with pytest.raises(NotFoundError):
+        store.read(SANDBOX)
+    assert store.list() == []

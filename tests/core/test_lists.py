@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import attrs
+import pytest
 
 from kubert.cri import lists
 from kubert.cri.api import pb
@@ -91,3 +92,52 @@ def test_a_changed_entry_is_built_again_and_a_gone_one_dropped() -> None:
     for _ in range(2):
         fast = lists.container_list(CONTAINERS).SerializeToString(deterministic=True)
         assert fast == _generic(pb.ListContainersResponse(), "containers", CONTAINERS)
+
+
+def test_an_entry_handed_in_again_is_not_built_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same object, or an equal new one, is served from the cache; only a changed entry is
+    built (the backend contract's read-only entries make the cached object safe to keep)."""
+    built: list[str] = []
+    build = lists._sandbox_message
+
+    def counting(item: PodSandbox) -> pb.PodSandbox:
+        built.append(item.id)
+        return build(item)
+
+    monkeypatch.setattr(lists, "_sandbox_message", counting)
+    fresh = [attrs.evolve(s, id=s.id.replace("a", "9").replace("b", "8")) for s in SANDBOXES]
+    lists.pod_sandbox_list_bytes(fresh)
+    assert len(built) == 2
+    lists.pod_sandbox_list_bytes(fresh)
+    lists.pod_sandbox_list_bytes([attrs.evolve(s) for s in fresh])
+    assert len(built) == 2
+    lists.pod_sandbox_list_bytes([attrs.evolve(fresh[0], runtime_handler="kata"), fresh[1]])
+    assert built[2:] == [fresh[0].id]
+
+
+def test_a_filtered_answer_leaves_the_cache_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kubelet's filtered lists between two relists do not push the relist's entries out
+    of the cache (two of them would, were they kept as the full answers are)."""
+    built: list[str] = []
+    build = lists._container_message
+
+    def counting(item: Container) -> pb.Container:
+        built.append(item.id)
+        return build(item)
+
+    monkeypatch.setattr(lists, "_container_message", counting)
+    fresh = [attrs.evolve(c, id=c.id.replace("c", "7").replace("f", "6")) for c in CONTAINERS]
+    lists.container_list_bytes(fresh)
+    for _ in range(3):
+        lists.container_list_bytes(fresh[:1], full=False)
+        lists.container_list_bytes([], full=False)
+    lists.container_list_bytes(fresh)
+    assert len(built) == 2
+
+
+def test_unfiltered_is_no_filter_or_an_empty_one() -> None:
+    assert lists.unfiltered(pb.ListContainersRequest())
+    assert lists.unfiltered(pb.ListContainersRequest(filter=pb.ContainerFilter()))
+    assert not lists.unfiltered(pb.ListContainersRequest(filter=pb.ContainerFilter(id="ab")))
+    assert not lists.unfiltered(pb.ListPodSandboxRequest(
+        filter=pb.PodSandboxFilter(label_selector={"app": "x"})))

@@ -18,6 +18,7 @@ from kubert import (
     ImageSpec,
     InvalidArgumentError,
     NotFoundError,
+    PodSandboxState,
     PullProgress,
     UnavailableError,
 )
@@ -262,3 +263,27 @@ def test_log_path_joins_directory(memory: MemoryBackend, configs: ConfigFactory)
         sandbox_id, configs.container(ContainerSpec("c"), log_path="c/0.log"), sandbox_config
     )
     assert memory.container_status(container_id).log_path == "/var/log/pods/x/c/0.log"
+
+
+def test_list_entries_are_shared_read_only_and_new_when_changed(
+    memory: MemoryBackend, configs: ConfigFactory
+) -> None:
+    """The same entry objects while nothing changed (the relist copies nothing), read-only
+    maps, and a new entry when the state changes (the old one stays as it was)."""
+    container_id = _running(memory, configs, command=("sleep", "60"))
+    [sandbox] = memory.list_sandboxes(None)
+    [container] = memory.list_containers(None)
+    assert memory.list_sandboxes(None)[0] is sandbox
+    assert memory.list_containers(None)[0] is container
+    with pytest.raises(TypeError):
+        sandbox.labels["x"] = "y"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        container.annotations["x"] = "y"  # type: ignore[index]
+    memory.stop_container(container_id, 0)
+    [stopped] = memory.list_containers(None)
+    assert stopped is not container
+    assert container.state == ContainerState.CONTAINER_RUNNING
+    assert stopped.state == ContainerState.CONTAINER_EXITED
+    memory.stop_sandbox(sandbox.id)
+    assert memory.list_sandboxes(None)[0].state == PodSandboxState.SANDBOX_NOTREADY
+    assert sandbox.state == PodSandboxState.SANDBOX_READY

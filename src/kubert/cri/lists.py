@@ -8,6 +8,11 @@ object ID with the entry they were built from, so that a relist builds only what
 joins bytes for the rest, which the server sends without parsing them (a test compares the
 answers with ``fill_proto``'s on entries with every field set, and fails when a model gains a
 field the builders do not cover).
+
+List entries are read-only (the backend contract, :meth:`~kubert.backends.RuntimeBackend.
+list_sandboxes`): the cache keeps the entry itself, no copy, and an entry handed in again (the
+same object: backends that keep their entries hand out the same one while nothing changed) is
+known unchanged without comparing it.
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast
 
-import attrs
 from google.protobuf.message import Message
 
 from kubert.cri.api import pb
@@ -36,20 +40,23 @@ CONTAINER_FIELDS = frozenset(
 
 class _Encoded:
     """The serialized entries of the last two answers, by object ID: consecutive relists repeat
-    almost every entry, and comparing an entry with the one its bytes were built from (the
-    models' own ``==``, field by field in one go) costs a fraction of building its message or
-    a key of its fields. An entry unseen for two answers is dropped (removed objects do not
-    linger)."""
+    almost every entry. The same entry object as last time is unchanged (entries are
+    read-only); another one is compared with it (the models' own ``==``, field by field in one
+    go, a fraction of building its message or a key of its fields), for backends that build
+    their entries afresh on each list. An entry unseen for two full answers is dropped
+    (removed objects do not linger); a filtered answer (the kubelet's per-pod lists, a
+    thousand between two relists) uses the cache and leaves it as it was, so that it does not
+    push the full answer's entries out."""
 
-    def __init__(self, field_number: int, snapshot: Callable[[Any], Any]) -> None:
+    def __init__(self, field_number: int) -> None:
         self.tag = bytes([field_number << 3 | 2])  # length-delimited
-        self.snapshot = snapshot
         self.lock = threading.Lock()
         self.young: dict[str, tuple[Any, bytes]] = {}
         self.old: dict[str, tuple[Any, bytes]] = {}
 
-    def join(self, items: Iterable[T], build: Callable[[T], Message]) -> bytes:
-        """The repeated field of ``items`` as bytes (``build`` makes a missing entry)."""
+    def join(self, items: Iterable[T], build: Callable[[T], Message], full: bool) -> bytes:
+        """The repeated field of ``items`` as bytes (``build`` makes a missing entry);
+        ``full``: the answer of an unfiltered list, which becomes the cache's young half."""
         with self.lock:
             young, old = self.young, self.old
         seen: dict[str, tuple[Any, bytes]] = {}
@@ -57,14 +64,15 @@ class _Encoded:
         for item in items:
             ident = item.id  # type: ignore[attr-defined]
             hit = young.get(ident) or old.get(ident)
-            if hit is None or not hit[0] == item:  # noqa: SIM201 (attrs' != is one call more)
+            # ``is`` first: a shared entry costs no comparison. (attrs' != is one call more.)
+            if hit is None or not (hit[0] is item or hit[0] == item):
                 body = build(item).SerializeToString()
-                # A private copy of the maps: the caller may change the entry it handed in.
-                hit = (self.snapshot(item), self.tag + _varint(len(body)) + body)
+                hit = (item, self.tag + _varint(len(body)) + body)
             seen[ident] = hit
             parts.append(hit[1])
-        with self.lock:
-            self.old, self.young = self.young, seen
+        if full:
+            with self.lock:
+                self.old, self.young = self.young, seen
         return b"".join(parts)
 
 
@@ -77,23 +85,8 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
-def _sandbox_snapshot(item: PodSandbox) -> PodSandbox:
-    return attrs.evolve(item, labels=dict(item.labels), annotations=dict(item.annotations))
-
-
-def _container_snapshot(item: Container) -> Container:
-    return attrs.evolve(
-        item, labels=dict(item.labels), annotations=dict(item.annotations),
-        image=attrs.evolve(item.image, annotations=dict(item.image.annotations)),
-    )
-
-
-_SANDBOXES = _Encoded(
-    pb.ListPodSandboxResponse.DESCRIPTOR.fields_by_name["items"].number, _sandbox_snapshot
-)
-_CONTAINERS = _Encoded(
-    pb.ListContainersResponse.DESCRIPTOR.fields_by_name["containers"].number, _container_snapshot
-)
+_SANDBOXES = _Encoded(pb.ListPodSandboxResponse.DESCRIPTOR.fields_by_name["items"].number)
+_CONTAINERS = _Encoded(pb.ListContainersResponse.DESCRIPTOR.fields_by_name["containers"].number)
 
 
 def _sandbox_message(item: PodSandbox) -> pb.PodSandbox:
@@ -129,16 +122,23 @@ def _container_message(item: Container) -> pb.Container:
     return entry
 
 
-def pod_sandbox_list_bytes(items: Iterable[PodSandbox]) -> bytes:
+def pod_sandbox_list_bytes(items: Iterable[PodSandbox], full: bool = True) -> bytes:
     """The serialized ListPodSandbox answer holding ``items`` (the server sends these bytes
     as they are: parsing them into a message only to serialize it again costs a millisecond
-    a thousand entries)."""
-    return _SANDBOXES.join(items, _sandbox_message)
+    a thousand entries); ``full`` is False for the answer of a filtered list."""
+    return _SANDBOXES.join(items, _sandbox_message, full)
 
 
-def container_list_bytes(items: Iterable[Container]) -> bytes:
-    """The serialized ListContainers answer holding ``items`` (sent as they are)."""
-    return _CONTAINERS.join(items, _container_message)
+def container_list_bytes(items: Iterable[Container], full: bool = True) -> bytes:
+    """The serialized ListContainers answer holding ``items`` (sent as they are); ``full`` as
+    :func:`pod_sandbox_list_bytes`."""
+    return _CONTAINERS.join(items, _container_message, full)
+
+
+def unfiltered(request: pb.ListPodSandboxRequest | pb.ListContainersRequest) -> bool:
+    """Whether a list request asks for every object: no filter, or an empty one (the kubelet's
+    relist sends an empty ContainerFilter)."""
+    return not request.HasField("filter") or request.filter.ByteSize() == 0
 
 
 def pod_sandbox_list(items: Iterable[PodSandbox]) -> pb.ListPodSandboxResponse:

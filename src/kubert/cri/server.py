@@ -283,7 +283,8 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         return self._serve(
             "ListPodSandbox", context, request, models.ListPodSandboxRequest,
             self.service.list_pod_sandbox,
-            lists.pod_sandbox_list_bytes,  # serialized already: sent as they are
+            # Serialized already: sent as they are.
+            lambda items: lists.pod_sandbox_list_bytes(items, lists.unfiltered(request)),
         )
 
     # ---- RuntimeService: containers ----------------------------------------------------
@@ -327,7 +328,8 @@ class CriServicer(rpc.RuntimeServiceServicer, rpc.ImageServiceServicer):
         return self._serve(
             "ListContainers", context, request, models.ListContainersRequest,
             self.service.list_containers,
-            lists.container_list_bytes,  # serialized already: sent as they are
+            # Serialized already: sent as they are.
+            lambda items: lists.container_list_bytes(items, lists.unfiltered(request)),
         )
 
     def ContainerStatus(

@@ -86,7 +86,12 @@ class ContainerConfig:
 
 @frozen(kw_only=True)
 class Container:
-    """One entry of ListContainers."""
+    """One entry of ListContainers.
+
+    Read-only, maps included (those of ``image`` too): a backend may hand out the same entry
+    on every list while its container is unchanged (see
+    :meth:`kubert.backends.RuntimeBackend.list_containers`), so no caller changes one.
+    """
 
     id: str
     pod_sandbox_id: str
@@ -95,8 +100,8 @@ class Container:
     image_ref: str
     state: ContainerState = field(converter=ContainerState)
     created_at: int
-    labels: dict[str, str] = field(factory=dict)
-    annotations: dict[str, str] = field(factory=dict)
+    labels: Mapping[str, str] = field(factory=dict)
+    annotations: Mapping[str, str] = field(factory=dict)
     image_id: str = ""
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 import attrs
 from attrs import field, frozen
@@ -146,14 +147,19 @@ class PodSandboxStatus:
 
 @frozen(kw_only=True)
 class PodSandbox:
-    """One entry of ListPodSandbox."""
+    """One entry of ListPodSandbox.
+
+    Read-only, maps included: a backend may hand out the same entry on every list while its
+    sandbox is unchanged (see :meth:`kubert.backends.RuntimeBackend.list_sandboxes`), so no
+    caller changes one; the maps are typed :class:`~collections.abc.Mapping` for that.
+    """
 
     id: str
     metadata: PodSandboxMetadata
     state: PodSandboxState = field(converter=PodSandboxState)
     created_at: int
-    labels: dict[str, str] = field(factory=dict)
-    annotations: dict[str, str] = field(factory=dict)
+    labels: Mapping[str, str] = field(factory=dict)
+    annotations: Mapping[str, str] = field(factory=dict)
     runtime_handler: str = ""
 
 

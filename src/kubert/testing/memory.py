@@ -50,6 +50,7 @@ import posixpath
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from types import MappingProxyType
 
 import attrs
 from attrs import define
@@ -131,6 +132,24 @@ class _Sandbox:
     state: PodSandboxState = PodSandboxState.SANDBOX_NOTREADY
     stopped: bool = False
     resources: LinuxContainerResources | None = None
+    #: The list entry last handed out, handed out again while ``state`` is unchanged (the
+    #: only field of it that changes).
+    listed: PodSandbox | None = None
+
+    def entry(self) -> PodSandbox:
+        """The ListPodSandbox entry: the same object while the sandbox is unchanged."""
+        listed = self.listed
+        if listed is None or listed.state != self.state:
+            listed = self.listed = PodSandbox(
+                id=self.id,
+                metadata=self.config.metadata,
+                state=self.state,
+                created_at=self.created_at,
+                labels=MappingProxyType(dict(self.config.labels)),
+                annotations=MappingProxyType(dict(self.config.annotations)),
+                runtime_handler=self.runtime_handler,
+            )
+        return listed
 
 
 @define
@@ -149,10 +168,31 @@ class _Container:
     reason: str = ""
     resources: LinuxContainerResources | None = None
     log_reopens: int = 0
+    #: The list entry last handed out, handed out again while ``state`` is unchanged (the
+    #: only field of it that changes).
+    listed: Container | None = None
 
     @property
     def argv(self) -> tuple[str, ...]:
         return self.config.command + self.config.args
+
+    def entry(self) -> Container:
+        """The ListContainers entry: the same object while the container is unchanged."""
+        listed = self.listed
+        if listed is None or listed.state != self.state:
+            listed = self.listed = Container(
+                id=self.id,
+                pod_sandbox_id=self.sandbox_id,
+                metadata=self.config.metadata,
+                image=self.config.image,
+                image_ref=self.image_ref,
+                image_id=self.image_id,
+                state=self.state,
+                created_at=self.created_at,
+                labels=MappingProxyType(dict(self.config.labels)),
+                annotations=MappingProxyType(dict(self.config.annotations)),
+            )
+        return listed
 
 
 @define
@@ -415,18 +455,7 @@ class MemoryBackend(RuntimeBackend, ImageBackend):
 
     def list_sandboxes(self, filter: PodSandboxFilter | None) -> list[PodSandbox]:
         with self._lock:
-            entries = [
-                PodSandbox(
-                    id=s.id,
-                    metadata=s.config.metadata,
-                    state=s.state,
-                    created_at=s.created_at,
-                    labels=dict(s.config.labels),
-                    annotations=dict(s.config.annotations),
-                    runtime_handler=s.runtime_handler,
-                )
-                for s in self._sandboxes.values()
-            ]
+            entries = [s.entry() for s in self._sandboxes.values()]
         return [e for e in entries if filter is None or filter.matches(e)]
 
     def update_pod_sandbox_resources(
@@ -548,21 +577,7 @@ class MemoryBackend(RuntimeBackend, ImageBackend):
 
     def list_containers(self, filter: ContainerFilter | None) -> list[Container]:
         with self._lock:
-            entries = [
-                Container(
-                    id=c.id,
-                    pod_sandbox_id=c.sandbox_id,
-                    metadata=c.config.metadata,
-                    image=c.config.image,
-                    image_ref=c.image_ref,
-                    image_id=c.image_id,
-                    state=c.state,
-                    created_at=c.created_at,
-                    labels=dict(c.config.labels),
-                    annotations=dict(c.config.annotations),
-                )
-                for c in self._containers.values()
-            ]
+            entries = [c.entry() for c in self._containers.values()]
         return [e for e in entries if filter is None or filter.matches(e)]
 
     # ---- optional operations -----------------------------------------------------------

@@ -384,9 +384,11 @@ class DockerRuntime(RuntimeBackend):
         return _copy_maps(status)
 
     def list_sandboxes(self, filter: PodSandboxFilter | None) -> list[PodSandbox]:
+        """The view's prebuilt entries themselves (read-only; the same objects until the
+        engine reports a change), so that a relist copies nothing."""
         entries = [r.entry for r in self.state.all(naming.TYPE_SANDBOX)]
         return [
-            _copy_maps(e) for e in entries
+            e for e in entries
             if isinstance(e, PodSandbox) and (filter is None or filter.matches(e))
         ]
 
@@ -497,9 +499,10 @@ class DockerRuntime(RuntimeBackend):
         return verbose.container_info(self._container(container_id))
 
     def list_containers(self, filter: ContainerFilter | None) -> list[Container]:
+        """The view's prebuilt entries themselves, as :meth:`list_sandboxes`."""
         entries = [r.entry for r in self.state.all(naming.TYPE_CONTAINER)]
         return [
-            _copy_maps(e) for e in entries
+            e for e in entries
             if isinstance(e, Container) and (filter is None or filter.matches(e))
         ]
 
@@ -624,10 +627,10 @@ class DockerRuntime(RuntimeBackend):
         return self._events.subscribe()
 
 
-_T = TypeVar("_T", PodSandbox, PodSandboxStatus, Container, ContainerStatus)
+_T = TypeVar("_T", PodSandboxStatus, ContainerStatus)
 
 
 def _copy_maps(answer: _T) -> _T:
-    """The prebuilt answer with its own label and annotation dicts (callers may change them)."""
+    """The prebuilt status with its own label and annotation dicts (callers may change them)."""
     return attrs.evolve(answer, labels=dict(answer.labels), annotations=dict(answer.annotations))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import time
 from collections.abc import Callable
+from types import MappingProxyType
 from typing import Any
 
 from attrs import frozen
@@ -142,6 +143,10 @@ def build_record(
     created = parse_time(inspect.get("Created"))
     labels = dict(meta.labels)
     annotations = dict(meta.annotations)
+    # The list entry is handed out as it is, on every list until the record is replaced (the
+    # backend contract's read-only entries): read-only views of the record's own maps, which
+    # the status shares and the runtime copies whenever it hands the status out.
+    listed_labels, listed_annotations = MappingProxyType(labels), MappingProxyType(annotations)
     host = inspect.get("HostConfig") or {}
     entry: PodSandbox | Container
     status: PodSandboxStatus | ContainerStatus
@@ -153,7 +158,7 @@ def build_record(
         handler = str(meta.extra.get("runtime_handler", ""))
         entry = PodSandbox(
             id=cid, metadata=md, state=sandbox_state, created_at=created,
-            labels=labels, annotations=annotations, runtime_handler=handler,
+            labels=listed_labels, annotations=listed_annotations, runtime_handler=handler,
         )
         status = PodSandboxStatus(
             id=cid, metadata=md, state=sandbox_state, created_at=created,
@@ -176,8 +181,8 @@ def build_record(
         ref = image_ref(image_id) if image_id else ""
         entry = Container(
             id=cid, pod_sandbox_id=sandbox_id, metadata=cmd, image=image, image_ref=ref,
-            state=cri_state, created_at=created, labels=labels, annotations=annotations,
-            image_id=image_id,
+            state=cri_state, created_at=created, labels=listed_labels,
+            annotations=listed_annotations, image_id=image_id,
         )
         started = parse_time(state.get("StartedAt"))
         # The engine stamps StartedAt after it set the process going, so a process that exits

@@ -1,5 +1,5 @@
 """Status fields: metadata, timestamps in nanoseconds, labels and annotations returned exactly
-(and as copies), image, runtime handler."""
+(statuses as copies, list entries never changed once handed out), image, runtime handler."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 
 from kubert.backends import RuntimeBackend
-from kubert.model import ContainerState
+from kubert.model import ContainerState, PodSandboxState
 from kubert.testing import profiles, strategies
 from kubert.testing.configs import ConfigFactory
 from kubert.testing.strategies import ContainerSpec, SandboxSpec
@@ -74,14 +74,19 @@ class StatusFieldTests(BackendFixtures):
             config.metadata, config.labels, config.annotations,
         )
 
-    def test_returned_maps_are_copies(
+    def test_status_maps_are_copies_and_list_entries_never_change(
         self, backend: RuntimeBackend, pods: Pods, configs: ConfigFactory
     ) -> None:
+        """Statuses are the caller's to change; list entries are read-only and may be shared,
+        so an entry once handed out stays as it was: a change is a new entry."""
         sandbox_id = pods.sandbox(configs.sandbox(SandboxSpec("copies", labels={"a": "1"})))
         backend.sandbox_status(sandbox_id).labels["injected"] = "x"
-        [entry] = [s for s in backend.list_sandboxes(None) if s.id == sandbox_id]
-        entry.labels["injected"] = "y"
         assert backend.sandbox_status(sandbox_id).labels == {"a": "1"}
+        [before] = [s for s in backend.list_sandboxes(None) if s.id == sandbox_id]
+        backend.stop_sandbox(sandbox_id)
+        [after] = [s for s in backend.list_sandboxes(None) if s.id == sandbox_id]
+        assert before.state == PodSandboxState.SANDBOX_READY and before.labels == {"a": "1"}
+        assert after.state == PodSandboxState.SANDBOX_NOTREADY and after.labels == {"a": "1"}
 
     def test_labels_and_annotations_round_trip_exactly(
         self,
