@@ -25,7 +25,9 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
-__all__ = ["EngineAPI", "EngineHTTPError", "EngineTimeout", "EngineUnreachable", "EventStream"]
+__all__ = [
+    "EngineAPI", "EngineHTTPError", "EngineTimeout", "EngineUnreachable", "EventStream", "Pending",
+]
 
 
 class EngineHTTPError(Exception):
@@ -142,6 +144,78 @@ class EventStream:
         self._conn.close()
 
 
+class Pending:
+    """One request sent (or about to be) on a connection of its own; :meth:`finish` reads
+    the answer. Made by :meth:`EngineAPI.begin`."""
+
+    def __init__(
+        self, api: EngineAPI, method: str, path: str, target: str, body: Any,
+        timeout: float | None,
+    ) -> None:
+        self._api = api
+        self._method = method
+        self._path = path
+        self._target = target
+        self._payload = None if body is None else json.dumps(body).encode()
+        self._wait = api.timeout if timeout is None else timeout
+        self._conn: http.client.HTTPConnection | None = None
+        self._reused = False
+        self._sent = 0
+
+    def send(self) -> None:
+        """Send the request; a stale pooled connection is replaced once (see :meth:`finish`).
+
+        :raises EngineUnreachable: no connection to send on.
+        """
+        headers = {"Content-Type": "application/json"} if self._payload is not None else {}
+        while True:
+            self._sent += 1
+            conn, self._reused = self._api._take(self._wait)
+            try:
+                conn.request(self._method, self._target, body=self._payload, headers=headers)
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                if self._retry(exc):
+                    continue
+                raise self._unreachable(exc) from None
+            self._conn = conn
+            return
+
+    def finish(self) -> Any:
+        """The answer's JSON (None for an empty answer); the errors of :meth:`EngineAPI.request`."""
+        while True:
+            conn = self._conn
+            assert conn is not None, "send() first"
+            try:
+                response = conn.getresponse()
+                data = response.read()
+            except TimeoutError as exc:
+                conn.close()
+                raise EngineTimeout(
+                    f"{self._method} {self._path}: no answer from the engine in {self._wait} s"
+                ) from exc
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                if self._retry(exc):
+                    self.send()
+                    continue
+                raise self._unreachable(exc) from None
+            if response.will_close:
+                conn.close()
+            else:
+                self._api._give_back(conn)
+            return _answer(response.status, data)
+
+    def _retry(self, exc: BaseException) -> bool:
+        # One retry, and only on a reused connection that the engine had closed while idle:
+        # the request never reached it, so even a POST is safe to send again.
+        stale = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+        return self._reused and self._sent == 1 and isinstance(exc, stale)
+
+    def _unreachable(self, exc: BaseException) -> EngineUnreachable:
+        return EngineUnreachable(f"cannot reach the engine at {self._api.endpoint}: {exc}")
+
+
 class EngineAPI:
     """The engine's API at ``version`` (``"1.41"``) through a pool of keep-alive connections.
 
@@ -206,39 +280,22 @@ class EngineAPI:
         :raises EngineUnreachable: no connection, or it broke before the answer.
         :raises EngineTimeout: no answer in time.
         """
-        target = self._path(path, query)
-        payload = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"} if payload is not None else {}
-        wait = self.timeout if timeout is None else timeout
-        # One retry, and only on a reused connection that the engine had closed while idle:
-        # the request never reached it, so even a POST is safe to send again.
-        for attempt in (0, 1):
-            conn, reused = self._take(wait)
-            try:
-                conn.request(method, target, body=payload, headers=headers)
-                response = conn.getresponse()
-                data = response.read()
-            except TimeoutError as exc:
-                conn.close()
-                raise EngineTimeout(
-                    f"{method} {path}: no answer from the engine in {wait} s"
-                ) from exc
-            except (OSError, http.client.HTTPException) as exc:
-                conn.close()
-                stale = reused and isinstance(
-                    exc, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
-                )
-                if stale and attempt == 0:
-                    continue
-                raise EngineUnreachable(
-                    f"cannot reach the engine at {self.endpoint}: {exc}"
-                ) from None
-            if response.will_close:
-                conn.close()
-            else:
-                self._give_back(conn)
-            return _answer(response.status, data)
-        raise AssertionError("unreachable")  # the loop returns or raises
+        return self.begin(method, path, query, body, timeout).finish()
+
+    def begin(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, Any] | None = None,
+        body: Any = None,
+        timeout: float | None = None,
+    ) -> Pending:
+        """Send a request (as :meth:`request` does) and return at once; the
+        :class:`Pending`'s :meth:`~Pending.finish` waits for the answer. Several requests in
+        flight from one thread, each on its own connection, need no thread each."""
+        pending = Pending(self, method, path, self._path(path, query), body, timeout)
+        pending.send()
+        return pending
 
     def close(self) -> None:
         """Close the idle connections; calls in flight finish on theirs."""
@@ -279,9 +336,13 @@ class EngineAPI:
 
     def stop(self, container: str, timeout: int = 10) -> None:
         """Stop with a grace period of ``timeout`` s; the call may take that much longer."""
+        self.begin_stop(container, timeout).finish()
+
+    def begin_stop(self, container: str, timeout: int = 10) -> Pending:
+        """:meth:`stop`, sent; its :meth:`Pending.finish` waits until the container stopped."""
         wait = None if self.timeout is None else self.timeout + max(0, timeout)
-        self.request("POST", f"/containers/{_ident(container)}/stop", {"t": str(timeout)},
-                     timeout=wait)
+        return self.begin("POST", f"/containers/{_ident(container)}/stop", {"t": str(timeout)},
+                          timeout=wait)
 
     def remove_container(self, container: str, v: bool = False, force: bool = False) -> None:
         query = {"v": "1" if v else "0", "force": "1" if force else "0"}

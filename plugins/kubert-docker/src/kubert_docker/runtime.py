@@ -12,7 +12,6 @@ import logging
 import re
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -38,6 +37,7 @@ from kubert import (
     ExecRequest,
     ExecSyncResult,
     FailedPreconditionError,
+    KubertError,
     LinuxContainerResources,
     MetricDescriptor,
     NamespaceMode,
@@ -59,6 +59,7 @@ from kubert import (
 )
 from kubert_docker import cadvisor, dns, execsync, naming, netns, podstats, spec, streams, verbose
 from kubert_docker.engine import Engine, translate
+from kubert_docker.engineapi import EngineAPI, Pending
 from kubert_docker.logcopy import LogCopying
 from kubert_docker.oom import detect_floor
 from kubert_docker.podfiles import PodFiles, network_disabled
@@ -108,9 +109,6 @@ class DockerRuntime(RuntimeBackend):
         )
         self._created_here: set[str] = set()
         self._events = EventBroadcaster()
-        #: Stops a sandbox's app containers beside its pause container (a fixed few threads,
-        #: made on first use: the thread count does not grow with the containers).
-        self._stopper = ThreadPoolExecutor(max_workers=4, thread_name_prefix="kubert-docker-stop")
         self.stats = StatsReader(mountpoint="")
         self.state = StateView(
             self.engine,
@@ -124,7 +122,6 @@ class DockerRuntime(RuntimeBackend):
         self.state.start()
 
     def close(self) -> None:
-        self._stopper.shutdown(wait=False)
         self._events.close()
         self.state.close()
         self.logs.close()
@@ -330,24 +327,59 @@ class DockerRuntime(RuntimeBackend):
         # The kubelet has given the containers their grace period already (containerd too
         # stops them at once here). The app containers and the pause container stop at the
         # same time: each stop is an engine round trip of its own (runc kill, the exit, the
-        # event), and the network is torn down already.
-        running = [c.id for c in members if c.running]
-        stops = [self._stopper.submit(self._stop_app, cid) for cid in running]
-        try:
-            with contextlib.suppress(NotFoundError), translate("sandbox", sandbox_id):
-                self.engine.api().stop(record.id, timeout=_SANDBOX_STOP_TIMEOUT)
-            self.netns.unlink(record.id)
-            self.sysfs.release(record.id)
-            self.state.wait_exited(record.id)
-        finally:
-            for stop in stops:
-                stop.result()
+        # event), and the network is torn down already. All the stops are sent first, each on
+        # a connection of its own, and then awaited: no thread per container.
+        api = self.engine.api()
+        apps = [c.id for c in members if c.running]
+        sent = [
+            (ident, self._begin_stop(api, kind, ident, grace))
+            for kind, ident, grace in (
+                *(("container", cid, 0) for cid in apps),
+                ("sandbox", record.id, _SANDBOX_STOP_TIMEOUT),
+            )
+        ]
+        answers = [(ident, self._finish_stop(ident, begun)) for ident, begun in sent]
+        failed = {ident: error for ident, error in answers if error is not None}
+        if record.id in failed:
+            raise failed[record.id]
+        self.netns.unlink(record.id)
+        self.sysfs.release(record.id)
+        self.state.wait_exited(record.id)
+        for cid in apps:
+            if cid not in failed:
+                self._drain_log(cid)
+                self.state.wait_exited(cid)
+        if failed:
+            raise next(iter(failed.values()))
 
-    def _stop_app(self, container_id: str) -> None:
-        with contextlib.suppress(NotFoundError), translate("container", container_id):
-            self.engine.api().stop(container_id, timeout=0)
-        self._drain_log(container_id)
-        self.state.wait_exited(container_id)
+    @staticmethod
+    def _begin_stop(
+        api: EngineAPI, kind: str, ident: str, grace: int
+    ) -> tuple[str, Pending] | KubertError | None:
+        """A stop of ``ident`` sent (with its kind, for the error of its answer), the error
+        that sending it met, or None when there is nothing to stop."""
+        try:
+            with translate(kind, ident):
+                return kind, api.begin_stop(ident, timeout=grace)
+        except NotFoundError:
+            return None
+        except KubertError as error:
+            return error
+
+    @staticmethod
+    def _finish_stop(
+        ident: str, begun: tuple[str, Pending] | KubertError | None
+    ) -> KubertError | None:
+        """Wait for the answer of a stop :meth:`_begin_stop` sent; its error, if any."""
+        if not isinstance(begun, tuple):
+            return begun
+        kind, pending = begun
+        try:
+            with contextlib.suppress(NotFoundError), translate(kind, ident):
+                pending.finish()
+        except KubertError as error:
+            return error
+        return None
 
     def remove_sandbox(self, sandbox_id: str) -> None:
         try:
