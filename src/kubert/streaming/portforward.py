@@ -17,6 +17,7 @@ from kubert.backends import RuntimeBackend
 from kubert.errors import InvalidArgumentError, KubertError
 from kubert.model import PortForwardRequest
 from kubert.streaming.channels import ChannelMux
+from kubert.streaming.checks import check_port
 from kubert.streaming.netio import shutdown_quietly
 from kubert.streaming.remotecommand import Duplex
 from kubert.streaming.spdy_session import SpdySession, SpdyStream
@@ -25,7 +26,6 @@ __all__ = [
     "PORT_FORWARD_SPDY",
     "PORT_FORWARD_WEBSOCKET",
     "PodConnections",
-    "check_port",
     "forward",
     "spdy_port_forward",
     "websocket_port_forward",
@@ -123,12 +123,6 @@ def forward(
             upload.join()
         live.discard(sock)
         sock.close()
-
-
-def check_port(field: str, port: int) -> None:
-    """:raises InvalidArgumentError: ``port`` (of the request's ``field``) is not 1..65535."""
-    if not 1 <= port <= 65535:
-        raise InvalidArgumentError(field, port, "must be a TCP port, 1..65535")
 
 
 # ---- the transports ------------------------------------------------------------------------

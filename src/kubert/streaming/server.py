@@ -2,8 +2,9 @@
 them over WebSocket (channel.k8s.io family) and SPDY/3.1 upgrades, as the kubelet's does.
 
 One thread accepts; each connection gets a thread that reads the HTTP request, consumes the
-token, upgrades, and runs the session with the runtime backend's stream. The sessions
-themselves are :mod:`kubert.streaming.remotecommand` and :mod:`kubert.streaming.portforward`.
+token, upgrades, and runs the session with the runtime backend's stream. The upgrades are
+:mod:`kubert.streaming.upgrade` (imported with the first connection), the sessions
+:mod:`kubert.streaming.remotecommand` and :mod:`kubert.streaming.portforward`.
 """
 
 from __future__ import annotations
@@ -16,36 +17,17 @@ import ssl
 import threading
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
-
-import h11
+from urllib.parse import parse_qs
 
 from kubert.backends import RuntimeBackend
 from kubert.config import ServeConfig
 from kubert.errors import FailedPreconditionError, InvalidArgumentError
 from kubert.model import AttachRequest, ExecRequest, PortForwardRequest
 from kubert.model.enums import ContainerState, PodSandboxState
-from kubert.streaming.channels import ChannelMux
+from kubert.streaming.checks import Refusal, check_port, check_streams, refusal_response
 from kubert.streaming.netio import shutdown_quietly
-from kubert.streaming.portforward import (
-    PORT_FORWARD_SPDY,
-    PORT_FORWARD_WEBSOCKET,
-    check_port,
-    spdy_port_forward,
-    websocket_port_forward,
-)
-from kubert.streaming.remotecommand import (
-    REMOTE_COMMAND_SPDY,
-    REMOTE_COMMAND_WEBSOCKET,
-    RESIZE_CHANNEL,
-    STDIN_CHANNEL,
-    spdy_command,
-    websocket_command,
-)
 from kubert.streaming.settings import StreamingConfig
-from kubert.streaming.spdy_session import SpdySession
 from kubert.streaming.tokens import TokenCache
-from kubert.streaming.websocket import WebSocketSession, handshake
 
 __all__ = ["StreamingServer", "start_streaming"]
 
@@ -55,15 +37,6 @@ StreamRequest = ExecRequest | AttachRequest | PortForwardRequest
 
 MAX_HEAD = 64 * 1024
 HEAD_TIMEOUT = 10.0
-_REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-            405: "Method Not Allowed", 429: "Too Many Requests"}
-
-
-class _Refusal(Exception):
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 class StreamingServer:
@@ -158,13 +131,13 @@ class StreamingServer:
         """
         if not request.cmd:
             raise InvalidArgumentError("cmd", list(request.cmd), "must name a command")
-        _check_streams(request)
+        check_streams(request)
         self._require_running(request.container_id)
         return self._url("exec", request)
 
     def get_attach(self, request: AttachRequest) -> str:
         """The URL a client uses to attach (the Attach RPC's answer); raises as :meth:`get_exec`."""
-        _check_streams(request)
+        check_streams(request)
         self._require_running(request.container_id)
         return self._url("attach", request)
 
@@ -207,6 +180,10 @@ class StreamingServer:
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
+        # The protocol code loads with the first connection, not with the server: an idle
+        # kubert serve holds none of it (h11, websockets, SPDY and the session handlers).
+        from kubert.streaming import upgrade
+
         with self._conns_lock:
             self._conns.add(conn)
         try:
@@ -219,11 +196,11 @@ class StreamingServer:
             head, rest = _read_head(conn)
             conn.settimeout(None)
             self._dispatch(conn, head, rest)
-        except _Refusal as refusal:
+        except Refusal as refusal:
             log.info("streaming request refused: %s %s", refusal.code, refusal.message)
             with contextlib.suppress(OSError):
-                conn.sendall(_response(refusal.code, refusal.message))
-        except (OSError, h11.ProtocolError, ssl.SSLError) as exc:
+                conn.sendall(refusal_response(refusal.code, refusal.message))
+        except (OSError, upgrade.ProtocolError, ssl.SSLError) as exc:
             log.debug("streaming connection failed: %s", exc)
         except Exception:  # a bug must not kill the server; log it with its traceback
             log.exception("streaming session crashed")
@@ -234,125 +211,39 @@ class StreamingServer:
             conn.close()
 
     def _dispatch(self, conn: socket.socket, head: bytes, rest: bytes) -> None:
-        parser = h11.Connection(h11.SERVER)
-        parser.receive_data(head)
-        event = parser.next_event()
-        if not isinstance(event, h11.Request):
-            raise _Refusal(400, "malformed HTTP request")
-        method = event.method.decode()
-        target = urlsplit(event.target.decode("utf-8", "replace"))
-        headers: dict[str, list[str]] = {}
-        for name, value in event.headers:
-            headers.setdefault(name.decode().lower(), []).append(value.decode("latin-1"))
+        from kubert.streaming import upgrade  # loaded by _serve already
+
+        method, target, headers = upgrade.parse_request(head)
         parts = target.path.strip("/").split("/")
         if len(parts) != 2 or parts[0] not in ("exec", "attach", "portforward"):
-            raise _Refusal(404, f"no such streaming endpoint: {target.path}")
+            raise Refusal(404, f"no such streaming endpoint: {target.path}")
         if method not in ("GET", "POST"):
-            raise _Refusal(405, f"method {method} not allowed")
-        upgrade = ",".join(headers.get("upgrade", [])).lower()
-        if "websocket" not in upgrade and "spdy/3.1" not in upgrade:
-            raise _Refusal(400, "a streaming request must upgrade to websocket or SPDY/3.1")
+            raise Refusal(405, f"method {method} not allowed")
+        wanted = ",".join(headers.get("upgrade", [])).lower()
+        if "websocket" not in wanted and "spdy/3.1" not in wanted:
+            raise Refusal(400, "a streaming request must upgrade to websocket or SPDY/3.1")
         if not self._sessions.acquire(blocking=False):
-            raise _Refusal(429, "too many streaming sessions in flight")
+            raise Refusal(429, "too many streaming sessions in flight")
         try:
             request = self._tokens.consume(parts[1])
             kind = parts[0]
             expected = {"exec": ExecRequest, "attach": AttachRequest,
                         "portforward": PortForwardRequest}[kind]
             if request is None or not isinstance(request, expected):
-                raise _Refusal(404, "unknown, used or expired token")
+                raise Refusal(404, "unknown, used or expired token")
             with self._conns_lock:
                 self._active += 1
             try:
-                if "websocket" in upgrade:
-                    self._websocket(conn, head, rest, request, parse_qs(target.query))
+                if "websocket" in wanted:
+                    upgrade.serve_websocket(self.runtime, self.config, conn, head, rest, request,
+                                            parse_qs(target.query))
                 else:
-                    self._spdy(conn, rest, request, headers)
+                    upgrade.serve_spdy(self.runtime, self.config, conn, rest, request, headers)
             finally:
                 with self._conns_lock:
                     self._active -= 1
         finally:
             self._sessions.release()
-
-    # ---- WebSocket ---------------------------------------------------------------------
-
-    def _websocket(
-        self,
-        conn: socket.socket,
-        head: bytes,
-        rest: bytes,
-        request: StreamRequest,
-        query: dict[str, list[str]],
-    ) -> None:
-        if isinstance(request, PortForwardRequest):
-            ports = _query_ports(query, request)
-            accepted = handshake(conn, head, [p for p in PORT_FORWARD_WEBSOCKET if p])
-            if accepted is None:
-                return
-            protocol, name = accepted
-            binary = PORT_FORWARD_WEBSOCKET[name]
-            count = 2 * len(ports)
-            readable = list(range(0, count, 2))
-            version, close_signal = 4, False
-        else:
-            accepted = handshake(conn, head, [p for p in REMOTE_COMMAND_WEBSOCKET if p])
-            if accepted is None:
-                return
-            protocol, name = accepted
-            version, binary, close_signal = REMOTE_COMMAND_WEBSOCKET[name]
-            count = 5
-            readable = [STDIN_CHANNEL, RESIZE_CHANNEL] if request.stdin else [RESIZE_CHANNEL]
-        ws: WebSocketSession
-        mux = ChannelMux(lambda m: ws.send(m), count, binary=binary, readable=readable,
-                         close_signal=close_signal)
-        ws = WebSocketSession(conn, protocol, self.config.idle_timeout, mux.receive, mux.end)
-        ws.start(rest)
-        try:
-            if isinstance(request, PortForwardRequest):
-                websocket_port_forward(self.runtime, mux, request, ports, ws.done)
-            else:
-                websocket_command(self.runtime, mux, request, version, ws.done)
-        except ConnectionError as exc:
-            log.info("WebSocket client left: %s", exc)
-        finally:
-            ws.close()
-
-    # ---- SPDY --------------------------------------------------------------------------
-
-    def _spdy(
-        self,
-        conn: socket.socket,
-        rest: bytes,
-        request: StreamRequest,
-        headers: dict[str, list[str]],
-    ) -> None:
-        offered = [
-            p.strip()
-            for value in headers.get("x-stream-protocol-version", [])
-            for p in value.split(",")
-        ]
-        served = (
-            [PORT_FORWARD_SPDY] if isinstance(request, PortForwardRequest)
-            else list(REMOTE_COMMAND_SPDY)
-        )
-        chosen = next((p for p in offered if p in served), None)
-        if chosen is None:
-            raise _Refusal(403, f"unable to upgrade: unable to negotiate protocol: client "
-                                f"supports {offered}, server supports {served}")
-        conn.sendall(
-            b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
-            b"X-Stream-Protocol-Version: " + chosen.encode() + b"\r\n\r\n"
-        )
-        session = SpdySession(conn, self.config.idle_timeout)
-        session.start(rest)
-        try:
-            if isinstance(request, PortForwardRequest):
-                spdy_port_forward(self.runtime, session, request)
-            else:
-                spdy_command(self.runtime, session, request, REMOTE_COMMAND_SPDY[chosen],
-                             self.config.stream_creation_timeout)
-        finally:
-            session.close()
 
 
 def start_streaming(runtime: RuntimeBackend, config: ServeConfig) -> StreamingServer:
@@ -372,49 +263,14 @@ def start_streaming(runtime: RuntimeBackend, config: ServeConfig) -> StreamingSe
     return server
 
 
-def _check_streams(request: ExecRequest | AttachRequest) -> None:
-    if request.tty and request.stderr:
-        # A terminal has one output; the kubelet refuses the same way.
-        raise InvalidArgumentError("stderr", True, "tty and stderr cannot both be true")
-    if not (request.stdin or request.stdout or request.stderr):
-        raise InvalidArgumentError("stdin", False, "one of stdin, stdout or stderr must be set")
-
-
-def _query_ports(query: dict[str, list[str]], request: PortForwardRequest) -> list[int]:
-    raw = query.get("port", [])
-    if not raw:
-        if not request.port:
-            raise _Refusal(400, "no ports: give ?port= or ask the PortForward RPC for some")
-        return list(request.port)
-    ports = []
-    for value in raw:
-        try:
-            port = int(value)
-            check_port("port", port)
-        except (ValueError, InvalidArgumentError):
-            raise _Refusal(400, f"invalid port {value!r}") from None
-        if request.port and port not in request.port:
-            raise _Refusal(403, f"port {port} is not among {list(request.port)}")
-        ports.append(port)
-    return ports
-
-
 def _read_head(conn: socket.socket) -> tuple[bytes, bytes]:
     buf = b""
     while b"\r\n\r\n" not in buf:
         if len(buf) > MAX_HEAD:
-            raise _Refusal(400, "request head too large")
+            raise Refusal(400, "request head too large")
         chunk = conn.recv(4096)
         if not chunk:
             raise OSError("client closed before sending a request")
         buf += chunk
     end = buf.index(b"\r\n\r\n") + 4
     return buf[:end], buf[end:]
-
-
-def _response(code: int, message: str) -> bytes:
-    body = (message + "\n").encode()
-    return (
-        f"HTTP/1.1 {code} {_REASONS.get(code, 'Error')}\r\nContent-Type: text/plain; "
-        f"charset=utf-8\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-    ).encode() + body
