@@ -7,7 +7,7 @@ import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from importlib import metadata
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import pluggy
 from attrs import define, field, frozen
@@ -23,9 +23,7 @@ from kubert.backends import (
 )
 from kubert.errors import InvalidArgumentError, PluginLoadError
 from kubert.options import ServeOption
-
-if TYPE_CHECKING:
-    from packaging.requirements import Requirement
+from kubert.requirements import Requirement, unconditional
 
 log = logging.getLogger(__name__)
 
@@ -383,15 +381,7 @@ def _import_fix(missing: str, plugin_module: str, dist: str, version: str) -> st
 
 def _requirements(dist: metadata.Distribution) -> Iterator[Requirement]:
     """The unconditional requirements ``dist`` declares (extras and markers left out)."""
-    from packaging.requirements import InvalidRequirement, Requirement
-
-    for line in dist.requires or ():
-        try:
-            requirement = Requirement(line)
-        except InvalidRequirement:
-            continue
-        if requirement.marker is None:
-            yield requirement
+    return unconditional(dist.requires or ())
 
 
 def _missing_dependency(plugin: str, dist: metadata.Distribution | None) -> PluginLoadError | None:
@@ -426,7 +416,7 @@ def _core_mismatch(plugin: str, dist: metadata.Distribution | None) -> PluginLoa
     for requirement in _requirements(dist):
         if requirement.name != "kubert":
             continue
-        if requirement.specifier.contains(core, prereleases=True):
+        if requirement.contains(core):
             return None
         name, version = dist.metadata["Name"], dist.version
         return PluginLoadError(

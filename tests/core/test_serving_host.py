@@ -29,6 +29,7 @@ PROBE = textwrap.dedent("""
     print(json.dumps({
         "kubelet imported": "kubert.kubelet" in sys.modules,
         "inplace imported": "kubert_inplace" in sys.modules,
+        "packaging imported": "packaging" in sys.modules,
         "loaded": sorted(name for name, _ in host.pm.list_name_plugin()),
         "failures": sorted(host.failures),
         "rows": {row.name: row.reason for row in host.report() if not row.active},
@@ -49,6 +50,8 @@ def _probe(*args: str) -> dict[str, object]:
 def test_a_serving_host_imports_no_kubelet_side_plugin() -> None:
     got = _probe("alone", "serving")
     assert got["kubelet imported"] is False and got["inplace imported"] is False
+    # The plugins' plain requirements are checked without packaging (kubert.requirements).
+    assert got["packaging imported"] is False
     assert "kubelet" not in got["loaded"] and "inplace" not in got["loaded"]  # type: ignore[operator]
     rows = got["rows"]
     assert isinstance(rows, dict)
