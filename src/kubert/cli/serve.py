@@ -304,6 +304,19 @@ def _recovery_status(service: Any, address: str) -> str:
     )
 
 
+def _return_freed_heap() -> None:
+    """Give the system back the heap that start-up used and freed (reading plugin metadata,
+    building the servers): glibc keeps freed pages in the process until ``malloc_trim``.
+    Nothing where the C library has no such call."""
+    import ctypes
+
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
+
+
 def run(host: PluginHost, config: Any, notifier: Notifier | None = None) -> int:
     """Start service and server, wait for a signal, drain, and stop. Returns the exit code.
 
@@ -343,6 +356,7 @@ def run(host: PluginHost, config: Any, notifier: Notifier | None = None) -> int:
             serve_metrics(metrics_host.strip("[]"), int(metrics_port))
         server = build_server(host, config, service)
         server.start()
+        _return_freed_heap()
     except (KubertError, OSError) as error:
         if service.streaming is not None:
             service.streaming.stop()
