@@ -8,9 +8,12 @@ HTTP parsing) only with its first connection.
 from __future__ import annotations
 
 from kubert.errors import InvalidArgumentError
-from kubert.model import AttachRequest, ExecRequest
+from kubert.model import AttachRequest, ExecRequest, PortForwardRequest
 
-__all__ = ["Refusal", "check_port", "check_streams", "refusal_response"]
+__all__ = ["Refusal", "StreamRequest", "check_port", "check_streams", "refusal_response"]
+
+#: What a streaming URL is handed out for.
+StreamRequest = ExecRequest | AttachRequest | PortForwardRequest
 
 _REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found",
             405: "Method Not Allowed", 429: "Too Many Requests"}

@@ -24,7 +24,13 @@ from kubert.config import ServeConfig
 from kubert.errors import FailedPreconditionError, InvalidArgumentError
 from kubert.model import AttachRequest, ExecRequest, PortForwardRequest
 from kubert.model.enums import ContainerState, PodSandboxState
-from kubert.streaming.checks import Refusal, check_port, check_streams, refusal_response
+from kubert.streaming.checks import (
+    Refusal,
+    StreamRequest,
+    check_port,
+    check_streams,
+    refusal_response,
+)
 from kubert.streaming.netio import shutdown_quietly
 from kubert.streaming.settings import StreamingConfig
 from kubert.streaming.tokens import TokenCache
@@ -32,8 +38,6 @@ from kubert.streaming.tokens import TokenCache
 __all__ = ["StreamingServer", "start_streaming"]
 
 log = logging.getLogger(__name__)
-
-StreamRequest = ExecRequest | AttachRequest | PortForwardRequest
 
 MAX_HEAD = 64 * 1024
 HEAD_TIMEOUT = 10.0

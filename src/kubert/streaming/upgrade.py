@@ -15,9 +15,9 @@ import h11
 
 from kubert.backends import RuntimeBackend
 from kubert.errors import InvalidArgumentError
-from kubert.model import AttachRequest, ExecRequest, PortForwardRequest
+from kubert.model import PortForwardRequest
 from kubert.streaming.channels import ChannelMux
-from kubert.streaming.checks import Refusal, check_port
+from kubert.streaming.checks import Refusal, StreamRequest, check_port
 from kubert.streaming.portforward import (
     PORT_FORWARD_SPDY,
     PORT_FORWARD_WEBSOCKET,
@@ -39,8 +39,6 @@ from kubert.streaming.websocket import WebSocketSession, handshake
 __all__ = ["ProtocolError", "parse_request", "serve_spdy", "serve_websocket"]
 
 log = logging.getLogger(__name__)
-
-StreamRequest = ExecRequest | AttachRequest | PortForwardRequest
 
 #: What a request head that is not HTTP/1.1 raises (the connection is dropped, not answered).
 ProtocolError = h11.ProtocolError
