@@ -188,6 +188,15 @@ class RuntimeBackend(Backend):
     def start_sandbox(self, sandbox_id: str) -> None:
         """REQUIRED. Start a created sandbox. :raises NotFoundError:."""
 
+    def begin_stop_sandbox(self, sandbox_id: str) -> None:
+        """OPTIONAL. StopPodSandbox is about to tear down the pod's network and then call
+        :meth:`stop_sandbox`: a backend may start stopping the sandbox's containers now, so
+        that their stops overlap the teardown (containerd too stops the containers first).
+        The sandbox's netns must stay up: only :meth:`stop_sandbox` stops what holds it.
+        Nothing is expected back; :meth:`stop_sandbox` follows, even when the teardown
+        fails. The default does nothing.
+        """
+
     @abstractmethod
     def stop_sandbox(self, sandbox_id: str) -> None:
         """REQUIRED. Stop the sandbox and every container in it; stopping a stopped one is fine.

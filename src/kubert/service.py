@@ -310,6 +310,9 @@ class KubertService:
         teardown_error: Exception | None = None
         pod = self.pod_network_of(sandbox_id, status, checkpoint)
         ready = status is not None and status.state == PodSandboxState.SANDBOX_READY
+        if status is not None:
+            # The containers may begin to stop now; the netns stays until stop_sandbox.
+            self.runtime.begin_stop_sandbox(sandbox_id)
         if pod is not None and not pod.host_network and (
             ready or sandbox_id not in self._torn_down
         ):

@@ -110,6 +110,8 @@ class DockerRuntime(RuntimeBackend):
         self._created_here: set[str] = set()
         self._events = EventBroadcaster()
         self.stats = StatsReader(mountpoint="")
+        #: Stops begin_stop_sandbox sent, by sandbox, until stop_sandbox awaits them.
+        self._stopping: dict[str, list[tuple[str, tuple[str, Pending] | KubertError | None]]] = {}
         self.state = StateView(
             self.engine,
             image_ref=self._image_ref,
@@ -319,25 +321,45 @@ class DockerRuntime(RuntimeBackend):
             self.netns.link(started)
         dns.write_resolv_conf(started)
 
+    def begin_stop_sandbox(self, sandbox_id: str) -> None:
+        """Send the stops of the sandbox's running app containers (no grace period: the
+        kubelet has given theirs already), so that the engine's work on them overlaps the
+        network teardown; :meth:`stop_sandbox` awaits them. The pause container, which holds
+        the netns the teardown needs, keeps running."""
+        try:
+            record = self._sandbox(sandbox_id, complete=False)
+        except KubertError:
+            return  # stop_sandbox says what is wrong
+        api = self.engine.api()
+        begun = [
+            (c.id, self._begin_stop(api, "container", c.id, 0))
+            for c in self.state.in_sandbox(record.id, complete=False)
+            if c.running
+        ]
+        if begun:
+            self._stopping[record.id] = begun
+
     def stop_sandbox(self, sandbox_id: str) -> None:
         record = self._sandbox(sandbox_id, complete=False)
         members = self.state.in_sandbox(record.id, complete=False)
-        if not record.running and not any(c.running for c in members):
+        early = self._stopping.pop(record.id, [])
+        if not early and not record.running and not any(c.running for c in members):
             return  # stopped already: the view is current, the engine has nothing to do
         # The kubelet has given the containers their grace period already (containerd too
         # stops them at once here). The app containers and the pause container stop at the
         # same time: each stop is an engine round trip of its own (runc kill, the exit, the
-        # event), and the network is torn down already. All the stops are sent first, each on
-        # a connection of its own, and then awaited: no thread per container.
+        # event). Those begin_stop_sandbox did not send (it found them not running yet) are
+        # sent now with the pause container's, each on a connection of its own, and all are
+        # awaited together: no thread per container.
         api = self.engine.api()
-        apps = [c.id for c in members if c.running]
+        sent_early = {cid for cid, _ in early}
+        late = [c.id for c in members if c.running and c.id not in sent_early]
         sent = [
-            (ident, self._begin_stop(api, kind, ident, grace))
-            for kind, ident, grace in (
-                *(("container", cid, 0) for cid in apps),
-                ("sandbox", record.id, _SANDBOX_STOP_TIMEOUT),
-            )
+            *early,
+            *((cid, self._begin_stop(api, "container", cid, 0)) for cid in late),
+            (record.id, self._begin_stop(api, "sandbox", record.id, _SANDBOX_STOP_TIMEOUT)),
         ]
+        apps = [*(cid for cid, _ in early), *late]
         answers = [(ident, self._finish_stop(ident, begun)) for ident, begun in sent]
         failed = {ident: error for ident, error in answers if error is not None}
         if record.id in failed:
