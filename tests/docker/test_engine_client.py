@@ -223,3 +223,39 @@ def test_an_event_stream_cut_mid_chunk_is_unreachable(tmp_path: Path) -> None:
             list(stream)
     finally:
         server.close()
+
+
+def test_exec_output_frames_are_demultiplexed(tmp_path: Path) -> None:
+    """The engine's 8-byte frame headers, stdout and stderr interleaved, a frame split across
+    reads, then the end of the stream when the exec ends."""
+    frames = b"".join(
+        bytes([stream, 0, 0, 0]) + len(data).to_bytes(4, "big") + data
+        for stream, data in ((1, b"out-1\n"), (2, b"err-1\n"), (1, b"x" * 70000))
+    )
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\n"
+    server = ScriptedServer(tmp_path / "s.sock", [head + frames])
+    try:
+        output = EngineAPI(f"unix://{tmp_path / 's.sock'}", "1.41").exec_output("abc")
+        got = list(output)
+        assert got[:2] == [(1, b"out-1\n"), (2, b"err-1\n")]
+        assert got[2] == (1, b"x" * 70000)
+    finally:
+        server.close()
+
+
+def test_exec_sync_through_the_client(engine: Engine, docker_engine: Any) -> None:
+    from kubert_docker.execsync import exec_sync
+
+    api = engine.api()
+    created = api.create_container_from_config(
+        {"Image": docker_engine.busybox, "Cmd": ["sleep", "60"]}, ""
+    )["Id"]
+    try:
+        api.start(created)
+        done = exec_sync(engine, created, ["sh", "-c", "echo out; echo err >&2; exit 3"], 10,
+                         1 << 20)
+        assert (done.stdout, done.stderr, done.exit_code) == (b"out\n", b"err\n", 3)
+        with pytest.raises(kubert.DeadlineExceededError):
+            exec_sync(engine, created, ["sleep", "30"], 1, 1 << 20)
+    finally:
+        api.remove_container(created, force=True)

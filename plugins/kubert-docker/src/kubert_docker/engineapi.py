@@ -8,8 +8,9 @@ client speaks only what the hot path needs, with the SDK's method names and answ
 engine's JSON, decoded), and raises :class:`EngineHTTPError` for an answer of 400 or more, with
 the engine's own message, and :class:`EngineUnreachable` (a :class:`ConnectionError`) or
 :class:`EngineTimeout` (a :class:`TimeoutError`) when there is no answer;
-:func:`kubert_docker.engine.translate` maps all three to kubert's errors. Streams whose bytes
-are multiplexed (exec, attach, logs) and image pulls still go through the SDK
+:func:`kubert_docker.engine.translate` maps all three to kubert's errors. ExecSync (and so
+exec probes) runs here too; the interactive streams (exec and attach with stdin or a TTY),
+image pulls and resource updates still go through the SDK
 (:meth:`kubert_docker.engine.Engine.sdk`).
 """
 
@@ -26,7 +27,13 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 __all__ = [
-    "EngineAPI", "EngineHTTPError", "EngineTimeout", "EngineUnreachable", "EventStream", "Pending",
+    "EngineAPI",
+    "EngineHTTPError",
+    "EngineTimeout",
+    "EngineUnreachable",
+    "EventStream",
+    "OutputStream",
+    "Pending",
 ]
 
 
@@ -139,6 +146,42 @@ class EventStream:
         sock = self._conn.sock
         if sock is not None:
             # shutdown, not close: it wakes a thread blocked reading this socket.
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        self._conn.close()
+
+
+class OutputStream:
+    """An attached exec's output as the engine multiplexes it (each frame an 8-byte header:
+    the stream, 1 for stdout or 2 for stderr, three zero bytes, the size), one
+    ``(stream, bytes)`` per iteration until the exec ends; :meth:`close` (from any thread)
+    ends the iteration."""
+
+    def __init__(self, conn: http.client.HTTPConnection, response: http.client.HTTPResponse):
+        self._conn = conn
+        self._response = response
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        fp = self._response.fp
+        if fp is None:
+            return
+        try:
+            while True:
+                header = fp.read(8)
+                if len(header) < 8:
+                    return  # the exec ended and the engine closed the stream
+                size = int.from_bytes(header[4:8], "big")
+                data = fp.read(size)
+                if data:
+                    yield header[0], data
+                if len(data) < size:
+                    return
+        except (OSError, ValueError) as exc:
+            raise EngineUnreachable(f"the exec's output stream broke: {exc}") from None
+
+    def close(self) -> None:
+        sock = self._conn.sock
+        if sock is not None:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
         self._conn.close()
@@ -347,6 +390,31 @@ class EngineAPI:
     def remove_container(self, container: str, v: bool = False, force: bool = False) -> None:
         query = {"v": "1" if v else "0", "force": "1" if force else "0"}
         self.request("DELETE", f"/containers/{_ident(container)}", query)
+
+    def exec_create(self, container: str, cmd: list[str]) -> dict[str, Any]:
+        """An exec of ``cmd`` in ``container`` with stdout and stderr attached, no stdin, no
+        TTY (what ExecSync and probes run)."""
+        body = {"AttachStdin": False, "AttachStdout": True, "AttachStderr": True,
+                "Tty": False, "Cmd": cmd}
+        return dict(self.request("POST", f"/containers/{_ident(container)}/exec", body=body))
+
+    def exec_output(self, exec_id: str) -> OutputStream:
+        """Start an exec made by :meth:`exec_create` and follow its output, on a connection of
+        its own (never pooled, no timeout: the caller enforces its deadline by closing it)."""
+        conn = self._open(None)
+        body = json.dumps({"Detach": False, "Tty": False}).encode()
+        try:
+            conn.request("POST", self._path(f"/exec/{_ident(exec_id)}/start"), body=body,
+                         headers={"Content-Type": "application/json"})
+            response = conn.getresponse()
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            raise EngineUnreachable(f"cannot reach the engine at {self.endpoint}: {exc}") from None
+        if response.status >= 400:
+            data = response.read()
+            conn.close()
+            _answer(response.status, data)
+        return OutputStream(conn, response)
 
     def exec_inspect(self, exec_id: str) -> dict[str, Any]:
         return dict(self.request("GET", f"/exec/{_ident(exec_id)}/json"))

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from kubert import DeadlineExceededError, ExecSyncResult, InvalidArgumentError, NotFoundError
 from kubert_docker.engine import Engine, translate
+from kubert_docker.engineapi import OutputStream
 
 
 class _Capped:
@@ -43,18 +44,20 @@ def exec_sync(
         raise InvalidArgumentError("cmd", list(cmd), "must not be empty")
     if timeout < 0:
         raise InvalidArgumentError("timeout", timeout, "must not be negative")
+    api = engine.api()
     with translate("container", container_id):
-        exec_id = engine.sdk().exec_create(container_id, list(cmd), stdout=True, stderr=True)["Id"]
+        exec_id = api.exec_create(container_id, list(cmd))["Id"]
     stdout, stderr = _Capped(limit), _Capped(limit)
     failure: list[BaseException] = []
-    client = engine.new_client(timeout=None)
+    streams: list[OutputStream] = []
 
     def pump() -> None:
         try:
             with translate("container", container_id):
-                for out, err in client.exec_start(exec_id, stream=True, demux=True):
-                    stdout.add(out)
-                    stderr.add(err)
+                output = api.exec_output(exec_id)
+                streams.append(output)
+                for stream, data in output:
+                    (stderr if stream == 2 else stdout).add(data)
         except BaseException as exc:  # handed to the caller's thread below
             failure.append(exc)
 
@@ -66,7 +69,8 @@ def exec_sync(
             _kill(engine, exec_id)
             raise DeadlineExceededError(f"ExecSync {list(cmd)!r}", timeout)
     finally:
-        client.close()
+        for output in streams:
+            output.close()
     if failure:
         raise failure[0]
     return ExecSyncResult(
