@@ -81,6 +81,11 @@ class StreamingServer:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.minimum_version = ssl.TLSVersion.TLSv1_2
             ctx.load_cert_chain(cfg.tls_cert_file, cfg.tls_key_file)
+            # No TLS 1.3 session tickets: they arrive after the handshake, while a client with
+            # a reader thread (Python's websockets, for one) may be writing its upgrade request
+            # on the same TLS connection, and OpenSSL does not allow a read and a write on one
+            # connection at once. A streaming URL is used once, so resumption buys nothing.
+            ctx.num_tickets = 0
             self._tls = ctx
         family = socket.AF_INET6 if ":" in cfg.address else socket.AF_INET
         listener = socket.socket(family, socket.SOCK_STREAM)
