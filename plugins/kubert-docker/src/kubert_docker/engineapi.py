@@ -104,13 +104,25 @@ def _dropped(conn: http.client.HTTPConnection) -> bool:
     return bool(readable)
 
 
-class EventStream:
-    """The engine's ``/events`` answer, one decoded event per iteration; :meth:`close` (from
-    any thread) ends the iteration."""
+class _Stream:
+    """An answer the engine keeps sending, on a connection of its own (never pooled, no
+    timeout); :meth:`close` (from any thread) ends the iteration."""
 
     def __init__(self, conn: http.client.HTTPConnection, response: http.client.HTTPResponse):
         self._conn = conn
         self._response = response
+
+    def close(self) -> None:
+        sock = self._conn.sock
+        if sock is not None:
+            # shutdown, not close: it wakes a thread blocked reading this socket.
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        self._conn.close()
+
+
+class EventStream(_Stream):
+    """The engine's ``/events`` answer, one decoded event per iteration."""
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         try:
@@ -142,24 +154,11 @@ class EventStream:
             *lines, pending = data.split(b"\n")
             yield from lines
 
-    def close(self) -> None:
-        sock = self._conn.sock
-        if sock is not None:
-            # shutdown, not close: it wakes a thread blocked reading this socket.
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        self._conn.close()
 
-
-class OutputStream:
+class OutputStream(_Stream):
     """An attached exec's output as the engine multiplexes it (each frame an 8-byte header:
     the stream, 1 for stdout or 2 for stderr, three zero bytes, the size), one
-    ``(stream, bytes)`` per iteration until the exec ends; :meth:`close` (from any thread)
-    ends the iteration."""
-
-    def __init__(self, conn: http.client.HTTPConnection, response: http.client.HTTPResponse):
-        self._conn = conn
-        self._response = response
+    ``(stream, bytes)`` per iteration until the exec ends."""
 
     def __iter__(self) -> Iterator[tuple[int, bytes]]:
         fp = self._response.fp
@@ -179,13 +178,6 @@ class OutputStream:
         except (OSError, ValueError) as exc:
             raise EngineUnreachable(f"the exec's output stream broke: {exc}") from None
 
-    def close(self) -> None:
-        sock = self._conn.sock
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        self._conn.close()
-
 
 class Pending:
     """One request sent (or about to be) on a connection of its own; :meth:`finish` reads
@@ -199,7 +191,7 @@ class Pending:
         self._method = method
         self._path = path
         self._target = target
-        self._payload = None if body is None else json.dumps(body).encode()
+        self._payload, self._headers = _json_body(body)
         self._wait = api.timeout if timeout is None else timeout
         self._conn: http.client.HTTPConnection | None = None
         self._reused = False
@@ -210,12 +202,13 @@ class Pending:
 
         :raises EngineUnreachable: no connection to send on.
         """
-        headers = {"Content-Type": "application/json"} if self._payload is not None else {}
         while True:
             self._sent += 1
             conn, self._reused = self._api._take(self._wait)
             try:
-                conn.request(self._method, self._target, body=self._payload, headers=headers)
+                conn.request(
+                    self._method, self._target, body=self._payload, headers=self._headers
+                )
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
                 if self._retry(exc):
@@ -399,21 +392,11 @@ class EngineAPI:
         return dict(self.request("POST", f"/containers/{_ident(container)}/exec", body=body))
 
     def exec_output(self, exec_id: str) -> OutputStream:
-        """Start an exec made by :meth:`exec_create` and follow its output, on a connection of
-        its own (never pooled, no timeout: the caller enforces its deadline by closing it)."""
-        conn = self._open(None)
-        body = json.dumps({"Detach": False, "Tty": False}).encode()
-        try:
-            conn.request("POST", self._path(f"/exec/{_ident(exec_id)}/start"), body=body,
-                         headers={"Content-Type": "application/json"})
-            response = conn.getresponse()
-        except (OSError, http.client.HTTPException) as exc:
-            conn.close()
-            raise EngineUnreachable(f"cannot reach the engine at {self.endpoint}: {exc}") from None
-        if response.status >= 400:
-            data = response.read()
-            conn.close()
-            _answer(response.status, data)
+        """Start an exec made by :meth:`exec_create` and follow its output (the caller
+        enforces its deadline by closing the stream)."""
+        conn, response = self._follow(
+            "POST", self._path(f"/exec/{_ident(exec_id)}/start"), {"Detach": False, "Tty": False}
+        )
         return OutputStream(conn, response)
 
     def exec_inspect(self, exec_id: str) -> dict[str, Any]:
@@ -432,11 +415,22 @@ class EngineAPI:
         return list(self.request("GET", "/images/json", query) or [])
 
     def events(self, filters: dict[str, Any] | None = None) -> EventStream:
-        """Follow ``/events`` on a connection of its own (never pooled, no timeout)."""
-        conn = self._open(None)
+        """Follow ``/events``."""
         query = {"filters": _filters(filters)} if filters else None
+        return EventStream(*self._follow("GET", self._path("/events", query), None))
+
+    def _follow(
+        self, method: str, target: str, body: Any
+    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+        """Send a request whose answer the engine keeps sending, on a new connection of its
+        own (never pooled, no timeout), and return it once the answer's head arrived.
+
+        :raises EngineHTTPError: the engine refused it. :raises EngineUnreachable: no answer.
+        """
+        conn = self._open(None)
+        payload, headers = _json_body(body)
         try:
-            conn.request("GET", self._path("/events", query))
+            conn.request(method, target, body=payload, headers=headers)
             response = conn.getresponse()
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
@@ -445,7 +439,14 @@ class EngineAPI:
             data = response.read()
             conn.close()
             _answer(response.status, data)
-        return EventStream(conn, response)
+        return conn, response
+
+
+def _json_body(body: Any) -> tuple[bytes | None, dict[str, str]]:
+    """A request's body as JSON bytes and the headers saying so; none for ``None``."""
+    if body is None:
+        return None, {}
+    return json.dumps(body).encode(), {"Content-Type": "application/json"}
 
 
 def _ident(value: str) -> str:
