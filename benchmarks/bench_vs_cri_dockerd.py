@@ -221,6 +221,12 @@ def _timed(timings: Timings, step: str, call: Callable[[], Any]) -> Any:
 
 
 _SERIAL = iter(range(10**9))
+#: What the kubelet asks for a pod without hostNetwork, hostPID, hostIPC or
+#: shareProcessNamespace: the pod's network and IPC, a PID namespace per container (the
+#: messages' zero value would be POD for all three).
+_KUBELET_NAMESPACES = pb.NamespaceOption(
+    network=pb.NamespaceMode.POD, pid=pb.NamespaceMode.CONTAINER, ipc=pb.NamespaceMode.POD
+)
 
 
 def pod_config(logs: Path) -> pb.PodSandboxConfig:
@@ -230,6 +236,8 @@ def pod_config(logs: Path) -> pb.PodSandboxConfig:
     return pb.PodSandboxConfig(
         metadata=pb.PodSandboxMetadata(name=f"bench{n}", uid=uid, namespace="bench"),
         log_directory=str(logs / uid), hostname=f"bench{n}",
+        linux=pb.LinuxPodSandboxConfig(security_context=pb.LinuxSandboxSecurityContext(
+            namespace_options=_KUBELET_NAMESPACES)),
     )
 
 
@@ -237,6 +245,8 @@ def container_config(image: str) -> pb.ContainerConfig:
     return pb.ContainerConfig(
         metadata=pb.ContainerMetadata(name="app"), image=pb.ImageSpec(image=image),
         command=["sleep", "3600"], log_path="app.log",
+        linux=pb.LinuxContainerConfig(security_context=pb.LinuxContainerSecurityContext(
+            namespace_options=_KUBELET_NAMESPACES)),
     )
 
 

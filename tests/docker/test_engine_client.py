@@ -48,6 +48,27 @@ def test_lifecycle_calls_against_the_engine(engine: Engine, docker_engine: Any) 
         api.inspect_container(created)
 
 
+def test_a_stop_with_no_grace_is_one_kill_that_waits_for_the_exit(
+    engine: Engine, docker_engine: Any
+) -> None:
+    """``sleep`` as PID 1 ignores SIGTERM, so only a SIGKILL ends it: the stop answers once
+    the container is down (137), and a second stop of the exited container is no error."""
+    api = engine.api()
+    name = f"kubert-kill-{threading.get_ident()}"
+    body = {"Image": docker_engine.busybox, "Cmd": ["sleep", "60"]}
+    created = api.create_container_from_config(body, name)["Id"]
+    try:
+        api.start(created)
+        api.stop(created, timeout=0)
+        state = api.inspect_container(created)["State"]
+        assert (state["Running"], state["ExitCode"]) == (False, 137)
+        api.stop(created, timeout=0)  # not running: nothing to do, as the engine's own stop
+        with pytest.raises(kubert.NotFoundError), translate("container", "gone"):
+            api.stop("kubert-no-such-container", timeout=0)
+    finally:
+        api.remove_container(created, v=True, force=True)
+
+
 def test_engine_refusals_become_kuberts_errors(engine: Engine, docker_engine: Any) -> None:
     api = engine.api()
     name = f"kubert-twice-{threading.get_ident()}"

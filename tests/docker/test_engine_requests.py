@@ -74,7 +74,7 @@ LIFECYCLE = [
     "POST /containers/create",  # CreateContainer (no inspect: StartContainer's follows)
     "POST /containers/APP/start",
     "GET /containers/APP/json",  # the app's pid (its cgroups) and the engine's times
-    "POST /containers/APP/stop",  # StopPodSandbox: the exits come from the die events
+    "POST /containers/APP/kill",  # StopPodSandbox: SIGKILL (a stop sends two signals)
     "POST /containers/SANDBOX/stop",
     "DELETE /containers/APP",  # RemovePodSandbox
     "DELETE /containers/SANDBOX",

@@ -252,6 +252,19 @@ class Pending:
         return EngineUnreachable(f"cannot reach the engine at {self._api.endpoint}: {exc}")
 
 
+class _KillPending(Pending):
+    """A kill standing for a stop: a container that is not running (it exited on its own
+    meanwhile) is stopped, as the engine's stop answers it with 304, not an error."""
+
+    def finish(self) -> Any:
+        try:
+            return super().finish()
+        except EngineHTTPError as error:
+            if error.status == 409 and "is not running" in error.explanation:
+                return None
+            raise
+
+
 class EngineAPI:
     """The engine's API at ``version`` (``"1.41"``) through a pool of keep-alive connections.
 
@@ -329,7 +342,13 @@ class EngineAPI:
         """Send a request (as :meth:`request` does) and return at once; the
         :class:`Pending`'s :meth:`~Pending.finish` waits for the answer. Several requests in
         flight from one thread, each on its own connection, need no thread each."""
-        pending = Pending(self, method, path, self._path(path, query), body, timeout)
+        return self._begin(Pending, method, path, query, body, timeout)
+
+    def _begin(
+        self, kind: type[Pending], method: str, path: str, query: dict[str, Any] | None,
+        body: Any, timeout: float | None,
+    ) -> Pending:
+        pending = kind(self, method, path, self._path(path, query), body, timeout)
         pending.send()
         return pending
 
@@ -375,8 +394,18 @@ class EngineAPI:
         self.begin_stop(container, timeout).finish()
 
     def begin_stop(self, container: str, timeout: int = 10) -> Pending:
-        """:meth:`stop`, sent; its :meth:`Pending.finish` waits until the container stopped."""
-        wait = None if self.timeout is None else self.timeout + max(0, timeout)
+        """:meth:`stop`, sent; its :meth:`Pending.finish` waits until the container stopped.
+
+        With no grace period (``timeout`` <= 0) the container is killed at once, as containerd
+        does: the engine's own stop would still send the stop signal first and then SIGKILL,
+        two runc invocations where one does (its kill, sent with no signal, is SIGKILL and
+        answers once the container is no longer running).
+        """
+        if timeout <= 0:
+            return self._begin(
+                _KillPending, "POST", f"/containers/{_ident(container)}/kill", None, None, None
+            )
+        wait = None if self.timeout is None else self.timeout + timeout
         return self.begin("POST", f"/containers/{_ident(container)}/stop", {"t": str(timeout)},
                           timeout=wait)
 
