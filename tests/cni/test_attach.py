@@ -11,6 +11,8 @@ from collections.abc import Callable
 
 import pytest
 
+from kubert import InvalidArgumentError
+from kubert_cni.errors import CNIPluginError
 from tests.cni.helpers import PrivateNet, addresses_in, link_up, links_in, ns_name, pod
 
 pytestmark = pytest.mark.cni
@@ -149,11 +151,59 @@ def test_garbage_collection_removes_what_no_live_sandbox_owns(
     restarted.teardown_pod(keep)
 
 
+def test_lo_is_set_up_in_process_without_running_the_loopback_plugin(
+    testnet: PrivateNet, netns: Callable[[], str]
+) -> None:
+    # Fault injected: a loopback "plugin" that fails if run, so the ADD succeeds only when
+    # kubert sets lo up itself (the default, containerd's use_internal_loopback).
+    fake = testnet.bin_dir / "loopback"
+    fake.unlink()
+    fake.write_text("#!/bin/sh\necho loopback plugin ran >&2\nexit 1\n")
+    fake.chmod(0o755)
+    backend = testnet.bridge_backend()
+    path = netns()
+    assert not link_up(path, "lo")  # a netns made by `ip netns add` starts with lo down
+    p = pod(path)
+    backend.setup_pod(p)
+    assert link_up(path, "lo")
+    backend.teardown_pod(p)
+
+
+def test_lo_of_a_netns_that_does_not_exist_is_a_clear_error(
+    testnet: PrivateNet, netns: Callable[[], str]
+) -> None:
+    backend = testnet.bridge_backend()
+    missing = netns() + "-gone"
+    with pytest.raises(CNIPluginError, match=f"cannot open netns {missing}"):
+        backend.setup_pod(pod(missing))
+    assert testnet.leases() == []
+    assert testnet.cache_files() == []
+
+
+def test_the_loopback_plugin_runs_when_internal_loopback_is_off(
+    testnet: PrivateNet, netns: Callable[[], str]
+) -> None:
+    fake = testnet.bin_dir / "loopback"
+    fake.unlink()
+    fake.write_text("#!/bin/sh\necho loopback plugin ran >&2\nexit 1\n")
+    fake.chmod(0o755)
+    testnet.write_conflist("10-kbt.conflist", [testnet.bridge_plugin()])
+    backend = testnet.backend(**{"internal-loopback": False})
+    with pytest.raises(CNIPluginError, match="loopback plugin ran"):
+        backend.setup_pod(pod(netns()))
+
+
+def test_internal_loopback_must_be_a_boolean(testnet: PrivateNet) -> None:
+    with pytest.raises(InvalidArgumentError, match="--cni-internal-loopback"):
+        testnet.backend(**{"internal-loopback": "sometimes"})
+
+
 def test_loopback_without_the_loopback_plugin(
     testnet: PrivateNet, netns: Callable[[], str]
 ) -> None:
     (testnet.bin_dir / "loopback").unlink()
-    backend = testnet.bridge_backend()
+    testnet.write_conflist("10-kbt.conflist", [testnet.bridge_plugin()])
+    backend = testnet.backend(**{"internal-loopback": False})
     path = netns()
     p = pod(path)
     backend.setup_pod(p)

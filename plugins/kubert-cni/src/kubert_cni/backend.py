@@ -139,7 +139,8 @@ class CNINetwork(NetworkBackend):
                 # An ADD cut short (kubert crashed mid-ADD): clear what it left, then start over.
                 self._delete_entry(cached, pod.netns_path)
             loopback_up(pod.netns_path, pod.sandbox_id, self.settings.bin_dirs,
-                        self.settings.plugin_timeout)
+                        self.settings.plugin_timeout,
+                        internal=self.settings.internal_loopback)
             entry = CacheEntry(
                 network=network.name, container_id=pod.sandbox_id, ifname=POD_IFNAME,
                 netns=pod.netns_path, config=network.to_bytes(), cni_args=attachment.args,

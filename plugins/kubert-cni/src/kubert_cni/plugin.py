@@ -35,6 +35,12 @@ def _shared(backend: str) -> list[ServeOption]:
             help="seconds one CNI plugin call may take before it is killed",
         ),
         ServeOption(
+            flag="--cni-internal-loopback", backend=backend, key="internal-loopback",
+            type="bool", default=True,
+            help="bring lo up in each pod's netns in-process (containerd's "
+            "use_internal_loopback); --no-cni-internal-loopback runs the loopback plugin",
+        ),
+        ServeOption(
             flag="--pod-cidr", backend=backend, key="pod-cidr",
             help="the node's pod CIDR(s), comma-separated; kubenet's address range, and "
             "ipRanges for CNI plugins declaring that capability",

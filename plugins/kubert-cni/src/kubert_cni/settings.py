@@ -31,6 +31,7 @@ class CNISettings:
     non_masquerade_cidr: str = ""
     bridge: str = "cbr0"
     ipam_dir: Path = Path("/var/lib/kubert/kubenet/ipam")
+    internal_loopback: bool = True
 
     @classmethod
     def from_context(cls, context: BackendContext, backend: str) -> CNISettings:
@@ -56,6 +57,10 @@ class CNISettings:
         if not 0 < len(bridge) <= 15 or "/" in bridge or " " in bridge:
             raise InvalidArgumentError("--kubenet-bridge", bridge,
                                        "must be an interface name of 1 to 15 characters")
+        internal_loopback = context.option("internal-loopback", True)
+        if not isinstance(internal_loopback, bool):
+            raise InvalidArgumentError("--cni-internal-loopback", internal_loopback,
+                                       "must be true or false")
         return cls(
             conf_dir=Path(str(context.option("conf-dir", DEFAULT_CONF_DIR))),
             bin_dirs=tuple(Path(d) for d in _list(context.option("bin-dir", DEFAULT_BIN_DIRS))),
@@ -67,6 +72,7 @@ class CNISettings:
             non_masquerade_cidr=non_masq,
             bridge=bridge,
             ipam_dir=Path(str(context.option("ipam-dir", own_dir / "ipam"))),
+            internal_loopback=internal_loopback,
         )
 
 
