@@ -128,7 +128,7 @@ class EventStream(_Stream):
         try:
             for line in self._lines():
                 if line.strip():
-                    yield json.loads(line)
+                    yield json.loads(line.decode())
         except (OSError, http.client.HTTPException, ValueError) as exc:
             raise EngineUnreachable(f"the event stream broke: {exc}") from None
 
@@ -503,6 +503,8 @@ def _answer(status: int, data: bytes) -> Any:
     if not data.strip():
         return None
     try:
-        return json.loads(data)
+        # Decoded here: json.loads of bytes sniffs the encoding and decodes with surrogatepass
+        # at every answer; the engine speaks UTF-8 (a bad byte is a ValueError, as bad JSON).
+        return json.loads(data.decode())
     except ValueError:
         return data.decode("utf-8", "replace")

@@ -80,6 +80,10 @@ class PodSysfs:
 
     def release(self, sandbox_id: str) -> None:
         target = self.directory / sandbox_id
+        if not target.is_dir():
+            # No mount point, no mount: most sandboxes never had a privileged container, and
+            # reading the mount table at each of their removals costs more than the rest.
+            return
         _unmount(target)
         with contextlib.suppress(OSError):
             target.rmdir()
