@@ -16,7 +16,12 @@ import pytest
 
 import kubert
 from kubert_docker.engine import Engine, translate
-from kubert_docker.engineapi import EngineAPI, EngineHTTPError, EngineUnreachable
+from kubert_docker.engineapi import (
+    EngineAPI,
+    EngineHTTPError,
+    EngineUnreachable,
+    engine_address,
+)
 from tests.fixtures.polling import eventually
 
 
@@ -119,6 +124,20 @@ def test_unreachable_engine_is_unavailable(tmp_path: Path) -> None:
 def test_an_endpoint_of_another_scheme_is_refused_clearly() -> None:
     with pytest.raises(kubert.UnavailableError, match="unix:// or tcp://"):
         Engine("ssh://user@host").api()
+
+
+@pytest.mark.parametrize(("endpoint", "address"), [
+    ("unix:///run/docker.sock", "/run/docker.sock"),
+    ("unix://localhost/run/docker.sock", "/run/docker.sock"),
+    ("unix://run/docker.sock", "run/docker.sock"),
+    ("tcp://127.0.0.1:2376", ("127.0.0.1", 2376)),
+    ("http://127.0.0.1", ("127.0.0.1", 2375)),
+])
+def test_engine_endpoints_are_read_once_for_every_client(
+    endpoint: str, address: Any
+) -> None:
+    # The API client and the log follower both connect through engine_address.
+    assert engine_address(endpoint) == address
 
 
 def test_the_idle_server_imports_no_sdk(docker_engine: Any) -> None:

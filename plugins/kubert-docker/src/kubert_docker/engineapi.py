@@ -54,6 +54,38 @@ class EngineTimeout(TimeoutError):
     """The engine did not answer within the call's timeout."""
 
 
+def engine_address(endpoint: str) -> str | tuple[str, int]:
+    """Where ``endpoint`` is: a unix socket's path, or (host, port) of plain HTTP over TCP.
+
+    :param endpoint: ``unix:///path``, ``tcp://host:port`` or ``http://host:port`` (port 2375
+        when none is given, as the engine's clients default).
+    :raises ValueError: another scheme (TLS and SSH endpoints are not spoken here).
+    """
+    parts = urlsplit(endpoint)
+    if parts.scheme == "unix":
+        return parts.path if parts.netloc in ("", "localhost") else parts.netloc + parts.path
+    if parts.scheme in ("tcp", "http") and parts.hostname:
+        return parts.hostname, parts.port or 2375
+    raise ValueError(
+        f"engine endpoint {endpoint!r}: kubert speaks to the engine over unix:// or tcp:// "
+        "(plain HTTP) only"
+    )
+
+
+def open_engine_socket(address: str | tuple[str, int], timeout: float | None) -> socket.socket:
+    """A socket connected to ``address`` (from :func:`engine_address`); :raises OSError:."""
+    if not isinstance(address, str):
+        return socket.create_connection(address, timeout=timeout)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 class _UnixConnection(http.client.HTTPConnection):
     """An HTTP/1.1 connection over a unix socket (``host`` is only the Host header's)."""
 
@@ -62,33 +94,20 @@ class _UnixConnection(http.client.HTTPConnection):
         self.path = path
 
     def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self.path)
-        except BaseException:
-            sock.close()
-            raise
-        self.sock = sock
+        self.sock = open_engine_socket(self.path, self.timeout)
 
 
 def _connection_factory(endpoint: str) -> Any:
     """A function of a timeout that opens a new connection to ``endpoint``.
 
-    :param endpoint: ``unix:///path``, ``tcp://host:port`` or ``http://host:port``.
-    :raises ValueError: another scheme (TLS and SSH endpoints are not spoken here).
+    :raises ValueError: ``endpoint`` is not one :func:`engine_address` reads.
     """
-    parts = urlsplit(endpoint)
-    if parts.scheme == "unix":
-        path = parts.path if parts.netloc in ("", "localhost") else parts.netloc + parts.path
-        return lambda timeout: _UnixConnection(path, timeout)
-    if parts.scheme in ("tcp", "http") and parts.hostname:
-        host, port = parts.hostname, parts.port or 2375
-        return lambda timeout: http.client.HTTPConnection(host, port, timeout=timeout)
-    raise ValueError(
-        f"engine endpoint {endpoint!r}: kubert speaks to the engine over unix:// or tcp:// "
-        "(plain HTTP) only"
-    )
+    address = engine_address(endpoint)
+    if isinstance(address, str):
+        return lambda timeout: _UnixConnection(address, timeout)
+    # http.client's own connect for TCP: it also turns Nagle off.
+    host, port = address
+    return lambda timeout: http.client.HTTPConnection(host, port, timeout=timeout)
 
 
 def _dropped(conn: http.client.HTTPConnection) -> bool:

@@ -19,9 +19,10 @@ import struct
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from kubert_docker.engine import MIN_API_VERSION, Engine
+from kubert_docker.engineapi import engine_address, open_engine_socket
 from kubert_docker.logs import CriLogFile, format_time, last_timestamp
 from kubert_docker.status import parse_time
 
@@ -34,17 +35,12 @@ _RECV = 256 * 1024
 
 
 def _connect(endpoint: str) -> socket.socket:
-    """A connected socket to the engine (``unix://path`` or ``tcp://host:port``)."""
-    parts = urlsplit(endpoint)
-    if parts.scheme == "unix":
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(5)
-        sock.connect(parts.path)
-    elif parts.scheme in ("tcp", "http"):
-        sock = socket.create_connection((parts.hostname or "", parts.port or 2375), timeout=5)
-    else:
-        raise OSError(f"cannot follow logs over {endpoint!r}")
-    return sock
+    """A connected socket to the engine; :raises OSError: unreachable or not an endpoint."""
+    try:
+        address = engine_address(endpoint)
+    except ValueError as exc:
+        raise OSError(f"cannot follow logs: {exc}") from None
+    return open_engine_socket(address, 5)
 
 
 class _Stream:
