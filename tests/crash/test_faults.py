@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -86,6 +87,33 @@ def _pod(name: str, attempt: int = 0) -> PodSandboxConfig:
     )
 
 
+#: How kubert words an error the engine itself answered (a 5xx): reported as UNKNOWN, with
+#: the engine's message. dockerd going down mid-start answers some starts with its overlay
+#: mount's failure ("merged: invalid argument"); that is the engine's answer, not a fault of
+#: kubert's, which this test looks for.
+ENGINE_ERROR = "docker engine error on"
+
+
+#: dockerd 20.10 stopped in the middle of a container's start can leave that container's
+#: overlay mounted under the mount tree of its first life (the overlay2 driver bind-mounts its
+#: home on itself at each start): restarted, the engine cannot unmount it (the path now leads
+#: to the new bind, where nothing is mounted) and each remove fails on the hidden mount point.
+#: No CRI runtime can clear that; the kubelet would retry the remove at each sync.
+_LEAKED_MOUNT = re.compile(r"failed to remove root filesystem: unlinkat \S+/merged: device or "
+                           r"resource busy")
+
+
+def _removed(client: CriClient, sandbox_id: str) -> bool:
+    """RemovePodSandbox; False (with the engine's own message) for the engine's leak above."""
+    try:
+        client.remove_pod_sandbox(sandbox_id)
+        return True
+    except KubertError as error:
+        if ENGINE_ERROR in str(error) and _LEAKED_MOUNT.search(str(error)):
+            return False
+        raise
+
+
 def _runtime_ready(client: CriClient) -> bool:
     return {c.type: c.status for c in client.status().conditions}["RuntimeReady"]
 
@@ -120,7 +148,7 @@ def test_engine_stopped_mid_calls_gives_unavailable_and_recovers(
                         outcome = "OK"
                     except KubertError as error:
                         outcome = type(error).__name__
-                        if is_internal(error):
+                        if is_internal(error) and ENGINE_ERROR not in str(error):
                             internal.append(str(error))
                     answers[outcome] = answers.get(outcome, 0) + 1
 
@@ -154,10 +182,16 @@ def test_engine_stopped_mid_calls_gives_unavailable_and_recovers(
         # Everything works again: a new pod, and cleaning up the old ones.
         fresh = client.run_pod_sandbox(_pod("after"))
         assert client.pod_sandbox_status(fresh).state == PodSandboxState.SANDBOX_READY
+        leaked = set()
         for sandbox in client.list_pod_sandbox():
             client.stop_pod_sandbox(sandbox.id)
-            client.remove_pod_sandbox(sandbox.id)
-        assert client.list_pod_sandbox() == [] and client.list_containers() == []
+            if not _removed(client, sandbox.id):
+                leaked.add(sandbox.id)
+        # The pods that no engine stop cut short are always removed; only a pod started while
+        # dockerd went down may be held by the engine's leaked mount, and it stays listed.
+        assert not leaked & {sandbox_id, fresh}
+        assert {s.id for s in client.list_pod_sandbox()} == leaked
+        assert {c.pod_sandbox_id for c in client.list_containers()} <= leaked
     finally:
         stop_traffic.set()
         client.close()

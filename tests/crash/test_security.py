@@ -14,7 +14,10 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
+from cri_api.v1 import api_pb2 as pb
+from cri_api.v1 import api_pb2_grpc as rpc
 
 from kubert_docker.testing import stop_pid
 from tests.fixtures.polling import eventually
@@ -49,16 +52,23 @@ def _serve(workdir: Path, *flags: str) -> subprocess.Popen[bytes]:
 
 
 def _wait_answering(path: Path, proc: subprocess.Popen[bytes]) -> None:
+    """Wait for a CRI answer on ``path``: gRPC serves only once the socket is secured, while a
+    bare connect() already succeeds in the moment between bind and chown."""
+    channel = grpc.insecure_channel(f"unix://{path}")
+    stub = rpc.RuntimeServiceStub(channel)  # type: ignore[no-untyped-call]
+
     def answering() -> bool:
         assert proc.poll() is None, "kubert serve exited early"
-        with socket.socket(socket.AF_UNIX) as probe:
-            try:
-                probe.connect(str(path))
-                return True
-            except OSError:
-                return False
+        try:
+            stub.Version(pb.VersionRequest(), timeout=2)
+            return True
+        except grpc.RpcError:
+            return False
 
-    assert eventually(answering, timeout=30, interval=0.05), "kubert serve did not listen"
+    try:
+        assert eventually(answering, timeout=30, interval=0.05), "kubert serve did not answer"
+    finally:
+        channel.close()
 
 
 def _tcp_listeners(pid: int) -> list[str]:

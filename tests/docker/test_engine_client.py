@@ -194,7 +194,17 @@ class ScriptedServer:
                     if not data:
                         return
                     buffered += data
-                _, _, buffered = buffered.partition(b"\r\n\r\n")
+                head, _, buffered = buffered.partition(b"\r\n\r\n")
+                # The body too, as the engine reads it: http.client sends it in a write of its
+                # own, and a socket closed with it unread resets the client's connection.
+                length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                               if line.lower().startswith(b"content-length:")), 0)
+                while len(buffered) < length:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    buffered += data
+                buffered = buffered[length:]
                 answer = self.answers.pop(0)
                 if not answer:
                     return
