@@ -10,7 +10,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -309,3 +309,23 @@ def test_exec_sync_through_the_client(engine: Engine, docker_engine: Any) -> Non
             exec_sync(engine, created, ["sleep", "30"], 1, 1 << 20)
     finally:
         api.remove_container(created, force=True)
+
+
+def test_output_sent_with_the_upgrade_answer_is_kept(tmp_path: Path) -> None:
+    """A short exec's output can arrive in the same segment as the engine's 101 answer: it
+    must be read from the answer's buffer (the docker SDK's hijacked socket lost it)."""
+    from kubert_docker.streams import EngineStream
+
+    frame = bytes([1, 0, 0, 0]) + (6).to_bytes(4, "big") + b"ws-17\n"
+    head = (b"HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\n"
+            b"Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
+    server = ScriptedServer(tmp_path / "s.sock", [head + frame])  # one write: head and output
+    try:
+        conn = EngineAPI(f"unix://{tmp_path / 's.sock'}", "1.41").exec_attach("abc", tty=False)
+        stream = EngineStream(cast(Any, None), conn, tty=False, exec_id="abc")
+        assert stream.read() == (1, b"ws-17\n")
+        assert stream.read() is None  # the engine closed the connection: the output ended
+        stream.close()
+    finally:
+        server.close()
+

@@ -127,16 +127,18 @@ class _Stream:
     """An answer the engine keeps sending, on a connection of its own (never pooled, no
     timeout); :meth:`close` (from any thread) ends the iteration."""
 
-    def __init__(self, conn: http.client.HTTPConnection, response: http.client.HTTPResponse):
+    def __init__(self, conn: http.client.HTTPConnection, response: http.client.HTTPResponse,
+                 sock: socket.socket) -> None:
         self._conn = conn
         self._response = response
+        # The socket as it was before the answer: http.client drops its own reference for an
+        # answer without a length (an exec's output), and close() must still reach it.
+        self._sock = sock
 
     def close(self) -> None:
-        sock = self._conn.sock
-        if sock is not None:
-            # shutdown, not close: it wakes a thread blocked reading this socket.
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+        # shutdown, not close: it wakes a thread blocked reading this socket.
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
         self._conn.close()
 
 
@@ -196,6 +198,35 @@ class OutputStream(_Stream):
                     return
         except (OSError, ValueError) as exc:
             raise EngineUnreachable(f"the exec's output stream broke: {exc}") from None
+
+
+class Hijacked(_Stream):
+    """An exec's or an attach's connection once the engine took it over (its ``101 UPGRADED``):
+    the process's output comes in, its input goes out.
+
+    Output is read through the answer's buffered reader, never the socket under it: the engine
+    may send the first output in the same segment as the answer's head, and those bytes are in
+    the reader's buffer already (reading the bare socket, as the docker SDK's hijacked socket
+    does, loses them: a short exec's whole output at times).
+    """
+
+    def read(self, size: int) -> bytes:
+        """Up to ``size`` bytes, as soon as any are there; ``b""`` at the end of the output."""
+        fp = self._response.fp
+        return fp.read1(size) if fp is not None else b""
+
+    def read_exactly(self, size: int) -> bytes | None:
+        """``size`` bytes, or None when the output ends first."""
+        fp = self._response.fp
+        data = fp.read(size) if fp is not None else b""
+        return data if len(data) == size else None
+
+    def write(self, data: bytes) -> None:
+        self._sock.sendall(data)
+
+    def close_write(self) -> None:
+        """End of input: the engine closes the process's stdin."""
+        self._sock.shutdown(socket.SHUT_WR)
 
 
 class Pending:
@@ -432,20 +463,39 @@ class EngineAPI:
         query = {"v": "1" if v else "0", "force": "1" if force else "0"}
         self.request("DELETE", f"/containers/{_ident(container)}", query)
 
-    def exec_create(self, container: str, cmd: list[str]) -> dict[str, Any]:
-        """An exec of ``cmd`` in ``container`` with stdout and stderr attached, no stdin, no
-        TTY (what ExecSync and probes run)."""
-        body = {"AttachStdin": False, "AttachStdout": True, "AttachStderr": True,
-                "Tty": False, "Cmd": cmd}
+    def exec_create(
+        self, container: str, cmd: list[str], *, stdin: bool = False, stdout: bool = True,
+        stderr: bool = True, tty: bool = False,
+    ) -> dict[str, Any]:
+        """An exec of ``cmd`` in ``container``; by default with stdout and stderr attached, no
+        stdin, no TTY (what ExecSync and probes run)."""
+        body = {"AttachStdin": stdin, "AttachStdout": stdout, "AttachStderr": stderr,
+                "Tty": tty, "Cmd": cmd}
         return dict(self.request("POST", f"/containers/{_ident(container)}/exec", body=body))
+
+    def exec_attach(self, exec_id: str, tty: bool) -> Hijacked:
+        """Start an exec made by :meth:`exec_create` on a connection of its own, taken over
+        for its input and output (the interactive Exec)."""
+        return self._hijack(self._path(f"/exec/{_ident(exec_id)}/start"),
+                            {"Detach": False, "Tty": tty})
+
+    def attach(self, container: str, stdin: bool, stdout: bool, stderr: bool) -> Hijacked:
+        """Attach to a running container's main process (its output from now on)."""
+        query = {"stream": "1", "stdin": "1" if stdin else "0",
+                 "stdout": "1" if stdout else "0", "stderr": "1" if stderr else "0"}
+        return self._hijack(self._path(f"/containers/{_ident(container)}/attach", query), None)
+
+    def resize(self, kind: str, ident: str, height: int, width: int) -> None:
+        """Resize the TTY of an exec (``kind`` ``"exec"``) or a container (``"containers"``)."""
+        self.request("POST", f"/{kind}/{_ident(ident)}/resize",
+                     {"h": str(height), "w": str(width)})
 
     def exec_output(self, exec_id: str) -> OutputStream:
         """Start an exec made by :meth:`exec_create` and follow its output (the caller
         enforces its deadline by closing the stream)."""
-        conn, response = self._follow(
+        return OutputStream(*self._follow(
             "POST", self._path(f"/exec/{_ident(exec_id)}/start"), {"Detach": False, "Tty": False}
-        )
-        return OutputStream(conn, response)
+        ))
 
     def exec_inspect(self, exec_id: str) -> dict[str, Any]:
         return dict(self.request("GET", f"/exec/{_ident(exec_id)}/json"))
@@ -469,16 +519,31 @@ class EngineAPI:
 
     def _follow(
         self, method: str, target: str, body: Any
-    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse, socket.socket]:
         """Send a request whose answer the engine keeps sending, on a new connection of its
         own (never pooled, no timeout), and return it once the answer's head arrived.
 
         :raises EngineHTTPError: the engine refused it. :raises EngineUnreachable: no answer.
         """
+        return self._stream(method, target, body, {})
+
+    def _hijack(self, target: str, body: Any) -> Hijacked:
+        """POST ``target`` asking the engine to take the connection over (the docker CLI's
+        ``Upgrade: tcp``), as :meth:`_follow` does otherwise."""
+        return Hijacked(*self._stream(
+            "POST", target, body, {"Connection": "Upgrade", "Upgrade": "tcp"}
+        ))
+
+    def _stream(
+        self, method: str, target: str, body: Any, extra: dict[str, str]
+    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse, socket.socket]:
+        """The request of :meth:`_follow` and :meth:`_hijack`; the socket is taken before
+        the answer (see :class:`_Stream`)."""
         conn = self._open(None)
         payload, headers = _json_body(body)
         try:
-            conn.request(method, target, body=payload, headers=headers)
+            conn.request(method, target, body=payload, headers={**headers, **extra})
+            sock = conn.sock
             response = conn.getresponse()
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
@@ -487,7 +552,7 @@ class EngineAPI:
             data = response.read()
             conn.close()
             _answer(response.status, data)
-        return conn, response
+        return conn, response, sock
 
 
 def _json_body(body: Any) -> tuple[bytes | None, dict[str, str]]:

@@ -17,10 +17,12 @@ from kubert import (
     STDOUT,
     AttachRequest,
     ExecRequest,
+    KubertError,
     OutputChunk,
     ProcessStream,
 )
 from kubert_docker.engine import Engine, translate
+from kubert_docker.engineapi import Hijacked
 
 CLONE_NEWNET = 0x40000000
 
@@ -28,47 +30,36 @@ CLONE_NEWNET = 0x40000000
 class EngineStream(ProcessStream):
     """A hijacked engine connection: multiplexed frames without a TTY, raw bytes with one."""
 
-    def __init__(self, engine: Engine, client: Any, raw: Any, tty: bool, exec_id: str = "",
+    def __init__(self, engine: Engine, conn: Hijacked, tty: bool, exec_id: str = "",
                  container_id: str = "") -> None:
         self.engine = engine
-        self.client = client
-        self.raw = raw
-        self.sock: socket.socket = getattr(raw, "_sock", raw)
+        self.conn = conn
         self.tty = tty
         self.exec_id = exec_id
         self.container_id = container_id
         self._write_lock = threading.Lock()
 
-    def _recv_exactly(self, size: int) -> bytes | None:
-        data = b""
-        while len(data) < size:
-            chunk = self.sock.recv(size - len(data))
-            if not chunk:
-                return None
-            data += chunk
-        return data
-
     def read(self) -> OutputChunk | None:
         try:
             if self.tty:
-                chunk = self.sock.recv(65536)
+                chunk = self.conn.read(65536)
                 return (STDOUT, chunk) if chunk else None
             while True:
-                header = self._recv_exactly(8)
+                header = self.conn.read_exactly(8)
                 if header is None:
                     return None
                 kind, size = struct.unpack(">BxxxL", header)
-                payload = self._recv_exactly(size) if size else b""
+                payload = self.conn.read_exactly(size) if size else b""
                 if payload is None:
                     return None
                 if kind in (STDOUT, STDERR) and payload:
                     return (kind, payload)
-        except OSError:
+        except (OSError, ValueError):
             return None
 
     def write_stdin(self, data: bytes) -> None:
         with self._write_lock:
-            self.sock.sendall(data)
+            self.conn.write(data)
 
     def close_stdin(self) -> None:
         # With a TTY the engine answers a half-close by ending the output streams too
@@ -77,16 +68,18 @@ class EngineStream(ProcessStream):
         if self.tty:
             return
         with self._write_lock, contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_WR)
+            self.conn.close_write()
 
     def resize(self, width: int, height: int) -> None:
         if not self.tty:
             return
-        with contextlib.suppress(Exception):
-            if self.exec_id:
-                self.engine.sdk().exec_resize(self.exec_id, height=height, width=width)
-            else:
-                self.engine.sdk().resize(self.container_id, height=height, width=width)
+        if self.exec_id:
+            label, kind, ident = "exec", "exec", self.exec_id
+        else:
+            label, kind, ident = "container", "containers", self.container_id
+        # A resize that loses a race with the process's exit is of no consequence.
+        with contextlib.suppress(KubertError), translate(label, ident):
+            self.engine.api().resize(kind, ident, height=height, width=width)
 
     def wait(self) -> int | None:
         if not self.exec_id:
@@ -100,36 +93,29 @@ class EngineStream(ProcessStream):
             time.sleep(0.02)
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.close()
-        with contextlib.suppress(Exception):
-            self.client.close()
+        self.conn.close()
 
 
 def exec_stream(engine: Engine, container_id: str, request: ExecRequest) -> EngineStream:
-    client = engine.new_client(timeout=None)
+    api = engine.api()
     with translate("container", container_id):
-        exec_id = client.exec_create(
+        exec_id = api.exec_create(
             container_id, list(request.cmd), stdout=request.stdout, stderr=request.stderr,
             stdin=request.stdin, tty=request.tty,
         )["Id"]
-        raw = client.exec_start(exec_id, tty=request.tty, socket=True)
-    return EngineStream(engine, client, raw, request.tty, exec_id=exec_id)
+        conn = api.exec_attach(exec_id, request.tty)
+    return EngineStream(engine, conn, request.tty, exec_id=exec_id)
 
 
 def attach_stream(
     engine: Engine, container_id: str, request: AttachRequest, tty: bool
 ) -> EngineStream:
-    client = engine.new_client(timeout=None)
-    params = {
-        "stdin": 1 if request.stdin else 0,
-        "stdout": 1 if request.stdout else 0,
-        "stderr": 1 if request.stderr and not tty else 0,
-        "stream": 1,
-    }
     with translate("container", container_id):
-        raw = client.attach_socket(container_id, params=params)
-    return EngineStream(engine, client, raw, tty, container_id=container_id)
+        conn = engine.api().attach(
+            container_id, stdin=request.stdin, stdout=request.stdout,
+            stderr=request.stderr and not tty,
+        )
+    return EngineStream(engine, conn, tty, container_id=container_id)
 
 
 def connect_in_netns(pid: int, port: int, timeout: float = 10.0) -> socket.socket:
