@@ -151,15 +151,20 @@ def test_garbage_collection_removes_what_no_live_sandbox_owns(
     restarted.teardown_pod(keep)
 
 
+def _failing_loopback_plugin(testnet: PrivateNet) -> None:
+    """Fault injected: the ``loopback`` binary replaced by one that fails, saying it ran."""
+    fake = testnet.bin_dir / "loopback"
+    fake.unlink()
+    fake.write_text("#!/bin/sh\necho loopback plugin ran >&2\nexit 1\n")
+    fake.chmod(0o755)
+
+
 def test_lo_is_set_up_in_process_without_running_the_loopback_plugin(
     testnet: PrivateNet, netns: Callable[[], str]
 ) -> None:
     # Fault injected: a loopback "plugin" that fails if run, so the ADD succeeds only when
     # kubert sets lo up itself (the default, containerd's use_internal_loopback).
-    fake = testnet.bin_dir / "loopback"
-    fake.unlink()
-    fake.write_text("#!/bin/sh\necho loopback plugin ran >&2\nexit 1\n")
-    fake.chmod(0o755)
+    _failing_loopback_plugin(testnet)
     backend = testnet.bridge_backend()
     path = netns()
     assert not link_up(path, "lo")  # a netns made by `ip netns add` starts with lo down
@@ -183,10 +188,7 @@ def test_lo_of_a_netns_that_does_not_exist_is_a_clear_error(
 def test_the_loopback_plugin_runs_when_internal_loopback_is_off(
     testnet: PrivateNet, netns: Callable[[], str]
 ) -> None:
-    fake = testnet.bin_dir / "loopback"
-    fake.unlink()
-    fake.write_text("#!/bin/sh\necho loopback plugin ran >&2\nexit 1\n")
-    fake.chmod(0o755)
+    _failing_loopback_plugin(testnet)
     testnet.write_conflist("10-kbt.conflist", [testnet.bridge_plugin()])
     backend = testnet.backend(**{"internal-loopback": False})
     with pytest.raises(CNIPluginError, match="loopback plugin ran"):
